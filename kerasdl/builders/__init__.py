@@ -1,0 +1,10 @@
+"""Model builders, the public API: each returns an uncompiled functional model.
+
+>>> from kerasdl.builders import build_cnn
+>>> model = build_cnn((28, 28, 1), num_classes=10)
+"""
+
+from kerasdl.builders.cnn import build_cnn
+from kerasdl.builders.dense import build_dense
+
+__all__ = ["build_cnn", "build_dense"]

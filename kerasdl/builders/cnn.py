@@ -1,0 +1,237 @@
+"""CNN family: convolution blocks with batch norm, optionally residual."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import keras
+from keras import layers
+
+from kerasdl.builders import options
+from kerasdl.errors import BuilderArgumentError
+from kerasdl.registry import register_builder
+
+FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+
+
+def _augmentation(
+    random_flip: Optional[str],
+    random_rotation: float,
+    random_zoom: float,
+    random_translation: float,
+    random_contrast: float,
+) -> list[layers.Layer]:
+    """Returns the augmentation layers asked for; Keras runs them only in training."""
+    if random_flip is not None:
+        options.check_choice("random_flip", random_flip, FLIP_MODES)
+    for argument, value in (
+        ("random_rotation", random_rotation),
+        ("random_zoom", random_zoom),
+        ("random_translation", random_translation),
+        ("random_contrast", random_contrast),
+    ):
+        options.check_rate(argument, value)
+    augment = []
+    if random_flip:
+        augment.append(layers.RandomFlip(random_flip))
+    if random_rotation:
+        augment.append(layers.RandomRotation(random_rotation, fill_mode="constant"))
+    if random_zoom:
+        augment.append(layers.RandomZoom(random_zoom, fill_mode="constant"))
+    if random_translation:
+        augment.append(
+            layers.RandomTranslation(random_translation, random_translation, fill_mode="constant")
+        )
+    if random_contrast:
+        augment.append(layers.RandomContrast(random_contrast))
+    return augment
+
+
+def _conv(x: Any, filters: int, strides: int, conv_options: dict, name: str) -> Any:
+    return layers.Conv2D(filters, strides=strides, name=name, **conv_options)(x)
+
+
+def _plain_block(
+    x: Any, filters: int, strides: int, convs: int, batch_norm: bool,
+    act: Any, conv_options: dict, name: str,
+) -> Any:
+    for index in range(convs):
+        x = _conv(x, filters, strides if index == 0 else 1, conv_options, f"{name}_conv{index + 1}")
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"{name}_bn{index + 1}")(x)
+        x = layers.Activation(act, name=f"{name}_act{index + 1}")(x)
+    return x
+
+
+def _residual_block(
+    x: Any, filters: int, strides: int, batch_norm: bool,
+    act: Any, conv_options: dict, name: str,
+) -> Any:
+    """ResNet basic block: two convolutions plus a shortcut (He et al., 2015)."""
+    shortcut = x
+    x = _conv(x, filters, strides, conv_options, f"{name}_conv1")
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = layers.Activation(act, name=f"{name}_act1")(x)
+    x = _conv(x, filters, 1, conv_options, f"{name}_conv2")
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    if strides != 1 or shortcut.shape[-1] != filters:
+        # Projection shortcut: a 1x1 convolution matches the new shape.
+        projection = dict(conv_options, kernel_size=1, padding="same")
+        shortcut = _conv(shortcut, filters, strides, projection, f"{name}_projection")
+        if batch_norm:
+            shortcut = layers.BatchNormalization(name=f"{name}_projection_bn")(shortcut)
+    x = layers.Add(name=f"{name}_add")([x, shortcut])
+    return layers.Activation(act, name=f"{name}_out")(x)
+
+
+@register_builder("cnn")
+def build_cnn(
+    input_shape: Sequence[int],
+    num_classes: int,
+    filters: Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    strides: int = 1,
+    padding: str = "same",
+    convs_per_block: int = 2,
+    residual: bool = False,
+    batch_norm: bool = True,
+    pooling: Optional[str] = "max",
+    pool_size: int = 2,
+    head: str = "global_average",
+    dense_units: Sequence[int] = (),
+    dropout_rate: float = 0.3,
+    activation: str = "relu",
+    kernel_initializer: options.NamedSpec = "he_normal",
+    l1: float = 0.0,
+    l2: float = 0.0,
+    random_flip: Optional[str] = None,
+    random_rotation: float = 0.0,
+    random_zoom: float = 0.0,
+    random_translation: float = 0.0,
+    random_contrast: float = 0.0,
+    rescale: Optional[float] = 1.0 / 255,
+    output_activation: str = "softmax",
+) -> keras.Model:
+    """Builds an uncompiled convolutional image classifier.
+
+    The network is a stack of blocks, one per entry of ``filters``. A plain
+    block is ``convs_per_block`` convolutions, each followed by batch norm
+    and the activation; a residual block is a ResNet basic block with a
+    projection shortcut when its shape changes. Each block ends in pooling
+    (unless ``pooling`` is None, when ``strides`` does the downsampling).
+
+    Args:
+        input_shape: Shape of one image, ``(height, width, channels)``.
+        num_classes: Number of output units.
+        filters: Filters of each block, first to last.
+        kernel_size: Convolution window size.
+        strides: Stride of the first convolution of each block.
+        padding: ``"same"`` or ``"valid"``.
+        convs_per_block: Convolutions in a plain block (residual blocks have two).
+        residual: Use ResNet basic blocks instead of plain ones.
+        batch_norm: Batch normalization after each convolution.
+        pooling: ``"max"``, ``"avg"`` or None, applied after each block.
+        pool_size: Pooling window and stride.
+        head: ``"global_average"`` (global average pooling) or ``"flatten"``.
+        dense_units: Widths of hidden dense layers between head and output.
+        dropout_rate: Dropout before each dense layer of the head.
+        activation: Name of the hidden activation.
+        kernel_initializer: Initializer name, or a mapping with ``name`` and
+            its arguments.
+        l1: L1 penalty factor on convolution and dense kernels.
+        l2: L2 penalty factor on convolution and dense kernels.
+        random_flip: Augmentation: ``"horizontal"``, ``"vertical"``,
+            ``"horizontal_and_vertical"`` or None.
+        random_rotation: Augmentation: rotation range, a fraction of a full turn.
+        random_zoom: Augmentation: zoom range, a fraction of the image size.
+        random_translation: Augmentation: shift range, a fraction of the size.
+        random_contrast: Augmentation: contrast factor range.
+        rescale: Factor applied to raw inputs inside the model (1/255 maps
+            pixels to [0, 1]); None to feed inputs unchanged.
+        output_activation: Activation of the output layer.
+
+    Returns:
+        A functional ``keras.Model`` named ``"cnn"``. Augmentation layers are
+        part of it and are active only when called with ``training=True``.
+
+    Raises:
+        BuilderArgumentError: if an argument is out of range or unknown.
+
+    Example:
+
+    >>> model = build_cnn((28, 28, 1), num_classes=10, filters=(8, 16))
+    >>> model.output_shape
+    (None, 10)
+    """
+    options.check_positive("filters", list(filters))
+    options.check_positive("kernel_size", kernel_size)
+    options.check_positive("strides", strides)
+    options.check_positive("convs_per_block", convs_per_block)
+    options.check_positive("pool_size", pool_size)
+    options.check_positive("num_classes", num_classes)
+    if dense_units:
+        options.check_positive("dense_units", list(dense_units))
+    options.check_choice("padding", padding, ("same", "valid"))
+    options.check_choice("pooling", pooling, ("max", "avg", None))
+    options.check_choice("head", head, ("global_average", "flatten"))
+    options.check_rate("dropout_rate", dropout_rate)
+    if len(input_shape) != 3:
+        raise BuilderArgumentError(
+            "input_shape",
+            "The CNN takes images of shape (height, width, channels); reshape "
+            "flat features with the data section's `feature_shape`. "
+            f"Received: input_shape={tuple(input_shape)}",
+        )
+    act = options.activation("activation", activation)
+    head_activation = options.activation("output_activation", output_activation)
+    regularizer = options.regularizer(l1, l2)
+    augment = _augmentation(
+        random_flip, random_rotation, random_zoom, random_translation, random_contrast
+    )
+    conv_options = dict(
+        kernel_size=kernel_size,
+        padding=padding,
+        use_bias=not batch_norm,
+        kernel_initializer=options.initializer("kernel_initializer", kernel_initializer),
+        kernel_regularizer=regularizer,
+    )
+
+    inputs = keras.Input(shape=tuple(input_shape), name="inputs")
+    x = layers.Rescaling(rescale, name="rescale")(inputs) if rescale is not None else inputs
+    for layer in augment:
+        x = layer(x)
+    for index, width in enumerate(filters):
+        name = f"block{index + 1}"
+        if residual:
+            x = _residual_block(x, width, strides, batch_norm, act, conv_options, name)
+        else:
+            x = _plain_block(
+                x, width, strides, convs_per_block, batch_norm, act, conv_options, name
+            )
+        if pooling == "max":
+            x = layers.MaxPooling2D(pool_size, name=f"{name}_pool")(x)
+        elif pooling == "avg":
+            x = layers.AveragePooling2D(pool_size, name=f"{name}_pool")(x)
+
+    if head == "global_average":
+        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    else:
+        x = layers.Flatten(name="flatten")(x)
+    for index, width in enumerate(dense_units):
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate)(x)
+        x = layers.Dense(
+            width,
+            activation=act,
+            kernel_initializer=conv_options["kernel_initializer"],
+            kernel_regularizer=regularizer,
+            name=f"dense{index + 1}",
+        )(x)
+    if dropout_rate:
+        x = layers.Dropout(dropout_rate)(x)
+    outputs = layers.Dense(
+        num_classes, activation=head_activation, dtype="float32", name="predictions"
+    )(x)
+    return keras.Model(inputs, outputs, name="cnn")

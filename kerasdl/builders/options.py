@@ -1,0 +1,113 @@
+"""Turns recipe-friendly option values into Keras objects.
+
+Builders accept plain names (``"he_normal"``) or a name plus arguments
+(``{"name": "truncated_normal", "stddev": 0.05}``) so that a YAML recipe can
+say everything a Python user could.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Union
+
+import keras
+
+from kerasdl.errors import BuilderArgumentError
+
+# A name, or a mapping with "name" and the object's constructor arguments.
+NamedSpec = Union[str, Mapping[str, Any]]
+
+
+def _split_spec(argument: str, spec: NamedSpec) -> tuple[str, dict[str, Any]]:
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
+        options = dict(spec)
+        return options.pop("name"), options
+    raise BuilderArgumentError(
+        argument,
+        f"`{argument}` must be a name or a mapping with a 'name' key and the "
+        f"constructor's arguments, e.g. {{name: truncated_normal, stddev: 0.05}}. "
+        f"Received: {argument}={spec!r}",
+    )
+
+
+def activation(argument: str, name: str) -> Any:
+    """Returns the Keras activation function called ``name``.
+
+    Every function in ``keras.activations`` is accepted (relu, leaky_relu,
+    elu, selu, gelu, swish/silu, sigmoid, tanh, softmax, ...).
+    """
+    try:
+        return keras.activations.get(name)
+    except (ValueError, TypeError) as error:
+        known = sorted(
+            key
+            for key, value in vars(keras.activations).items()
+            if callable(value) and not key.startswith("_")
+            and key not in ("get", "serialize", "deserialize")
+        )
+        raise BuilderArgumentError(
+            argument,
+            f"Unknown activation for `{argument}`. Expected one of: "
+            f"{', '.join(known)}. Received: {argument}={name!r}",
+        ) from error
+
+
+def initializer(argument: str, spec: NamedSpec) -> keras.initializers.Initializer:
+    """Returns a Keras initializer from a name or a name with arguments."""
+    name, options = _split_spec(argument, spec)
+    try:
+        base = keras.initializers.get(name)
+        return type(base)(**options) if options else base
+    except (ValueError, TypeError) as error:
+        raise BuilderArgumentError(
+            argument,
+            f"Cannot make initializer `{argument}`: {error}. Use a name from "
+            f"keras.initializers (he_normal, glorot_uniform, truncated_normal, "
+            f"...) and that initializer's arguments. Received: {argument}={spec!r}",
+        ) from error
+
+
+def regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
+    """Returns an L1/L2 weight penalty, or None when both factors are zero."""
+    for argument, value in (("l1", l1), ("l2", l2)):
+        if value < 0:
+            raise BuilderArgumentError(
+                argument,
+                f"`{argument}` is a penalty factor and must be >= 0. "
+                f"Received: {argument}={value}",
+            )
+    if not l1 and not l2:
+        return None
+    return keras.regularizers.L1L2(l1=l1, l2=l2)
+
+
+def check_rate(argument: str, value: float) -> None:
+    """Checks that a dropout-like rate lies in [0, 1)."""
+    if not 0.0 <= value < 1.0:
+        raise BuilderArgumentError(
+            argument,
+            f"`{argument}` is a fraction of units to drop and must be in "
+            f"[0, 1). Received: {argument}={value}",
+        )
+
+
+def check_positive(argument: str, values: Any) -> None:
+    """Checks that an int or every int in a sequence is >= 1."""
+    items = values if isinstance(values, (list, tuple)) else [values]
+    if not items or any(int(item) < 1 for item in items):
+        raise BuilderArgumentError(
+            argument,
+            f"`{argument}` must be a positive integer or a non-empty list of "
+            f"them. Received: {argument}={values!r}",
+        )
+
+
+def check_choice(argument: str, value: Any, choices: tuple) -> None:
+    """Checks that ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise BuilderArgumentError(
+            argument,
+            f"`{argument}` must be one of {', '.join(map(repr, choices))}. "
+            f"Received: {argument}={value!r}",
+        )

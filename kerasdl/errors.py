@@ -1,0 +1,40 @@
+"""Exceptions raised by kerasdl.
+
+Each error mixes in the builtin it behaves like (as Keras Tuner does), so
+callers can catch either ``KerasdlError`` or the familiar builtin.
+"""
+
+
+class KerasdlError(Exception):
+    """Base class of every error kerasdl raises on purpose."""
+
+
+class RecipeError(KerasdlError, ValueError):
+    """A recipe (file or ``--set`` override) is invalid."""
+
+
+class RegistryError(KerasdlError, KeyError):
+    """A name is not in a registry (builders, datasets)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message.
+        return str(self.args[0])
+
+
+class DataError(KerasdlError, RuntimeError):
+    """A dataset is missing, corrupt or malformed."""
+
+
+class ExportError(KerasdlError, RuntimeError):
+    """An exported model could not be written or failed verification."""
+
+
+class BuilderArgumentError(KerasdlError, ValueError):
+    """A builder received a value it cannot use.
+
+    ``argument`` names the offending keyword so the recipe loader can point
+    at the dotted key (``model.<argument>``) in the recipe file.
+    """
+
+    def __init__(self, argument: str, message: str):
+        super().__init__(message)
+        self.argument = argument

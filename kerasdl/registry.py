@@ -1,0 +1,94 @@
+"""Registries filled by decorators: model builders and dataset loaders.
+
+Example:
+
+>>> from kerasdl.registry import BUILDERS, create_model
+>>> BUILDERS.names()
+['cnn', 'dense']
+>>> model = create_model("dense", input_shape=(28, 28, 1), num_classes=10)
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from typing import Any, Callable
+
+from kerasdl.errors import RegistryError
+
+
+class Registry:
+    """Maps short names to functions; filled by the ``register`` decorator.
+
+    Args:
+        kind: What the entries are, for messages ("model builder").
+        module: The module whose import registers every entry.
+        data_arguments: Parameters supplied by kerasdl rather than by the
+            recipe; ``parameters()`` leaves them out.
+    """
+
+    def __init__(self, kind: str, module: str, data_arguments: tuple = ()):
+        self.kind = kind
+        self.module = module
+        self.data_arguments = data_arguments
+        self._entries: dict[str, Callable[..., Any]] = {}
+
+    def register(self, name: str) -> Callable[[Callable], Callable]:
+        """Decorator that registers a function under ``name``."""
+
+        def decorator(function: Callable) -> Callable:
+            if self._entries.get(name, function) is not function:
+                raise ValueError(f"A {self.kind} named '{name}' is already registered.")
+            self._entries[name] = function
+            return function
+
+        return decorator
+
+    def _load(self) -> None:
+        importlib.import_module(self.module)  # Modules register on import.
+
+    def names(self) -> list[str]:
+        """Sorted names of every registered entry."""
+        self._load()
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """Returns the entry called ``name``.
+
+        Raises:
+            RegistryError: for an unknown name; the message lists the known
+                names and the closest one.
+        """
+        self._load()
+        if name not in self._entries:
+            known = sorted(self._entries)
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise RegistryError(
+                f"Unknown {self.kind} '{name}'{hint}. Expected one of: "
+                f"{', '.join(known)}. Received: {name!r}"
+            )
+        return self._entries[name]
+
+    def parameters(self, name: str) -> dict[str, inspect.Parameter]:
+        """The recipe-settable parameters of an entry, by name."""
+        return {
+            key: parameter
+            for key, parameter in inspect.signature(self.get(name)).parameters.items()
+            if key not in self.data_arguments
+        }
+
+
+# Builders take the input shape and class count from the data.
+BUILDERS = Registry("model builder", "kerasdl.builders", ("input_shape", "num_classes"))
+# Loaders take the seed from the training section.
+DATASETS = Registry("dataset", "kerasdl.datasets", ("seed",))
+
+register_builder = BUILDERS.register
+register_dataset = DATASETS.register
+
+
+def create_model(name: str, **kwargs: Any) -> Any:
+    """Builds the model registered under ``name`` with ``kwargs``."""
+    return BUILDERS.get(name)(**kwargs)

@@ -1,0 +1,101 @@
+"""Run folders: ``<runs_dir>/<name>/<timestamp>/`` and what goes in them.
+
+A run folder holds ``recipe.yaml`` (resolved), ``history.csv``, ``logs/``
+(TensorBoard), ``backup/`` while training (for resume), and at the end
+``metrics.json`` and ``learning_curve.png``. A folder with ``recipe.yaml``
+and no ``metrics.json`` is an unfinished run that the same recipe resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+RECIPE = "recipe.yaml"
+METRICS = "metrics.json"
+HISTORY = "history.csv"
+CURVE = "learning_curve.png"
+BACKUP = "backup"
+LOGS = "logs"
+
+
+def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path]:
+    """The newest unfinished run of exactly this resolved recipe, if any."""
+    parent = Path(runs_dir) / name
+    if not parent.is_dir():
+        return None
+    for folder in sorted(parent.iterdir(), reverse=True):
+        recipe = folder / RECIPE
+        if (
+            recipe.is_file()
+            and not (folder / METRICS).exists()
+            and (folder / BACKUP).is_dir()
+            and recipe.read_text() == recipe_yaml
+        ):
+            return folder
+    return None
+
+
+def create(runs_dir: str, name: str, recipe_yaml: str) -> Path:
+    """Makes a new, never reused run folder and writes the resolved recipe."""
+    parent = Path(runs_dir) / name
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        folder = parent / (stamp if attempt == 0 else f"{stamp}-{attempt}")
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            continue
+    (folder / RECIPE).write_text(recipe_yaml)
+    return folder
+
+
+def write_json_atomically(path: Path, content: dict) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def read_history(folder: Path) -> dict[str, list[float]]:
+    """The per-epoch history that CSVLogger wrote (across resumes)."""
+    path = folder / HISTORY
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    keys = rows[0].keys() if rows else []
+    return {key: [float(row[key]) for row in rows if row[key] != ""] for key in keys}
+
+
+def plot_learning_curves(folder: Path) -> Optional[Path]:
+    """Writes loss and metric curves (train and validation) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = read_history(folder)
+    metrics = [key for key in history if key not in ("epoch", "learning_rate") and not key.startswith("val_")]
+    if not metrics:
+        return None
+    epochs = [int(e) + 1 for e in history.get("epoch", range(len(history[metrics[0]])))]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+    for axis, metric in zip(axes[0], metrics):
+        axis.plot(epochs, history[metric], marker="o", label="train")
+        if f"val_{metric}" in history:
+            axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    path = folder / CURVE
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

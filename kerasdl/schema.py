@@ -1,0 +1,160 @@
+"""The recipe schema: every fixed key, its type, default, range and meaning.
+
+The ``model`` section and the loader options of the ``data`` section are not
+listed here: their keys are the keyword arguments of the chosen builder or
+dataset loader, checked against the function's signature (see ``recipe.py``).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import inspect
+import typing
+from typing import Any, Optional
+
+# A sentinel for "no default: the key is required".
+REQUIRED = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One recipe key.
+
+    Attributes:
+        type: The annotation values must match (``float`` also takes ints).
+        default: The value used when the key is absent, or ``REQUIRED``.
+        help: One line for the README's recipe reference.
+        choices: Allowed values, if the key is an enumeration.
+        minimum: Smallest allowed value (inclusive) for numbers.
+        maximum: Largest allowed value for numbers.
+        exclusive_maximum: Whether ``maximum`` itself is out of range.
+    """
+
+    type: Any
+    default: Any
+    help: str
+    choices: Optional[tuple] = None
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    exclusive_maximum: bool = False
+
+
+EarlyStopping = typing.Union[bool, typing.Mapping[str, Any]]
+LearningRate = typing.Union[float, typing.Mapping[str, Any]]
+NamedSpec = typing.Union[str, typing.Mapping[str, Any]]
+
+# Section name -> key -> Field. `data` lists only the pipeline keys shared
+# by every dataset; `model` has only the builder's name.
+SECTIONS: dict[str, dict[str, Field]] = {
+    "data": {
+        "dataset": Field(str, "fashion_mnist", "Dataset name from the catalogue (`kerasdl list`); the other keys of this section not listed here are that loader's arguments."),
+        "max_train_examples": Field(Optional[int], None, "Use only the first N training examples (quick runs, tests); null for all.", minimum=1),
+        "max_test_examples": Field(Optional[int], None, "Use only the first N test examples; null for all.", minimum=1),
+        "shuffle_buffer": Field(Optional[int], None, "Shuffle buffer size in examples; null shuffles the whole training set.", minimum=1),
+        "cache": Field(bool, True, "Cache the decoded examples in memory after the first epoch."),
+    },
+    "model": {
+        "builder": Field(str, REQUIRED, "Registered builder name (`kerasdl list`); every other key of this section is that builder's keyword argument."),
+    },
+    "optimizer": {
+        "name": Field(str, "adam", "Keras optimizer.", choices=("sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax", "nadam", "lion")),
+        "learning_rate": Field(LearningRate, 1e-3, "A constant, or a schedule mapping: `schedule` (constant, exponential, cosine, piecewise), `warmup_steps`, and the Keras schedule's arguments."),
+    },
+    "training": {
+        "epochs": Field(int, 10, "Passes over the training data.", minimum=1),
+        "batch_size": Field(int, 128, "Global batch size: split across replicas when several devices train.", minimum=1),
+        "validation_split": Field(float, 0.1, "Fraction of the training data held out for validation (0 for none); the test split is never used for validation.", minimum=0.0, maximum=1.0, exclusive_maximum=True),
+        "early_stopping": Field(EarlyStopping, False, "false, true (patience 3 on val_loss, best weights restored), or a mapping of keras.callbacks.EarlyStopping arguments."),
+        "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0),
+        "strategy": Field(str, "auto", "Device strategy: auto (several GPUs -> mirrored, else the default), default, mirrored, one_device.", choices=("auto", "default", "mirrored", "one_device")),
+        "resume": Field(bool, True, "Resume an interrupted run of the same recipe from its last finished epoch."),
+        "runs_dir": Field(str, "runs", "Folder that receives run folders: <runs_dir>/<name>/<timestamp>/."),
+    },
+    "export": {
+        "enabled": Field(bool, True, "Export a SavedModel after training."),
+        "directory": Field(str, "saved_models", "Exports go to <directory>/<name>/<version>/ (TF Serving layout)."),
+        "verify": Field(bool, True, "Reload the export with tf.saved_model.load and compare its predictions with the trained model's."),
+    },
+}
+
+TOP_LEVEL: dict[str, Field] = {
+    "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),
+    "loss": Field(NamedSpec, "sparse_categorical_crossentropy", "Keras loss name, or a mapping with `name` and its arguments."),
+    "metrics": Field(typing.Sequence[str], ["accuracy"], "Keras metric names reported in training and on the test split."),
+}
+
+
+def type_name(annotation: Any) -> str:
+    """A reader-friendly name for an annotation, for error messages."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return "any value"
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union:
+        return " or ".join(type_name(arg) for arg in args)
+    if origin in (list, tuple, collections.abc.Sequence):
+        return f"a list of {type_name(args[0])}" if args else "a list"
+    if origin in (dict, collections.abc.Mapping):
+        return "a mapping"
+    names = {int: "an integer", float: "a number", bool: "true or false",
+             str: "a string", type(None): "null"}
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def matches(value: Any, annotation: Any) -> bool:
+    """Whether a YAML value fits an annotation (ints count as floats)."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union:
+        return any(matches(value, arg) for arg in args)
+    if origin in (list, tuple, collections.abc.Sequence):
+        if not isinstance(value, (list, tuple)):
+            return False
+        return all(matches(item, args[0]) for item in value) if args else True
+    if origin in (dict, collections.abc.Mapping):
+        return isinstance(value, dict)
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+def annotation_from_default(default: Any) -> Any:
+    """Guesses the type of an unannotated parameter from its default."""
+    if default is None or default is inspect.Parameter.empty:
+        return Any
+    if isinstance(default, bool):
+        return bool
+    if isinstance(default, float):
+        return float
+    if isinstance(default, int):
+        return int
+    if isinstance(default, str):
+        return str
+    if isinstance(default, (list, tuple)):
+        return typing.Sequence[Any]
+    return Any
+
+
+def parameter_annotations(function: Any) -> dict[str, Any]:
+    """Resolved annotations of a function's parameters, falling back to defaults."""
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception:  # Unresolvable forward references: use the defaults.
+        hints = {}
+    result = {}
+    for key, parameter in inspect.signature(function).parameters.items():
+        if key == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        result[key] = hints.get(key, annotation_from_default(parameter.default))
+    return result
