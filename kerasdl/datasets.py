@@ -322,7 +322,7 @@ def load_tfds(
         builder = tfds.builder(name, data_dir=data_dir)
         if download:
             builder.download_and_prepare()
-        splits = builder.as_dataset(split=[train_split, test_split], as_supervised=True, batch_size=-1)
+        splits = builder.as_dataset(split=[train_split, test_split], as_supervised=True)
     except Exception as error:  # TFDS raises many types for "not prepared".
         raise DataError(
             f"TFDS dataset '{name}' could not be loaded from data_dir={data_dir!r}: "
@@ -330,7 +330,12 @@ def load_tfds(
             "Prepare it where you are online (or set `data.download: true`), then "
             "point `data.data_dir` at it."
         ) from None
-    (x_train, y_train), (x_test, y_test) = tfds.as_numpy(splits)
+    # Batches, then one concatenation: batch_size=-1 aborts on generator-backed
+    # datasets (TFDS's mock data among them).
+    (x_train, y_train), (x_test, y_test) = (
+        [np.concatenate(part) for part in zip(*tfds.as_numpy(split.batch(4096)))]
+        for split in splits
+    )
     label = builder.info.features["label"] if "label" in builder.info.features else None
     names = list(label.names) if getattr(label, "names", None) else None
     y_all, names = _encode_labels(np.concatenate([y_train, y_test]), names)

@@ -94,7 +94,7 @@ def type_name(annotation: Any) -> str:
     if origin is typing.Union:
         return " or ".join(type_name(arg) for arg in args)
     if origin in (list, tuple, collections.abc.Sequence):
-        return f"a list of {type_name(args[0])}" if args else "a list"
+        return f"a list of {_plural(type_name(args[0]))}" if args else "a list"
     if origin in (dict, collections.abc.Mapping):
         return "a mapping"
     names = {int: "an integer", float: "a number", bool: "true or false",
@@ -158,3 +158,9 @@ def parameter_annotations(function: Any) -> dict[str, Any]:
             continue
         result[key] = hints.get(key, annotation_from_default(parameter.default))
     return result
+
+
+def _plural(name: str) -> str:
+    plurals = {"an integer": "integers", "a number": "numbers", "a string": "strings",
+               "true or false": "booleans", "any value": "values"}
+    return plurals.get(name, name)

@@ -1,0 +1,113 @@
+"""Builders: every registered one, through the public API, with tiny shapes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasdl.builders import build_cnn, build_dense
+from kerasdl.errors import BuilderArgumentError
+from kerasdl.registry import BUILDERS, create_model
+
+SMALL = {"dense": {"units": [8]}, "cnn": {"filters": [4, 8]}}
+
+
+@pytest.mark.parametrize("name", BUILDERS.names())
+def test_every_builder_returns_an_uncompiled_functional_model(name):
+    model = create_model(name, input_shape=(12, 12, 1), num_classes=3, **SMALL.get(name, {}))
+    assert isinstance(model, keras.Model) and model.__class__.__name__ == "Functional"
+    assert not model.compiled  # Uncompiled: training lives elsewhere.
+    assert model.output_shape == (None, 3)
+    # Usable from plain TensorFlow code: call it on a tf.Tensor.
+    outputs = model(tf.random.uniform((2, 12, 12, 1), maxval=255.0), training=False)
+    np.testing.assert_allclose(tf.reduce_sum(outputs, axis=-1).numpy(), [1.0, 1.0], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "activation",
+    ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "swish", "silu", "gelu", "softmax", "mish"],
+)
+def test_dense_accepts_every_keras_activation(activation):
+    model = build_dense((6,), 2, units=[4], activation=activation, rescale=None)
+    layer_activations = [layer.activation.__name__ for layer in model.layers if isinstance(layer, keras.layers.Activation)]
+    assert layer_activations == [keras.activations.get(activation).__name__]
+
+
+def test_dense_initializer_with_arguments_and_regularization():
+    model = build_dense(
+        (784,), 10, units=[300],
+        kernel_initializer={"name": "truncated_normal", "stddev": 0.01},
+        l1=1e-5, l2=1e-4, batch_norm=True, rescale=None,
+    )
+    hidden = model.get_layer(index=2)  # inputs, flatten, dense
+    assert isinstance(hidden.kernel_initializer, keras.initializers.TruncatedNormal)
+    assert hidden.kernel_initializer.stddev == 0.01
+    assert float(np.std(hidden.kernel.numpy())) < 0.011  # Truncated at 2 stddevs.
+    assert hidden.kernel_regularizer.get_config() == {"l1": 1e-5, "l2": 1e-4}
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    assert len(model.losses) == 1  # The penalty term.
+
+
+def test_cnn_residual_blocks_project_only_when_the_shape_changes():
+    model = build_cnn((16, 16, 3), 4, filters=[8, 8, 16], residual=True)
+    names = [layer.name for layer in model.layers]
+    assert "block1_projection" in names  # 3 -> 8 channels.
+    assert "block2_projection" not in names  # 8 -> 8: identity shortcut.
+    assert "block3_projection" in names  # 8 -> 16 channels.
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == 3
+
+
+def test_cnn_strided_residual_block_projects():
+    model = build_cnn((16, 16, 1), 2, filters=[4, 4], residual=True, strides=2, pooling=None)
+    assert "block2_projection" in [layer.name for layer in model.layers]
+    assert model.get_layer("block2_add").output.shape[1:] == (4, 4, 4)
+
+
+def test_cnn_pooling_head_and_dense_units():
+    model = build_cnn((28, 28, 1), 10, filters=[4, 8], pooling="avg", head="flatten", dense_units=[16])
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert {"AveragePooling2D", "Flatten", "Dense"} <= kinds
+    assert model.get_layer("dense1").units == 16
+
+
+def test_cnn_augmentation_is_active_only_in_training():
+    model = build_cnn(
+        (28, 28, 1), 3, filters=[4], random_flip="horizontal", random_rotation=0.1,
+        random_zoom=0.1, random_translation=0.1, random_contrast=0.2, dropout_rate=0.0,
+    )
+    kinds = [type(layer).__name__ for layer in model.layers]
+    for kind in ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast"):
+        assert kind in kinds
+    # Compare the augmented images themselves (batch-norm statistics differ
+    # between modes too, so the logits would prove nothing).
+    augment = keras.Model(model.input, model.get_layer(index=kinds.index("RandomContrast")).output)
+    images = np.random.default_rng(0).uniform(0, 255, (4, 28, 28, 1)).astype("float32")
+    inference = augment(images, training=False).numpy()
+    np.testing.assert_allclose(inference, images / 255.0, rtol=1e-5)
+    assert not np.allclose(augment(images, training=True).numpy(), inference)
+
+
+@pytest.mark.parametrize(
+    "builder, arguments, argument",
+    [
+        (build_dense, {"dropout_rate": 1.0}, "dropout_rate"),
+        (build_dense, {"units": []}, "units"),
+        (build_dense, {"activation": "relux"}, "activation"),
+        (build_dense, {"l2": -1.0}, "l2"),
+        (build_dense, {"kernel_initializer": {"name": "truncated_normal", "stdev": 1}}, "kernel_initializer"),
+        (build_cnn, {"pooling": "median"}, "pooling"),
+        (build_cnn, {"filters": [8, 0]}, "filters"),
+        (build_cnn, {"random_flip": "sideways"}, "random_flip"),
+        (build_cnn, {"head": "attention"}, "head"),
+    ],
+)
+def test_bad_arguments_name_the_argument(builder, arguments, argument):
+    with pytest.raises(BuilderArgumentError) as error:
+        builder((28, 28, 1), 10, **arguments)
+    assert error.value.argument == argument
+    assert "Received:" in str(error.value)
+
+
+def test_cnn_rejects_flat_inputs_with_a_hint():
+    with pytest.raises(BuilderArgumentError, match="feature_shape"):
+        build_cnn((784,), 10)

@@ -1,0 +1,139 @@
+"""The command line, end to end, as a user runs it."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from kerasdl.cli import main
+from tests.conftest import RECIPES, ROOT, TINY, run_cli
+
+CNN = str(ROOT / "recipes" / "cnn.yaml")
+
+
+def _sets(*assignments):
+    return [item for assignment in assignments for item in ("--set", assignment)]
+
+
+def test_help_does_not_import_tensorflow():
+    code = textwrap.dedent("""
+        import sys
+        from click.testing import CliRunner
+        from kerasdl.cli import main
+        result = CliRunner().invoke(main, ["--help"])
+        assert result.exit_code == 0, result.output
+        print("tensorflow" in sys.modules, "keras" in sys.modules)
+    """)
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert output.stdout.split() == ["False", "False"]
+
+
+def test_every_command_has_help_with_an_example():
+    runner = CliRunner()
+    for name, command in main.commands.items():
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.output, f"`kerasdl {name} --help` shows no example"
+
+
+def test_python_dash_m_and_version():
+    result = run_cli("--version")
+    assert result.returncode == 0 and "kerasdl" in result.stdout
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda path: path.name)
+def test_every_recipe_dry_runs_without_writing(path, workdir):
+    result = CliRunner().invoke(main, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Total params" in result.output and "builder:" in result.output
+    assert list(workdir.iterdir()) == []
+
+
+BAD_RUNS = [
+    (["--set", "model.filtrs=[8]"], "model.filtrs is not an argument of builder 'cnn' (did you mean 'filters'?)"),
+    (["--set", "training.epochs=zero"], "training.epochs must be an integer"),
+    (["--set", "model.dropout_rate=1.5"], "model.dropout_rate"),  # Caught by the builder.
+    (["--set", "data.dataset=cifar"], "data.dataset is invalid: Unknown dataset 'cifar'"),
+    (["--set", "oops"], "--set expects KEY=VALUE"),
+]
+
+
+@pytest.mark.parametrize("options, message", BAD_RUNS, ids=[m for _, m in BAD_RUNS])
+def test_bad_input_exits_2_with_one_message_and_writes_nothing(options, message, workdir):
+    result = CliRunner().invoke(main, ["run", CNN, *options])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert list(workdir.iterdir()) == []  # No run folder, no SavedModel.
+
+
+def test_missing_recipe_file(workdir):
+    result = CliRunner().invoke(main, ["run", "nope.yaml"])
+    assert result.exit_code == 2 and "nope.yaml: no such recipe file" in result.output
+
+
+def test_missing_data_file_is_a_clean_error(workdir):
+    result = CliRunner().invoke(main, ["run", CNN, *_sets("data.dataset=csv", "data.path=absent.csv")])
+    assert result.exit_code != 0
+    assert "CSV file not found: absent.csv" in result.output and "Traceback" not in result.output
+    assert list(workdir.iterdir()) == []
+
+
+def test_run_end_to_end_exports_a_servable_savedmodel(workdir):
+    result = run_cli("run", CNN, "--json", "--quiet", *_sets(*TINY), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["epochs"] == 2
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["loss"] > 0
+    assert summary["export_max_difference"] <= 1e-4
+
+    run_dir = workdir / summary["run_dir"]
+    for name in ("recipe.yaml", "history.csv", "metrics.json", "learning_curve.png"):
+        assert (run_dir / name).is_file(), name
+    assert json.loads((run_dir / "metrics.json").read_text()) == summary
+    assert not (run_dir / "backup").exists()  # Removed once training finished.
+    export = workdir / summary["export_path"]
+    assert export == workdir / "saved_models" / "cnn" / "1"
+    assert (export / "assets.extra" / "class_names.txt").read_text().splitlines()[0] == "T-shirt/top"
+    assert [p.name for p in export.parent.iterdir()] == ["1"]  # No temporary left.
+
+    # Served in another process, on raw pixels, through the documented signature.
+    serve = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        from kerasdl.datasets import load_fashion_mnist
+        data = load_fashion_mnist()
+        model = tf.saved_model.load({str(export)!r})
+        out = model.signatures["serving_default"](inputs=tf.constant(data.x_test[:8], tf.float32))
+        print(out["probabilities"].shape, float(tf.reduce_sum(out["probabilities"][0])))
+    """)
+    served = subprocess.run([sys.executable, "-c", serve], capture_output=True, text=True)
+    assert served.returncode == 0, served.stderr
+    shape, total = served.stdout.strip().rsplit(" ", 1)
+    assert shape == "(8, 10)" and abs(float(total) - 1.0) < 1e-4
+
+    # The saved recipe reruns as it is, and a second export is version 2.
+    again = run_cli("run", str(run_dir / "recipe.yaml"), "--json", "--quiet", cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["export_path"] == str(Path("saved_models") / "cnn" / "2")
+
+
+def test_tensorboard_logs_load_with_tensorboards_reader(workdir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = CliRunner().invoke(
+        main, ["run", CNN, "--quiet", *_sets(*TINY, "export.enabled=false")]
+    )
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (workdir / "runs" / "cnn").iterdir()
+    for split, tag in (("train", "epoch_loss"), ("validation", "epoch_accuracy")):
+        events = EventAccumulator(str(run_dir / "logs" / split))
+        events.Reload()
+        assert tag in events.Tags()["tensors"], events.Tags()
+        values = [np.asarray(event.tensor_proto.float_val) for event in events.Tensors(tag)]
+        assert len(values) == 2  # One scalar per epoch.
+    assert not (workdir / "saved_models").exists()

@@ -1,0 +1,115 @@
+"""The dataset catalogue: real data, checksums, clear errors, generic sources."""
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from kerasdl import datasets
+from kerasdl.errors import DataError
+
+
+def test_fashion_mnist_loads_whole_and_verified():
+    data = datasets.load_fashion_mnist()
+    assert data.x_train.shape == (60000, 28, 28, 1) and data.x_train.dtype == np.uint8
+    assert data.x_test.shape == (10000, 28, 28, 1)
+    assert data.num_classes == 10 and data.class_names[9] == "Ankle boot"
+    assert np.bincount(data.y_train).tolist() == [6000] * 10
+
+
+def test_mnist_loads_from_its_wheel():
+    data = datasets.load_mnist()
+    assert data.x_train.shape == (60000, 28, 28, 1) and len(data.y_test) == 10000
+    assert data.y_train[:5].tolist() == [5, 0, 4, 1, 9]  # MNIST's well-known first labels.
+
+
+def test_missing_fashion_mnist_says_how_to_install(tmp_path):
+    with pytest.raises(DataError, match="apt-get install -y dataset-fashion-mnist"):
+        datasets.load_fashion_mnist(str(tmp_path))
+
+
+def test_corrupt_file_fails_its_checksum(tmp_path):
+    for path in datasets.Path(datasets.FASHION_MNIST_DIR).glob("*.gz"):
+        shutil.copy(path, tmp_path)
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    content = bytearray(gzip.decompress(labels.read_bytes()))
+    content[-1] = (content[-1] + 1) % 10
+    labels.write_bytes(gzip.compress(bytes(content)))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz does not have the expected sha256"):
+        datasets.load_fashion_mnist(str(tmp_path))
+
+
+def _write_csv(path, rows, header="label,a,b"):
+    path.write_text(header + "\n" + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
+
+
+def test_csv_with_named_classes_and_held_out_split(tmp_path):
+    rows = [["cat" if i % 2 else "dog", i, i * 2] for i in range(50)]
+    _write_csv(tmp_path / "d.csv", rows)
+    data = datasets.load_csv(str(tmp_path / "d.csv"), test_fraction=0.2, seed=1)
+    assert data.class_names == ["cat", "dog"]
+    assert len(data.x_train) == 40 and len(data.x_test) == 10
+    assert data.input_shape == (2,)
+    # Every row lands in exactly one split, with its own label.
+    features = np.concatenate([data.x_train, data.x_test])[:, 0]
+    labels = np.concatenate([data.y_train, data.y_test])
+    assert sorted(features.tolist()) == list(range(50))
+    assert all(label == (0 if f % 2 else 1) for f, label in zip(features, labels))
+
+
+def test_csv_errors_name_the_file_and_column(tmp_path):
+    _write_csv(tmp_path / "d.csv", [[0, 1, 2]], header="y,a,b")
+    with pytest.raises(DataError, match=r"d.csv has no column 'label'.*y, a, b"):
+        datasets.load_csv(str(tmp_path / "d.csv"))
+    _write_csv(tmp_path / "e.csv", [[0, "x", 2]])
+    with pytest.raises(DataError, match="e.csv, line 2: features must be numbers"):
+        datasets.load_csv(str(tmp_path / "e.csv"))
+    with pytest.raises(DataError, match="not found"):
+        datasets.load_csv(str(tmp_path / "absent.csv"))
+    _write_csv(tmp_path / "f.csv", [[0, 1, 2]] * 10)
+    with pytest.raises(DataError, match="feature_shape"):
+        datasets.load_csv(str(tmp_path / "f.csv"), feature_shape=[3, 1])
+
+
+def test_npz_with_and_without_a_test_split(tmp_path):
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.arange(20) % 3
+    np.savez(tmp_path / "full.npz", x_train=x, y_train=y, x_test=x[:5], y_test=y[:5], class_names=["a", "b", "c"])
+    data = datasets.load_npz(str(tmp_path / "full.npz"))
+    assert data.class_names == ["a", "b", "c"] and len(data.x_test) == 5
+    np.savez(tmp_path / "train.npz", x_train=x, y_train=y)
+    data = datasets.load_npz(str(tmp_path / "train.npz"), test_fraction=0.25)
+    assert len(data.x_train) == 15 and len(data.x_test) == 5
+    np.savez(tmp_path / "bad.npz", x=x)
+    with pytest.raises(DataError, match="no array 'x_train'"):
+        datasets.load_npz(str(tmp_path / "bad.npz"))
+
+
+def test_image_folder(tmp_path):
+    from PIL import Image
+
+    for name, value in (("dark", 20), ("light", 230)):
+        (tmp_path / name).mkdir()
+        for index in range(5):
+            Image.new("L", (10, 12), color=value).save(tmp_path / name / f"{index}.png")
+    data = datasets.load_image_folder(str(tmp_path), image_size=[8, 8], test_fraction=0.2)
+    assert data.class_names == ["dark", "light"]
+    assert data.input_shape == (8, 8, 1) and len(data.x_test) == 2
+    assert all(x.mean() < 128 if y == 0 else x.mean() > 128 for x, y in zip(data.x_train, data.y_train))
+    with pytest.raises(DataError, match="no class sub-folders"):
+        datasets.load_image_folder(str(tmp_path / "dark"))
+
+
+def test_tfds_source_through_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):
+        data = datasets.load_tfds("mnist")
+    assert data.input_shape == (28, 28, 1)
+    assert data.num_classes == 10 and len(data.x_train) == 12
+
+
+def test_tfds_not_prepared_fails_fast_without_download(tmp_path):
+    with pytest.raises(DataError, match="could not be loaded"):
+        datasets.load_tfds("mnist", data_dir=str(tmp_path))
