@@ -59,9 +59,18 @@ def parse_yaml(text: str, source: str) -> Any:
         raise RecipeError(f"{source}: not valid YAML: {error}") from None
 
 
+class _Dumper(yaml.SafeDumper):
+    """Block-style sections with lists on one line, as recipes are written."""
+
+
+_Dumper.add_representer(
+    list, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
+
+
 def dump_yaml(values: dict) -> str:
     """Writes a resolved recipe as YAML that ``load_recipe`` reads back."""
-    return yaml.safe_dump(_plain(values), sort_keys=False, default_flow_style=None)
+    return yaml.dump(_plain(values), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
 def _plain(value: Any) -> Any:
@@ -199,7 +208,8 @@ def _resolve_arguments(
     """Checks ``given`` against a function's signature; returns all its arguments."""
     annotations = schema.parameter_annotations(function)
     parameters = {key: annotations[key] for key in annotations if key not in ("input_shape", "num_classes", "seed")}
-    check.unknown_keys(section, given, list(fixed) + list(parameters), what)
+    known = list(fixed) + [key for key in parameters if key not in fixed]
+    check.unknown_keys(section, given, known, what)
     defaults = inspect.signature(function).parameters
     resolved = {}
     for key, annotation in parameters.items():
@@ -212,6 +222,23 @@ def _resolve_arguments(
         else:
             resolved[key] = _plain(defaults[key].default)
     return resolved
+
+
+def _resolve_registered(
+    check: _Checker, section: str, given: dict, selector: str, registry: Any, what: str
+) -> dict:
+    """Resolves a section whose ``selector`` key names a registry entry and
+    whose other keys (beyond the fixed ones) are that entry's arguments."""
+    fixed = _resolve_fixed(check, section, given)
+    try:
+        function = registry.get(fixed[selector])
+    except KerasdlError as error:
+        check.fail(f"{section}.{selector}", f"is invalid: {error}")
+    extra = {key: value for key, value in given.items() if key not in fixed}
+    arguments = _resolve_arguments(
+        check, section, extra, function, schema.SECTIONS[section], f"{what} '{fixed[selector]}'"
+    )
+    return {**fixed, **arguments}
 
 
 def _resolve_optimizer(check: _Checker, given: dict) -> dict:
@@ -292,30 +319,12 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = ()) -> Recipe:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", resolved["name"]):
         check.fail("name", f"may hold only letters, digits, '_', '-', '.' (it names folders). Received: name={resolved['name']!r}")
 
-    data = values.get("data") or {}
-    data_fixed = _resolve_fixed(check, "data", data)
-    try:
-        loader = DATASETS.get(data_fixed["dataset"])
-    except KerasdlError as error:
-        check.fail("data.dataset", f"is invalid: {error}")
-    extra = {key: value for key, value in data.items() if key not in data_fixed}
-    resolved["data"] = {**data_fixed, **_resolve_arguments(
-        check, "data", extra, loader, schema.SECTIONS["data"],
-        f"an option of dataset '{data_fixed['dataset']}'",
-    )}
-
-    model = values.get("model") or {}
-    model_fixed = _resolve_fixed(check, "model", model)
-    try:
-        builder = BUILDERS.get(model_fixed["builder"])
-    except KerasdlError as error:
-        check.fail("model.builder", f"is invalid: {error}")
-    extra = {key: value for key, value in model.items() if key != "builder"}
-    resolved["model"] = {**model_fixed, **_resolve_arguments(
-        check, "model", extra, builder, schema.SECTIONS["model"],
-        f"an argument of builder '{model_fixed['builder']}'",
-    )}
-
+    resolved["data"] = _resolve_registered(
+        check, "data", values.get("data") or {}, "dataset", DATASETS, "an option of dataset"
+    )
+    resolved["model"] = _resolve_registered(
+        check, "model", values.get("model") or {}, "builder", BUILDERS, "an argument of builder"
+    )
     resolved["optimizer"] = _resolve_optimizer(check, values.get("optimizer") or {})
 
     import keras
