@@ -132,9 +132,17 @@ def load_mnist() -> Dataset:
     return Dataset(x_train, y_train, x_test, y_test, [str(d) for d in range(10)], f"MNIST from {folder}")
 
 
-def _split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
+def hold_out(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, key: str = "test_fraction"):
+    """Splits off a seeded random ``fraction`` of the examples (at least one).
+
+    Returns:
+        ``(x_kept, y_kept, x_held_out, y_held_out)``.
+
+    Raises:
+        DataError: if ``fraction`` is not in (0, 1); the message names ``key``.
+    """
     if not 0.0 < fraction < 1.0:
-        raise DataError(f"test_fraction must be in (0, 1). Received: test_fraction={fraction}")
+        raise DataError(f"{key} must be in (0, 1). Received: {key}={fraction}")
     order = np.random.default_rng(seed).permutation(len(x))
     cut = len(x) - max(1, int(round(len(x) * fraction)))
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
@@ -210,7 +218,7 @@ def load_csv(
         y, y_test = y_all[: len(x)], y_all[len(x):]
     else:
         y, names = _encode_labels(labels)
-        x, y, x_test, y_test = _split(x, y, test_fraction, seed)
+        x, y, x_test, y_test = hold_out(x, y, test_fraction, seed)
     if feature_shape:
         shape = tuple(feature_shape)
         if int(np.prod(shape)) != x.shape[1]:
@@ -243,7 +251,7 @@ def load_npz(path: str, test_fraction: float = 0.2, seed: int = 42) -> Dataset:
         y, y_test = y_all[: len(y)], y_all[len(y):]
     else:
         y, names = _encode_labels(y, names)
-        x, y, x_test, y_test = _split(x, y, test_fraction, seed)
+        x, y, x_test, y_test = hold_out(x, y, test_fraction, seed)
     return Dataset(x, y, x_test, y_test, names, f"NPZ {file}")
 
 
@@ -294,7 +302,7 @@ def load_image_folder(
     if test_path:
         x_test, y_test, _ = _read_image_folder(Path(test_path), image_size, color_mode, names)
     else:
-        x, y, x_test, y_test = _split(x, y, test_fraction, seed)
+        x, y, x_test, y_test = hold_out(x, y, test_fraction, seed)
     return Dataset(x, y, x_test, y_test, names, f"images in {path}")
 
 

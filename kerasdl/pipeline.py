@@ -8,20 +8,6 @@ import numpy as np
 import tensorflow as tf
 
 
-def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
-    """Holds out a seeded random ``fraction`` of the training data.
-
-    Returns:
-        ``(x_train, y_train, x_val, y_val)``; the validation arrays are None
-        when ``fraction`` is 0.
-    """
-    if not fraction:
-        return x, y, None, None
-    order = np.random.default_rng(seed).permutation(len(x))
-    cut = len(x) - max(1, int(round(len(x) * fraction)))
-    return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
-
-
 def make_dataset(
     x: np.ndarray,
     y: np.ndarray,

@@ -203,11 +203,16 @@ def _resolve_fixed(check: _Checker, section: str, given: dict) -> dict:
 
 
 def _resolve_arguments(
-    check: _Checker, section: str, given: dict, function: Any, fixed: dict, what: str
+    check: _Checker, section: str, given: dict, function: Any, fixed: dict, what: str,
+    supplied: tuple = (),
 ) -> dict:
-    """Checks ``given`` against a function's signature; returns all its arguments."""
+    """Checks ``given`` against a function's signature; returns all its arguments.
+
+    ``supplied`` names parameters kerasdl fills in itself (from the data or
+    the run), which a recipe may not set.
+    """
     annotations = schema.parameter_annotations(function)
-    parameters = {key: annotations[key] for key in annotations if key not in ("input_shape", "num_classes", "seed")}
+    parameters = {key: value for key, value in annotations.items() if key not in supplied}
     known = list(fixed) + [key for key in parameters if key not in fixed]
     check.unknown_keys(section, given, known, what)
     defaults = inspect.signature(function).parameters
@@ -236,7 +241,8 @@ def _resolve_registered(
         check.fail(f"{section}.{selector}", f"is invalid: {error}")
     extra = {key: value for key, value in given.items() if key not in fixed}
     arguments = _resolve_arguments(
-        check, section, extra, function, schema.SECTIONS[section], f"{what} '{fixed[selector]}'"
+        check, section, extra, function, schema.SECTIONS[section], f"{what} '{fixed[selector]}'",
+        supplied=registry.data_arguments,
     )
     return {**fixed, **arguments}
 
@@ -286,13 +292,12 @@ def _check_schedule(check: _Checker, schedule: dict) -> None:
         check.fail(f"{key}.warmup_steps", f"must be an integer >= 0. Received: warmup_steps={warmup!r}")
 
 
-def _resolve_named(check: _Checker, key: str, spec: Any, getter: Any) -> None:
+def _resolve_named(check: _Checker, key: str, name: str, getter: Any) -> None:
     """Checks that a Keras loss/metric name resolves."""
-    name = spec["name"] if isinstance(spec, dict) else spec
     try:
         getter(name)
     except (ValueError, TypeError):
-        check.fail(key, f"is not a Keras name. Received: {key.rsplit('.', 1)[-1]}={spec!r}")
+        check.fail(key, f"is not a Keras name. Received: {key.rsplit('.', 1)[-1]}={name!r}")
 
 
 def resolve(raw: Any, path: str, overrides: Iterable[str] = ()) -> Recipe:

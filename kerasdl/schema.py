@@ -42,7 +42,6 @@ class Field:
 
 EarlyStopping = typing.Union[bool, typing.Mapping[str, Any]]
 LearningRate = typing.Union[float, typing.Mapping[str, Any]]
-NamedSpec = typing.Union[str, typing.Mapping[str, Any]]
 
 # Section name -> key -> Field. `data` lists only the pipeline keys shared
 # by every dataset; `model` has only the builder's name.
@@ -80,7 +79,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
 
 TOP_LEVEL: dict[str, Field] = {
     "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),
-    "loss": Field(NamedSpec, "sparse_categorical_crossentropy", "Keras loss name, or a mapping with `name` and its arguments."),
+    "loss": Field(str, "sparse_categorical_crossentropy", "Keras loss name."),
     "metrics": Field(typing.Sequence[str], ["accuracy"], "Keras metric names reported in training and on the test split."),
 }
 

@@ -61,9 +61,11 @@ class Prepared:
         if data_section["max_test_examples"]:
             data.x_test = data.x_test[: data_section["max_test_examples"]]
             data.y_test = data.y_test[: data_section["max_test_examples"]]
-        x, y, x_val, y_val = pipeline.split_validation(
-            data.x_train, data.y_train, training["validation_split"], training["seed"]
-        )
+        x, y, x_val, y_val = data.x_train, data.y_train, None, None
+        if training["validation_split"]:
+            x, y, x_val, y_val = datasets.hold_out(
+                x, y, training["validation_split"], training["seed"], "training.validation_split"
+            )
         batch_size = training["batch_size"]
         self.train_examples = len(x)
         self.steps_per_epoch = math.ceil(len(x) / batch_size)

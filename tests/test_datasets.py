@@ -113,3 +113,15 @@ def test_tfds_source_through_mock_data():
 def test_tfds_not_prepared_fails_fast_without_download(tmp_path):
     with pytest.raises(DataError, match="could not be loaded"):
         datasets.load_tfds("mnist", data_dir=str(tmp_path))
+
+
+def test_hold_out_is_seeded_disjoint_and_complete():
+    x, y = np.arange(100).reshape(100, 1), np.arange(100)
+    kept_x, kept_y, held_x, held_y = datasets.hold_out(x, y, 0.1, seed=7)
+    assert len(held_x) == 10 and len(kept_x) == 90
+    assert sorted(np.concatenate([kept_x, held_x])[:, 0].tolist()) == list(range(100))
+    assert (kept_x[:, 0] == kept_y).all() and (held_x[:, 0] == held_y).all()
+    again = datasets.hold_out(x, y, 0.1, seed=7)[2]
+    assert (again == held_x).all()
+    with pytest.raises(DataError, match=r"training.validation_split must be in \(0, 1\)"):
+        datasets.hold_out(x, y, 1.0, seed=7, key="training.validation_split")

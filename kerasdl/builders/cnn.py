@@ -184,8 +184,7 @@ def build_cnn(
             "flat features with the data section's `feature_shape`. "
             f"Received: input_shape={tuple(input_shape)}",
         )
-    act = options.activation("activation", activation)
-    head_activation = options.activation("output_activation", output_activation)
+    act = options.activation_function("activation", activation)
     regularizer = options.regularizer(l1, l2)
     augment = _augmentation(
         random_flip, random_rotation, random_zoom, random_translation, random_contrast
@@ -231,7 +230,5 @@ def build_cnn(
         )(x)
     if dropout_rate:
         x = layers.Dropout(dropout_rate)(x)
-    outputs = layers.Dense(
-        num_classes, activation=head_activation, dtype="float32", name="predictions"
-    )(x)
+    outputs = options.predictions(num_classes, output_activation)(x)
     return keras.Model(inputs, outputs, name="cnn")

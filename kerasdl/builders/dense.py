@@ -60,8 +60,7 @@ def build_dense(
     options.check_positive("units", list(units))
     options.check_positive("num_classes", num_classes)
     options.check_rate("dropout_rate", dropout_rate)
-    hidden_activation = options.activation("activation", activation)
-    head_activation = options.activation("output_activation", output_activation)
+    hidden_activation = options.activation_function("activation", activation)
     regularizer = options.regularizer(l1, l2)
 
     inputs = keras.Input(shape=tuple(input_shape), name="inputs")
@@ -80,8 +79,5 @@ def build_dense(
         x = layers.Activation(hidden_activation)(x)
         if dropout_rate:
             x = layers.Dropout(dropout_rate)(x)
-    # float32 outputs keep the softmax stable under mixed precision.
-    outputs = layers.Dense(
-        num_classes, activation=head_activation, dtype="float32", name="predictions"
-    )(x)
+    outputs = options.predictions(num_classes, output_activation)(x)
     return keras.Model(inputs, outputs, name="dense")

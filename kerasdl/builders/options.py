@@ -31,7 +31,7 @@ def _split_spec(argument: str, spec: NamedSpec) -> tuple[str, dict[str, Any]]:
     )
 
 
-def activation(argument: str, name: str) -> Any:
+def activation_function(argument: str, name: str) -> Any:
     """Returns the Keras activation function called ``name``.
 
     Every function in ``keras.activations`` is accepted (relu, leaky_relu,
@@ -80,6 +80,20 @@ def regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
     if not l1 and not l2:
         return None
     return keras.regularizers.L1L2(l1=l1, l2=l2)
+
+
+def predictions(num_classes: int, activation: str) -> keras.layers.Dense:
+    """The output layer every classifier ends in.
+
+    It computes in float32 even under a mixed-precision policy, which keeps
+    the softmax and the loss numerically stable.
+    """
+    return keras.layers.Dense(
+        num_classes,
+        activation=activation_function("output_activation", activation),
+        dtype="float32",
+        name="predictions",
+    )
 
 
 def check_rate(argument: str, value: float) -> None:
