@@ -6,6 +6,7 @@ TensorFlow is imported only inside commands that need it, so ``kerasdl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -30,13 +31,13 @@ def _quiet_tensorflow() -> None:
 
 def _call(function: Callable[[], Any]) -> Any:
     """Runs library code, turning kerasdl's own errors into clean exits."""
-    from kerasdl.errors import DataError, ExportError, RecipeError, RegistryError
+    from kerasdl.errors import DataError, ExportError, RecipeError, RegistryError, TuningError
 
     try:
         return function()
     except (RecipeError, RegistryError) as error:
         raise BadInput(str(error)) from None
-    except (DataError, ExportError) as error:
+    except (DataError, ExportError, TuningError) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -93,6 +94,82 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
     echo(f"Run folder: {summary['run_dir']}")
     if summary["export_path"]:
         echo(f"SavedModel: {summary['export_path']} (reloaded and verified)")
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--algorithm", type=click.Choice(["random", "bayesian", "hyperband", "grid"]),
+              help="Search algorithm; overrides tune.algorithm.")
+@click.option("--max-trials", type=click.IntRange(min=1), help="Trials in all; overrides tune.max_trials.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe key, e.g. --set training.epochs=3 (repeatable; values are YAML).")
+@click.option("--overwrite", is_flag=True, help="Delete an existing search of this recipe and start again.")
+@click.option("--export-best", is_flag=True, help="Retrain the best recipe at the end and export it, as `kerasdl run` does.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results at the end.")
+@click.option("--quiet", is_flag=True, help="No trial reports or progress bars.")
+@click.option("--tuner-id", envvar="KERASTUNER_TUNER_ID", metavar="ID",
+              help="Distributed search: 'chief' serves the search, any other name is a worker. [env: KERASTUNER_TUNER_ID]")
+@click.option("--oracle-ip", envvar="KERASTUNER_ORACLE_IP", metavar="IP",
+              help="Distributed search: the chief's address. [env: KERASTUNER_ORACLE_IP]")
+@click.option("--oracle-port", envvar="KERASTUNER_ORACLE_PORT", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Distributed search: the chief's port. [env: KERASTUNER_ORACLE_PORT]")
+def tune(
+    recipe: str, algorithm: str, max_trials: int, overrides: tuple, overwrite: bool, export_best: bool,
+    as_json: bool, quiet: bool, tuner_id: str, oracle_ip: str, oracle_port: int,
+) -> None:
+    """Search the hyperparameters that the RECIPE's tune section lists.
+
+    Each trial trains the recipe with the trial's values, as `kerasdl run`
+    would. At the end it prints the trials, writes trials.csv and the best
+    trial's recipe (best_recipe.yaml, ready for `kerasdl run`) to
+    <tune.directory>/<name>/. Run the same command again after an
+    interruption and it resumes without repeating finished trials.
+
+    Several processes share one search: start one with --tuner-id chief and
+    the others with their own --tuner-id, all with the same --oracle-ip and
+    --oracle-port.
+
+    Example: kerasdl tune recipes/cnn.yaml --max-trials 6 --set training.epochs=3
+    """
+    _quiet_tensorflow()
+    distributed = [oracle_ip, oracle_port]
+    if any(value is not None for value in distributed):
+        if not all(value is not None for value in [*distributed, tuner_id]):
+            raise BadInput("A distributed search needs --tuner-id, --oracle-ip and --oracle-port together "
+                           "(or KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT).")
+        os.environ.update(KERASTUNER_TUNER_ID=tuner_id, KERASTUNER_ORACLE_IP=oracle_ip,
+                          KERASTUNER_ORACLE_PORT=str(oracle_port))
+    from kerasdl.recipe import load_recipe
+
+    settings_given = list(overrides)
+    settings_given += [f"tune.algorithm={algorithm}"] if algorithm else []
+    settings_given += [f"tune.max_trials={max_trials}"] if max_trials else []
+    resolved = _call(lambda: load_recipe(recipe, settings_given))
+    from kerasdl import tuning
+
+    overridden = {assignment.partition("=")[0].strip() for assignment in settings_given}
+    settings = _call(lambda: tuning.load_settings(resolved, overridden))
+    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    # Keras Tuner prints its trial reports on stdout: keep stdout for the JSON.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        summary = _call(lambda: tuning.search(
+            settings, overwrite=overwrite, export_best=export_best, verbose=0 if quiet else 1, log=echo
+        ))
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+        return
+    if summary["role"] == "worker":
+        echo(f"Worker {summary['tuner_id']} ran trials: {', '.join(summary['trials_run']) or 'none'}.")
+        return
+    echo(tuning.table(summary))
+    best = summary["best"]
+    echo(f"Best: trial {best['trial']}, {summary['objective']['name']} {best['score']:.4f}")
+    echo(f"Trials: {summary['trials_csv']}")
+    echo(f"Best recipe: {summary['best_recipe']} (run it with: kerasdl run {summary['best_recipe']})")
+    if summary["export"]:
+        export = summary["export"]
+        metrics = ", ".join(f"{key} {value:.4f}" for key, value in export["test"].items())
+        echo(f"Retrained best recipe: test {metrics}; SavedModel: {export['export_path']}")
 
 
 @main.command(name="list")

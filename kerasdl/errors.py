@@ -38,3 +38,7 @@ class BuilderArgumentError(KerasdlError, ValueError):
     def __init__(self, argument: str, message: str):
         super().__init__(message)
         self.argument = argument
+
+
+class TuningError(KerasdlError, RuntimeError):
+    """A search ran but produced nothing usable (every trial failed)."""

@@ -18,7 +18,7 @@ import difflib
 import inspect
 import re
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, NoReturn, Optional
 
 import yaml
 
@@ -87,11 +87,15 @@ class Recipe:
 
     Attributes:
         path: The file it came from, for messages.
-        values: The resolved sections (``data``, ``model``, ...).
+        values: The resolved sections (``data``, ``model``, ...), plus the
+            ``tune`` section as written when there is one.
+        raw: The recipe as parsed, ``--set`` overrides applied, before
+            defaults: what ``with_values`` starts from.
     """
 
     path: str
     values: dict
+    raw: Optional[dict] = None
 
     def __getitem__(self, section: str) -> Any:
         return self.values[section]
@@ -114,17 +118,43 @@ class Recipe:
     def to_yaml(self) -> str:
         return dump_yaml(self.values)
 
+    def with_values(self, assignments: dict[str, Any], prefix: str = "") -> "Recipe":
+        """The recipe re-resolved with dotted keys set to new values.
 
-class _Checker:
-    """Collects the context (file, overrides) that every message names."""
+        This is how a tuning trial's values become a recipe: through the
+        same validation as the file itself.
 
-    def __init__(self, path: str, overridden: set[str]):
+        Args:
+            assignments: ``{"model.dropout_rate": 0.3, ...}``.
+            prefix: Put before the key in error messages.
+
+        Raises:
+            RecipeError: if a key or value does not fit the recipe.
+        """
+        values = copy.deepcopy(self.raw if self.raw is not None else self.values)
+        for key, value in assignments.items():
+            set_dotted(values, key, copy.deepcopy(value), f"{self.path}: {prefix}{key}")
+        return resolve(values, self.path, prefix=prefix)
+
+
+class Checker:
+    """Collects the context (file, overrides) that every message names.
+
+    Args:
+        path: The recipe file.
+        overridden: Dotted keys set with ``--set``, named as such.
+        prefix: Put before every key, e.g. ``tune.space.`` when checking a
+            search-space value.
+    """
+
+    def __init__(self, path: str, overridden: set[str] = frozenset(), prefix: str = ""):
         self.path = path
         self.overridden = overridden
+        self.prefix = prefix
 
-    def fail(self, key: str, message: str) -> None:
+    def fail(self, key: str, message: str) -> NoReturn:
         origin = "--set " if key in self.overridden else ""
-        raise RecipeError(f"{self.path}: {origin}{key} {message}")
+        raise RecipeError(f"{self.path}: {origin}{self.prefix}{key} {message}")
 
     def unknown_keys(self, where: str, given: dict, known: Iterable[str], what: str) -> None:
         known = list(known)
@@ -162,6 +192,28 @@ class _Checker:
                 self.fail(key, f"is out of range: expected a value in {span}. Received: {short}={value!r}")
 
 
+def set_dotted(values: dict, key: str, value: Any, where: str) -> None:
+    """Sets ``values[a][b][c] = value`` for the key ``a.b.c``, creating sections.
+
+    Raises:
+        RecipeError: (prefixed with ``where``) if a part of the path is a
+            value rather than a section.
+    """
+    node = values
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise RecipeError(
+                f"{where}: '{'.'.join(parts[:depth + 1])}' is a value ({child!r}), not a "
+                f"section, so it has no key '{parts[depth + 1]}'."
+            )
+        node = child
+    node[parts[-1]] = value
+
+
 def _apply_override(values: dict, assignment: str, path: str) -> str:
     """Applies ``a.b.c=value`` (value parsed as YAML) and returns the key."""
     key, sep, text = assignment.partition("=")
@@ -172,25 +224,17 @@ def _apply_override(values: dict, assignment: str, path: str) -> str:
             f"Received: {assignment!r}"
         )
     value = parse_yaml(text, f"--set {key}") if text.strip() else None
-    node = values
-    parts = key.split(".")
-    for depth, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise RecipeError(
-                f"{path}: --set {key}: '{'.'.join(parts[:depth + 1])}' is a value, "
-                f"not a section. Received: {assignment!r}"
-            )
-        node = child
-    node[parts[-1]] = value
+    set_dotted(values, key, value, f"{path}: --set {key}")
     return key
 
 
-def _resolve_fixed(check: _Checker, section: str, given: dict) -> dict:
+def resolve_fields(check: Checker, section: str, given: dict, fields: Optional[dict] = None) -> dict:
+    """Checks a section's fixed keys and fills their defaults.
+
+    ``fields`` defaults to the section's entry in ``schema.SECTIONS``.
+    """
     resolved = {}
-    for key, field in schema.SECTIONS[section].items():
+    for key, field in (fields or schema.SECTIONS[section]).items():
         dotted = f"{section}.{key}"
         if key in given:
             check.field(dotted, given[key], field)
@@ -202,8 +246,8 @@ def _resolve_fixed(check: _Checker, section: str, given: dict) -> dict:
     return resolved
 
 
-def _resolve_arguments(
-    check: _Checker, section: str, given: dict, function: Any, fixed: dict, what: str,
+def resolve_arguments(
+    check: Checker, section: str, given: dict, function: Any, fixed: dict, what: str,
     supplied: tuple = (),
 ) -> dict:
     """Checks ``given`` against a function's signature; returns all its arguments.
@@ -230,30 +274,30 @@ def _resolve_arguments(
 
 
 def _resolve_registered(
-    check: _Checker, section: str, given: dict, selector: str, registry: Any, what: str
+    check: Checker, section: str, given: dict, selector: str, registry: Any, what: str
 ) -> dict:
     """Resolves a section whose ``selector`` key names a registry entry and
     whose other keys (beyond the fixed ones) are that entry's arguments."""
-    fixed = _resolve_fixed(check, section, given)
+    fixed = resolve_fields(check, section, given)
     try:
         function = registry.get(fixed[selector])
     except KerasdlError as error:
         check.fail(f"{section}.{selector}", f"is invalid: {error}")
     extra = {key: value for key, value in given.items() if key not in fixed}
-    arguments = _resolve_arguments(
+    arguments = resolve_arguments(
         check, section, extra, function, schema.SECTIONS[section], f"{what} '{fixed[selector]}'",
         supplied=registry.data_arguments,
     )
     return {**fixed, **arguments}
 
 
-def _resolve_optimizer(check: _Checker, given: dict) -> dict:
-    resolved = _resolve_fixed(check, "optimizer", given)
+def _resolve_optimizer(check: Checker, given: dict) -> dict:
+    resolved = resolve_fields(check, "optimizer", given)
     import keras
 
     optimizer_class = type(keras.optimizers.get(resolved["name"]))
     extra = {key: value for key, value in given.items() if key not in resolved}
-    arguments = _resolve_arguments(
+    arguments = resolve_arguments(
         check, "optimizer", extra, optimizer_class.__init__,
         schema.SECTIONS["optimizer"],
         f"an argument of keras.optimizers.{optimizer_class.__name__}",
@@ -268,7 +312,7 @@ def _resolve_optimizer(check: _Checker, given: dict) -> dict:
     return resolved
 
 
-def _check_schedule(check: _Checker, schedule: dict) -> None:
+def _check_schedule(check: Checker, schedule: dict) -> None:
     key = "optimizer.learning_rate"
     name = schedule.get("schedule")
     if name not in SCHEDULES:
@@ -283,7 +327,7 @@ def _check_schedule(check: _Checker, schedule: dict) -> None:
     # decay_steps may be left out: it then defaults to the run's length.
     if "decay_steps" in inspect.signature(function.__init__).parameters:
         extra.setdefault("decay_steps", 1)
-    _resolve_arguments(
+    resolve_arguments(
         check, key, extra, function.__init__, {"schedule": None, "warmup_steps": None},
         f"an argument of the '{name}' schedule",
     )
@@ -292,7 +336,7 @@ def _check_schedule(check: _Checker, schedule: dict) -> None:
         check.fail(f"{key}.warmup_steps", f"must be an integer >= 0. Received: warmup_steps={warmup!r}")
 
 
-def _resolve_named(check: _Checker, key: str, name: str, getter: Any) -> None:
+def _resolve_named(check: Checker, key: str, name: str, getter: Any) -> None:
     """Checks that a Keras loss/metric name resolves."""
     try:
         getter(name)
@@ -300,8 +344,11 @@ def _resolve_named(check: _Checker, key: str, name: str, getter: Any) -> None:
         check.fail(key, f"is not a Keras name. Received: {key.rsplit('.', 1)[-1]}={name!r}")
 
 
-def resolve(raw: Any, path: str, overrides: Iterable[str] = ()) -> Recipe:
+def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = "") -> Recipe:
     """Validates a parsed recipe (plus overrides) and fills every default.
+
+    The ``tune`` section is kept as written: ``kerasdl tune`` validates it
+    (``kerasdl.tuning``), ``kerasdl run`` ignores it.
 
     Raises:
         RecipeError: naming the file and the dotted key of the first problem.
@@ -312,10 +359,10 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = ()) -> Recipe:
         raise RecipeError(f"{path}: a recipe is a mapping of sections (data, model, ...). Received: {type(raw).__name__}")
     values = copy.deepcopy(raw)
     overridden = {_apply_override(values, assignment, path) for assignment in overrides}
-    check = _Checker(path, overridden)
-    sections = list(schema.TOP_LEVEL) + list(schema.SECTIONS)
+    check = Checker(path, overridden, prefix)
+    sections = list(schema.TOP_LEVEL) + list(schema.SECTIONS) + ["tune"]
     check.unknown_keys("", values, sections, "a recipe section")
-    for section in schema.SECTIONS:
+    for section in [*schema.SECTIONS, "tune"]:
         if values.get(section) is not None and not isinstance(values[section], dict):
             check.fail(section, f"must be a mapping of keys. Received: {section}={values[section]!r}")
 
@@ -346,17 +393,19 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = ()) -> Recipe:
     for section in ("training", "export"):
         given = values.get(section) or {}
         check.unknown_keys(section, given, schema.SECTIONS[section], f"a key of section '{section}'")
-        resolved[section] = _resolve_fixed(check, section, given)
+        resolved[section] = resolve_fields(check, section, given)
     stopping = resolved["training"]["early_stopping"]
     if isinstance(stopping, dict):
         callback = keras.callbacks.EarlyStopping.__init__
-        _resolve_arguments(
+        resolve_arguments(
             check, "training.early_stopping", stopping, callback, {},
             "an argument of keras.callbacks.EarlyStopping",
         )
     for key in ("data", "model", "optimizer", "training", "export"):
         resolved[key] = _plain(resolved[key])
-    return Recipe(path=path, values=resolved)
+    if values.get("tune") is not None:
+        resolved["tune"] = values["tune"]
+    return Recipe(path=path, values=resolved, raw=values)
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:

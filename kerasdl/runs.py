@@ -56,10 +56,15 @@ def create(runs_dir: str, name: str, recipe_yaml: str) -> Path:
     return folder
 
 
-def write_json_atomically(path: Path, content: dict) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(content, indent=2) + "\n")
+def write_text_atomically(path: Path, text: str) -> None:
+    """Writes a file whole or not at all (a kill leaves the old one)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
     os.replace(temporary, path)
+
+
+def write_json_atomically(path: Path, content: dict) -> None:
+    write_text_atomically(path, json.dumps(content, indent=2) + "\n")
 
 
 def read_history(folder: Path) -> dict[str, list[float]]:

@@ -77,6 +77,19 @@ SECTIONS: dict[str, dict[str, Field]] = {
     },
 }
 
+# The `tune` section, read by `kerasdl tune` only; `space` is described in
+# kerasdl/space.py and the README.
+TUNE: dict[str, Field] = {
+    "space": Field(typing.Mapping[str, Any], REQUIRED, "What to search: dotted recipe key -> search space (see below)."),
+    "objective": Field(str, "val_loss", "The metric to optimize, as `fit` logs it: loss, a metric of `metrics`, or either with `val_` (needs training.validation_split > 0)."),
+    "direction": Field(Optional[str], None, "min or max; inferred for losses and Keras metrics, required for others.", choices=("min", "max", None)),
+    "algorithm": Field(str, "bayesian", "random, bayesian (Gaussian process), hyperband, or grid.", choices=("random", "bayesian", "hyperband", "grid")),
+    "options": Field(typing.Mapping[str, Any], {}, "The algorithm's own arguments: bayesian num_initial_points, alpha, beta; hyperband max_epochs (default training.epochs), factor, hyperband_iterations; any: max_retries_per_trial, max_consecutive_failed_trials."),
+    "max_trials": Field(int, 10, "Trials to run in all (a resumed search counts those done); for hyperband a cap on top of its own budget.", minimum=1),
+    "executions_per_trial": Field(int, 1, "Trainings per trial, with seeds training.seed, +1, ...; the objective is their mean.", minimum=1),
+    "directory": Field(str, "tuning", "The search lives in <directory>/<name>/: Keras Tuner's project, trials.csv, best_recipe.yaml."),
+}
+
 TOP_LEVEL: dict[str, Field] = {
     "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),
     "loss": Field(str, "sparse_categorical_crossentropy", "Keras loss name."),

@@ -5,6 +5,7 @@ This is what ``kerasdl run`` does; the CLI only parses and prints.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Callable, Optional
@@ -46,21 +47,34 @@ class _Throughput(keras.callbacks.Callback):
         return self.samples_per_epoch * len(timed) / sum(timed) if timed else None
 
 
-class Prepared:
-    """Everything a run needs before ``fit``: data, pipelines and compiled model."""
+def load_data(recipe: Recipe) -> datasets.Dataset:
+    """The recipe's dataset, cut to ``max_train_examples``/``max_test_examples``."""
+    section = recipe["data"]
+    data = datasets.load(section["dataset"], recipe.dataset_arguments(), recipe["training"]["seed"])
+    train, test = section["max_train_examples"], section["max_test_examples"]
+    return dataclasses.replace(
+        data,
+        x_train=data.x_train[:train] if train else data.x_train,
+        y_train=data.y_train[:train] if train else data.y_train,
+        x_test=data.x_test[:test] if test else data.x_test,
+        y_test=data.y_test[:test] if test else data.y_test,
+    )
 
-    def __init__(self, recipe: Recipe):
+
+class Prepared:
+    """Everything a run needs before ``fit``: data, pipelines and compiled model.
+
+    Args:
+        recipe: The resolved recipe.
+        data: Its dataset from ``load_data``, when the caller already has it
+            (tuning trials share one copy); loaded here otherwise.
+    """
+
+    def __init__(self, recipe: Recipe, data: Optional[datasets.Dataset] = None):
         data_section, training = recipe["data"], recipe["training"]
-        keras.utils.set_random_seed(training["seed"])
         self.recipe = recipe
-        self.data = datasets.load(data_section["dataset"], recipe.dataset_arguments(), training["seed"])
-        data = self.data
-        if data_section["max_train_examples"]:
-            data.x_train = data.x_train[: data_section["max_train_examples"]]
-            data.y_train = data.y_train[: data_section["max_train_examples"]]
-        if data_section["max_test_examples"]:
-            data.x_test = data.x_test[: data_section["max_test_examples"]]
-            data.y_test = data.y_test[: data_section["max_test_examples"]]
+        self.data = data = data if data is not None else load_data(recipe)
+        keras.utils.set_random_seed(training["seed"])
         x, y, x_val, y_val = data.x_train, data.y_train, None, None
         if training["validation_split"]:
             x, y, x_val, y_val = datasets.hold_out(
@@ -88,6 +102,26 @@ class Prepared:
                 metrics=list(recipe["metrics"]),
             )
 
+    def fit(
+        self, callbacks: list, *, verbose: Any = "auto", epochs: Optional[int] = None, initial_epoch: int = 0
+    ) -> keras.callbacks.History:
+        """Trains on the recipe's pipelines: the one ``fit`` of ``run`` and ``tune``.
+
+        Args:
+            callbacks: Added to the recipe's own (early stopping).
+            epochs: The epoch to stop after; the recipe's by default.
+            initial_epoch: The epoch to start from (Hyperband continues trials).
+        """
+        return self.model.fit(
+            self.train,
+            validation_data=self.validation,
+            epochs=epochs or self.recipe["training"]["epochs"],
+            initial_epoch=initial_epoch,
+            shuffle=False,  # The pipeline reshuffles every epoch itself.
+            callbacks=[*callbacks, *_early_stopping(self.recipe)],
+            verbose=verbose,
+        )
+
     def _build(self) -> keras.Model:
         arguments = self.recipe.builder_arguments()
         try:
@@ -111,13 +145,17 @@ def _callbacks(recipe: Recipe, folder: Any, throughput: _Throughput) -> list:
         ))
     callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
     callbacks.append(keras.callbacks.TensorBoard(str(folder / runs.LOGS)))
-    stopping = training["early_stopping"]
-    if stopping:
-        options = {"patience": 3, "restore_best_weights": True}
-        if isinstance(stopping, dict):
-            options.update(stopping)
-        callbacks.append(keras.callbacks.EarlyStopping(**options))
     return callbacks
+
+
+def _early_stopping(recipe: Recipe) -> list:
+    stopping = recipe["training"]["early_stopping"]
+    if not stopping:
+        return []
+    options = {"patience": 3, "restore_best_weights": True}
+    if isinstance(stopping, dict):
+        options.update(stopping)
+    return [keras.callbacks.EarlyStopping(**options)]
 
 
 def run(
@@ -148,14 +186,7 @@ def run(
 
     throughput = _Throughput(prepared.train_examples)
     start = time.perf_counter()
-    prepared.model.fit(
-        prepared.train,
-        validation_data=prepared.validation,
-        epochs=training["epochs"],
-        shuffle=False,  # The pipeline reshuffles every epoch itself.
-        callbacks=_callbacks(recipe, folder, throughput),
-        verbose=verbose,
-    )
+    prepared.fit(_callbacks(recipe, folder, throughput), verbose=verbose)
     train_seconds = time.perf_counter() - start
     test = prepared.model.evaluate(prepared.test, verbose=0, return_dict=True)
     runs.plot_learning_curves(folder)
@@ -176,6 +207,9 @@ def run(
         "name": recipe.name,
         "dataset": prepared.data.source,
         "test": {key: float(value) for key, value in test.items()},
+        "validation": {
+            key: float(values[-1]) for key, values in history.items() if key.startswith("val_") and values
+        },
         "epochs": len(history.get("epoch", [])),
         "resumed_from_epoch": resumed_from,
         "train_seconds": round(train_seconds, 2),

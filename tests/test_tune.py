@@ -1,0 +1,290 @@
+"""`kerasdl tune`: the tune section's checks, the search, resume, refusal, distribution."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from kerasdl import tuning
+from kerasdl.cli import main
+from kerasdl.errors import RecipeError
+from kerasdl.recipe import load_recipe, resolve
+from tests.conftest import RECIPES, ROOT
+
+DENSE = str(ROOT / "recipes" / "dense.yaml")
+# Real Fashion-MNIST, a few hundred images, a small MLP: about a second a trial.
+TINY_DENSE = [
+    "data.max_train_examples=1000",
+    "data.max_test_examples=200",
+    "training.epochs=2",
+    "training.batch_size=64",
+]
+SPACE = {
+    "model.units": [[16], [32]],
+    "model.dropout_rate": {"type": "float", "min": 0.0, "max": 0.4, "step": 0.2},
+    "optimizer.learning_rate": {"type": "float", "min": 1e-3, "max": 1e-2, "sampling": "log"},
+}
+
+
+def _sets(assignments):
+    return [item for assignment in assignments for item in ("--set", assignment)]
+
+
+def _settings(tune=None, training=None, **extra):
+    raw = {
+        "model": {"builder": "dense"},
+        "optimizer": {"learning_rate": 0.001},
+        "training": training or {},
+        "tune": {"objective": "val_accuracy", "space": SPACE} if tune is None else tune,
+        **extra,
+    }
+    return tuning.load_settings(resolve(raw, "r.yaml"))
+
+
+@pytest.mark.parametrize("path", [p for p in RECIPES if "tune" in yaml.safe_load(p.read_text())],
+                         ids=lambda path: path.name)
+def test_every_shipped_tune_section_validates(path):
+    settings = tuning.load_settings(load_recipe(path))
+    assert settings.space.keys and settings.max_trials >= 6
+
+
+def test_a_valid_section_resolves_with_defaults():
+    settings = _settings()
+    assert settings.algorithm == "bayesian"
+    assert settings.direction == "max"  # Inferred for accuracy.
+    assert settings.space.get("model.units").labelled  # Lists travel as labels.
+    assert settings.space.get("optimizer.learning_rate").sampling == "log"
+
+
+def test_nested_space_mappings_read_as_dotted_keys():
+    settings = _settings({"space": {"model": {"dropout_rate": [0.1, 0.2]}, "training.batch_size": [32, 64]}})
+    assert settings.space.keys == ["model.dropout_rate", "training.batch_size"]
+
+
+def test_conditions_put_parents_first():
+    settings = _settings({"space": {
+        "model.l2": {"type": "float", "min": 1e-5, "max": 1e-3, "sampling": "log", "when": {"model.batch_norm": False}},
+        "model.batch_norm": {"type": "boolean"},
+    }})
+    assert settings.space.keys == ["model.batch_norm", "model.l2"]
+
+
+BAD_SECTIONS = [
+    # An unknown key path, in the model, in a section name, in the tune section.
+    ({"space": {"model.dropout_rat": [0.1, 0.2]}},
+     "r.yaml: tune.space.model.dropout_rat is not an argument of builder 'dense' (did you mean 'dropout_rate'?)"),
+    ({"space": {"trainig.epochs": [1, 2]}}, "tune.space.trainig is not a recipe section (did you mean 'training'?)"),
+    ({"space": SPACE, "max_trails": 3}, "tune.max_trails is not a key of section 'tune' (did you mean 'max_trials'?)"),
+    ({"space": {"optimizer.learning_rate.initial_learning_rate": [1e-3, 1e-2]}},
+     "'optimizer.learning_rate' is a value"),
+    # Empty or repeated choices, values the recipe rejects.
+    ({"space": {"model.units": []}}, "tune.space.model.units.values must be a non-empty list"),
+    ({"space": {"model.units": {"type": "choice", "values": [[8], [8]]}}}, "lists [8] more than once"),
+    ({"space": {"model.units": [[16], "big"]}}, "tune.space.model.units must be a list of integers"),
+    ({"space": {"name": ["a", "b"]}}, "tune.space.name cannot be searched"),
+    # Ranges: min > max, log scale reaching 0, wrong types, misspelt keys.
+    ({"space": {"model.dropout_rate": {"type": "float", "min": 0.5, "max": 0.1}}}, "needs min < max. Received: min=0.5, max=0.1"),
+    ({"space": {"optimizer.learning_rate": {"type": "float", "min": 0.0, "max": 0.1, "sampling": "log"}}},
+     "tune.space.optimizer.learning_rate.min must be > 0 with log sampling"),
+    ({"space": {"training.epochs": {"type": "int", "min": 1.5, "max": 4}}}, "training.epochs.min must be an integer"),
+    ({"space": {"model.dropout_rate": {"type": "float", "min": 0.1, "max": 0.5, "stepp": 0.1}}},
+     "model.dropout_rate.stepp is not a key of a 'float' search space (did you mean 'step'?)"),
+    ({"space": {"model.dropout_rate": {"type": "floot", "min": 0.1, "max": 0.5}}}, "did you mean 'float'?"),
+    ({"space": {"model.dropout_rate": 0.3}}, "must be a list of choices or a mapping"),
+    ({"space": {}}, "tune.space must map recipe keys"),
+    # Conditions.
+    ({"space": {"model.l2": {"type": "float", "min": 1e-5, "max": 1e-3, "when": {"model.batch_norm": True}}}},
+     "model.l2.when.model.batch_norm must name another searched key"),
+    ({"space": {"model.batch_norm": {"type": "boolean"},
+                "model.l2": {"type": "float", "min": 1e-5, "max": 1e-3, "when": {"model.batch_norm": "yes"}}}},
+     "lists a value 'model.batch_norm' never takes"),
+    # The objective, the algorithm and its options.
+    ({"objective": "val_auc", "space": SPACE}, "tune.objective is never logged by this recipe's training"),
+    ({"objective": "val_acuracy", "space": SPACE}, "(did you mean 'val_accuracy'?)"),
+    ({"algorithm": "annealing", "space": SPACE}, "tune.algorithm must be one of: random, bayesian, hyperband, grid"),
+    ({"algorithm": "bayesian", "options": {"num_initial_point": 2}, "space": SPACE},
+     "tune.options.num_initial_point is not an option of the 'bayesian' algorithm (did you mean 'num_initial_points'?)"),
+    ({"algorithm": "grid", "space": {"model.dropout_rate": {"type": "float", "min": 0.1, "max": 0.5}}},
+     "needs a step: grid search"),
+    ({"algorithm": "hyperband", "space": {"training.epochs": [2, 4]}}, "cannot be searched with hyperband"),
+    ({"algorithm": "hyperband", "options": {"factor": 1}, "space": SPACE}, "tune.options.factor must be >= 2"),
+    ({"max_trials": 0, "space": SPACE}, "tune.max_trials is out of range"),
+]
+
+
+@pytest.mark.parametrize("tune, message", BAD_SECTIONS, ids=[m[:40] for _, m in BAD_SECTIONS])
+def test_bad_tune_section_names_file_and_key(tune, message):
+    with pytest.raises(RecipeError) as caught:
+        _settings(tune)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("r.yaml: ")
+
+
+def test_validation_objective_needs_a_validation_split():
+    with pytest.raises(RecipeError, match="needs validation data: set training.validation_split > 0"):
+        _settings(training={"validation_split": 0.0})
+
+
+def test_missing_tune_section_shows_an_example():
+    with pytest.raises(RecipeError, match="tune is missing"):
+        tuning.load_settings(resolve({"model": {"builder": "dense"}}, "r.yaml"))
+
+
+def test_class_named_metrics_are_logged_under_their_own_name():
+    recipe = resolve({"model": {"builder": "dense"}, "metrics": ["accuracy", "AUC"]}, "r.yaml")
+    assert "val_auc" in tuning.logged_names(recipe)
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("tune.space.model.dropout_rate={type: float, min: 0.9, max: 0.1}", "needs min < max"),
+    ("tune.objective=val_precision", "tune.objective is never logged"),
+    ("tune.space.model.unit=[[8]]", "did you mean 'units'?"),
+])
+def test_bad_tune_section_on_the_command_line_exits_2_and_writes_nothing(workdir, assignment, message):
+    result = CliRunner().invoke(main, ["tune", DENSE, "--set", assignment])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert list(workdir.iterdir()) == []
+
+
+def _tune(workdir, *extra, space=SPACE, trials=3, algorithm="random"):
+    command = [
+        sys.executable, "-m", "kerasdl", "tune", DENSE, "--quiet", "--algorithm", algorithm,
+        "--max-trials", str(trials), *_sets(TINY_DENSE + [f"tune.space={json.dumps(space)}"]), *extra,
+    ]
+    return command
+
+
+def test_search_prints_table_writes_csv_and_a_runnable_best_recipe(workdir):
+    result = subprocess.run(_tune(workdir, "--json"), cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert [row["status"] for row in summary["trials"]] == ["COMPLETED"] * 3
+    project = workdir / "tuning" / "dense"
+    csv_lines = (project / "trials.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("trial,status,val_accuracy,model.units,model.dropout_rate,optimizer.learning_rate")
+    assert len(csv_lines) == 4
+
+    best = summary["best"]
+    assert best["score"] == max(row["val_accuracy"] for row in summary["trials"])
+    recipe = load_recipe(summary["best_recipe"])
+    for key, value in best["values"].items():
+        section, name = key.split(".")
+        assert recipe[section][name] == value
+    assert "tune" not in recipe.values
+
+    # `kerasdl run` on the best recipe as written reproduces the trial's objective.
+    run = subprocess.run(
+        [sys.executable, "-m", "kerasdl", "run", summary["best_recipe"], "--json", "--quiet",
+         "--set", "export.enabled=false"],
+        cwd=workdir, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    history = (workdir / json.loads(run.stdout)["run_dir"] / "history.csv").read_text().splitlines()
+    column = history[0].split(",").index("val_accuracy")
+    reproduced = max(float(line.split(",")[column]) for line in history[1:])
+    assert reproduced == pytest.approx(best["score"], abs=0.02)
+
+
+def test_changed_search_is_refused_until_overwrite(workdir):
+    first = subprocess.run(_tune(workdir, trials=1), cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+
+    changed = dict(SPACE, **{"model.units": [[8], [16]]})
+    for extra, what in [((), "the search space (model.units"), (("--set", "training.epochs=3"), "the recipe (training.epochs: 2 -> 3)")]:
+        refused = subprocess.run(_tune(workdir, *extra, space=changed if not extra else SPACE, trials=2),
+                                 cwd=workdir, capture_output=True, text=True, timeout=600)
+        assert refused.returncode == 2
+        assert what in refused.stderr and "--overwrite" in refused.stderr
+    refused = subprocess.run(_tune(workdir, trials=2, algorithm="bayesian"), cwd=workdir, capture_output=True, text=True)
+    assert refused.returncode == 2 and "the algorithm ('random' -> 'bayesian')" in refused.stderr
+
+    fresh = subprocess.run(_tune(workdir, "--overwrite", "--json", space=changed, trials=1),
+                           cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads(fresh.stdout)["best"]["values"]["model.units"] in ([8], [16])
+
+
+def _records(project):
+    return {path.parent.name: path.read_text() for path in project.glob("trial_*/kerasdl-trial.json")}
+
+
+def test_kill_9_then_same_command_resumes_without_repeating_trials(workdir):
+    trials = 4
+    # Slower trials (more epochs), so that the kill lands inside one.
+    command = _tune(workdir, "--json", trials=trials) + ["--set", "training.epochs=6"]
+    project = workdir / "tuning" / "dense"
+    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while (len(_records(project)) < 1 or not (project / "trial_1" / "trial.json").exists()) \
+            and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the search finished before it could be killed"
+    finished_before = _records(project)
+    assert 1 <= len(finished_before) < trials
+
+    resumed = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming the search" in resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert [row["status"] for row in summary["trials"]] == ["COMPLETED"] * trials
+    after = _records(project)
+    # Finished trials were not run again: their records are untouched.
+    assert {name: after[name] for name in finished_before} == finished_before
+    assert len(after) == trials
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_chief_and_two_workers_share_one_search(workdir):
+    port = str(_free_port())
+    trials = 6
+    base = _tune(workdir, trials=trials) + ["--oracle-ip", "127.0.0.1", "--oracle-port", port]
+    env = dict(os.environ)
+    chief = subprocess.Popen(base + ["--tuner-id", "chief"], cwd=workdir, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = [
+        subprocess.Popen(base + ["--tuner-id", f"worker{index}"], cwd=workdir, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for index in range(2)
+    ]
+    outputs = []
+    try:
+        for process in [*workers, chief]:
+            outputs.append(process.communicate(timeout=600))
+    finally:
+        for process in [*workers, chief]:
+            process.kill()
+    for process, (out, err) in zip([*workers, chief], outputs):
+        assert process.returncode == 0, err
+
+    project = workdir / "tuning" / "dense"
+    records = {name: json.loads(text) for name, text in _records(project).items()}
+    assert len(records) == trials
+    by_worker = {record["worker"] for record in records.values()}
+    assert by_worker == {"worker0", "worker1"}, "the trials were not shared out"
+    ran = [out for out, _ in outputs[:2]]
+    assert all(out.startswith(f"Worker worker{index} ran trials: ") for index, out in enumerate(ran))
+    # Each trial ran once: the workers' lists do not overlap and cover all.
+    lists = [out.split(": ", 1)[1].strip().rstrip(".").split(", ") for out in ran]
+    assert sorted(lists[0] + lists[1], key=int) == [str(i) for i in range(trials)]
+    # The chief alone writes the results.
+    chief_out = outputs[2][0]
+    assert "Best recipe:" in chief_out and all("Best recipe" not in out for out in ran)
+    assert (project / "best_recipe.yaml").is_file()
+    csv_lines = (project / "trials.csv").read_text().splitlines()
+    assert len(csv_lines) == trials + 1 and all(",COMPLETED," in line for line in csv_lines[1:])
