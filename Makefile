@@ -44,6 +44,7 @@ test-all: install
 ## bench: throughput and memory benchmarks (see bench/)
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/tune_memory.py
 
 clean:
 	rm -rf runs saved_models/*/ .pytest_cache build *.egg-info

@@ -17,6 +17,10 @@ import click
 from kerasdl import __version__
 
 
+# Set when `kerasdl tune` re-executes itself to continue a search.
+_RECYCLED = "KERASDL_TUNE_RECYCLED"
+
+
 class BadInput(click.ClickException):
     """A recipe or data problem: message, no traceback, exit code 2."""
 
@@ -107,6 +111,9 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
 @click.option("--export-best", is_flag=True, help="Retrain the best recipe at the end and export it, as `kerasdl run` does.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results at the end.")
 @click.option("--quiet", is_flag=True, help="No trial reports or progress bars.")
+@click.option("--trials-per-process", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Continue in a fresh process after this many trials, so memory stays flat "
+                   "(TensorFlow keeps memory of every model a process trains); 0 never.")
 @click.option("--tuner-id", envvar="KERASTUNER_TUNER_ID", metavar="ID",
               help="Distributed search: 'chief' serves the search, any other name is a worker. [env: KERASTUNER_TUNER_ID]")
 @click.option("--oracle-ip", envvar="KERASTUNER_ORACLE_IP", metavar="IP",
@@ -115,7 +122,7 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
               help="Distributed search: the chief's port. [env: KERASTUNER_ORACLE_PORT]")
 def tune(
     recipe: str, algorithm: str, max_trials: int, overrides: tuple, overwrite: bool, export_best: bool,
-    as_json: bool, quiet: bool, tuner_id: str, oracle_ip: str, oracle_port: int,
+    as_json: bool, quiet: bool, trials_per_process: int, tuner_id: str, oracle_ip: str, oracle_port: int,
 ) -> None:
     """Search the hyperparameters that the RECIPE's tune section lists.
 
@@ -151,10 +158,20 @@ def tune(
     settings = _call(lambda: tuning.load_settings(resolved, overridden))
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     # Keras Tuner prints its trial reports on stdout: keep stdout for the JSON.
-    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        summary = _call(lambda: tuning.search(
-            settings, overwrite=overwrite, export_best=export_best, verbose=0 if quiet else 1, log=echo
-        ))
+    if os.environ.pop(_RECYCLED, None):
+        overwrite = False  # The search this command started goes on.
+    try:
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            summary = _call(lambda: tuning.search(
+                settings, overwrite=overwrite, export_best=export_best,
+                trials_per_process=trials_per_process or None, verbose=0 if quiet else 1, log=echo,
+            ))
+    except tuning.Recycle as pause:
+        echo(f"Continuing the search in a fresh process ({pause}; this keeps memory flat).")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.environ[_RECYCLED] = "1"
+        os.execv(sys.executable, sys.orig_argv)
     if as_json:
         click.echo(json.dumps(summary, default=str))
         return

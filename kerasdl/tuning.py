@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -45,6 +46,9 @@ TRIALS = "trials.csv"
 BEST = "best_recipe.yaml"
 TRIAL_RECORD = "kerasdl-trial.json"
 TRIAL_HISTORY = "history.csv"
+
+# Tells apart the processes that ran a search's trials (re-executing keeps the pid).
+_PROCESS = uuid.uuid4().hex[:8]
 
 # Arguments of the Keras Tuner tuners that kerasdl sets itself.
 _SUPPLIED = ("hypermodel", "objective", "max_trials", "seed", "hyperparameters",
@@ -230,22 +234,47 @@ class RecipeHyperModel(kt.HyperModel):
         self._prepared = None
 
 
-def _rss_mib() -> Optional[float]:
-    """This process's resident memory now (Linux), in MiB."""
+def _memory_mib() -> dict[str, Optional[float]]:
+    """This process's resident memory now and at its peak so far (Linux), in MiB."""
+    found: dict[str, Optional[float]] = {"rss_mib": None, "peak_rss_mib": None}
+    names = {"VmRSS:": "rss_mib", "VmHWM:": "peak_rss_mib"}
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
+                field = line.split()[0] if line.strip() else ""
+                if field in names:
+                    found[names[field]] = round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
-    return None
+    return found
+
+
+class Recycle(Exception):
+    """Raised by ``search`` after ``trials_per_process`` trials: the search is
+    saved; run it again (the CLI re-executes itself) to go on in a fresh process.
+
+    TensorFlow keeps some memory of every model trained in a process, even
+    after ``keras.backend.clear_session()`` (keras-tuner #873; measured
+    here: about 20 MiB per CNN trial), so only a new process keeps memory
+    flat over a long search.
+    """
 
 
 class _KerasdlTuner:
     """What kerasdl adds to each Keras Tuner tuner: a fresh Keras session per
-    trial (keras-tuner #873), a per-trial history.csv and a trial record
-    (worker, seconds, memory after the trial)."""
+    trial, a per-trial history.csv, a trial record (worker, seconds, memory
+    after the trial), and a stop after ``trials_per_process`` trials."""
+
+    trials_per_process: Optional[int] = None
+    _trials_here = 0
+
+    def on_trial_end(self, trial: Any) -> None:
+        super().on_trial_end(trial)  # Records the result and saves the search.
+        self._trials_here += 1
+        oracle = self.oracle
+        last = isinstance(oracle, kt.Oracle) and oracle.max_trials and len(oracle.trials) >= oracle.max_trials
+        if self.trials_per_process and self._trials_here >= self.trials_per_process and not last:
+            raise Recycle(f"{self._trials_here} trials run in this process")
 
     def _populate_initial_space(self) -> None:
         # Keras Tuner builds the model to discover the space; declaring is enough.
@@ -270,8 +299,9 @@ class _KerasdlTuner:
             gc.collect()
             runs.write_json_atomically(folder / TRIAL_RECORD, {
                 "worker": self.tuner_id,
+                "process": _PROCESS,
                 "seconds": round(time.perf_counter() - start, 2),
-                "rss_mib": _rss_mib(),
+                **_memory_mib(),
             })
 
 
@@ -375,6 +405,7 @@ def search(
     *,
     overwrite: bool = False,
     export_best: bool = False,
+    trials_per_process: Optional[int] = None,
     verbose: int = 1,
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -385,6 +416,9 @@ def search(
         overwrite: Delete an existing project of this name first.
         export_best: Retrain the best recipe with ``training.run`` (run folder
             and SavedModel) once the search is over.
+        trials_per_process: Stop with ``Recycle`` after this many trials, so
+            that the caller continues the search in a fresh process; None
+            runs every trial here.
         verbose: 0 silent, 1 Keras Tuner's trial reports and progress bars.
 
     Returns:
@@ -392,6 +426,7 @@ def search(
 
     Raises:
         RecipeError: the project holds a different search (and no overwrite).
+        Recycle: after ``trials_per_process`` trials, the search saved.
     """
     current_role = role()
     project = settings.project
@@ -403,6 +438,7 @@ def search(
         runs.write_json_atomically(project / FINGERPRINT, settings.fingerprint())
     hypermodel = RecipeHyperModel(settings)
     tuner = _create_tuner(settings, hypermodel, overwrite=False)
+    tuner.trials_per_process = trials_per_process
     if current_role is None:
         finished = _finished(tuner.oracle.trials)
         if finished:
@@ -454,7 +490,7 @@ def _rows(settings: Settings, project: Path, tuner_trials: Optional[dict]) -> li
 def _record(project: Path, trial_id: str) -> dict:
     path = project / f"trial_{trial_id}" / TRIAL_RECORD
     record = json.loads(path.read_text()) if path.is_file() else {}
-    return {key: record.get(key) for key in ("worker", "seconds", "rss_mib")}
+    return {key: record.get(key) for key in ("worker", "process", "seconds", "rss_mib", "peak_rss_mib")}
 
 
 def _results(settings: Settings, trials: dict, best: list) -> dict:
@@ -513,7 +549,7 @@ def table(summary: dict) -> str:
     rows = summary["trials"]
     if not rows:
         return "(no trials)"
-    columns = [key for key in rows[0] if key != "rss_mib"]
+    columns = [key for key in rows[0] if key not in ("process", "rss_mib", "peak_rss_mib")]
     headers = _short_names(columns)
     cells = [[str(dump_cell(row.get(key))) for key in columns] for row in rows]
     widths = [max(len(header), *(len(line[i]) for line in cells)) for i, header in enumerate(headers)]
