@@ -33,6 +33,20 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _verbosity(quiet: bool) -> int:
+    """Keras's ``verbose``: a progress bar on a terminal, one line per epoch
+    in a log file (a bar redrawn with carriage returns fills logs)."""
+    if quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _stdout_for_json(as_json: bool) -> Any:
+    """With --json, stdout carries the result alone: Keras's progress lines and
+    Keras Tuner's trial reports go to stderr."""
+    return contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+
+
 def _call(function: Callable[[], Any]) -> Any:
     """Runs library code, turning kerasdl's own errors into clean exits."""
     from kerasdl.errors import DataError, ExportError, RecipeError, RegistryError, TuningError
@@ -89,7 +103,8 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
         return
     from kerasdl import training
 
-    summary = _call(lambda: training.run(resolved, verbose=0 if quiet else "auto", log=echo))
+    with _stdout_for_json(as_json):
+        summary = _call(lambda: training.run(resolved, verbose=_verbosity(quiet), log=echo))
     if as_json:
         click.echo(json.dumps(summary))
         return
@@ -157,14 +172,13 @@ def tune(
     overridden = {assignment.partition("=")[0].strip() for assignment in settings_given}
     settings = _call(lambda: tuning.load_settings(resolved, overridden))
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
-    # Keras Tuner prints its trial reports on stdout: keep stdout for the JSON.
     if os.environ.pop(_RECYCLED, None):
         overwrite = False  # The search this command started goes on.
     try:
-        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        with _stdout_for_json(as_json):
             summary = _call(lambda: tuning.search(
                 settings, overwrite=overwrite, export_best=export_best,
-                trials_per_process=trials_per_process or None, verbose=0 if quiet else 1, log=echo,
+                trials_per_process=trials_per_process or None, verbose=_verbosity(quiet), log=echo,
             ))
     except tuning.Recycle as pause:
         echo(f"Continuing the search in a fresh process ({pause}; this keeps memory flat).")

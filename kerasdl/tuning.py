@@ -419,7 +419,8 @@ def search(
         trials_per_process: Stop with ``Recycle`` after this many trials, so
             that the caller continues the search in a fresh process; None
             runs every trial here.
-        verbose: 0 silent, 1 Keras Tuner's trial reports and progress bars.
+        verbose: 0 silent; 1 (progress bars) or 2 (a line per epoch) with
+            Keras Tuner's trial reports.
 
     Returns:
         A summary: the trials, the best one, the files written.
@@ -455,7 +456,7 @@ def search(
     if export_best:
         best = load_recipe(summary["best_recipe"])
         log(f"Retraining the best recipe {summary['best_recipe']} and exporting it.")
-        summary["export"] = training.run(best, verbose="auto" if verbose else 0, log=log)
+        summary["export"] = training.run(best, verbose=verbose, log=log)
     return summary
 
 
@@ -537,6 +538,8 @@ def _results(settings: Settings, trials: dict, best: list) -> dict:
 
 def dump_cell(value: Any) -> Any:
     """A trial value as one CSV/table cell: lists and nulls spelled in YAML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (list, dict)) or value is None:

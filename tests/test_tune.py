@@ -183,8 +183,8 @@ def test_search_prints_table_writes_csv_and_a_runnable_best_recipe(workdir):
 
     # `kerasdl run` on the best recipe as written reproduces the trial's objective.
     run = subprocess.run(
-        [sys.executable, "-m", "kerasdl", "run", summary["best_recipe"], "--json", "--quiet",
-         "--set", "export.enabled=false"],
+        # No --quiet: the progress lines go to stderr, stdout is the JSON alone.
+        [sys.executable, "-m", "kerasdl", "run", summary["best_recipe"], "--json", "--set", "export.enabled=false"],
         cwd=workdir, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr
