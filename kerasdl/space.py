@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 from typing import Any, Iterator, Optional
 
 import yaml
@@ -360,19 +359,3 @@ def parse(given: Any, recipe: Recipe, algorithm: str, overridden: set[str] = fro
                 raise RecipeError(f"{error} (a value of the search space)") from None
     return Space(parameters=tuple(ordered), spec=flat)
 
-
-def size(space: Space) -> Optional[int]:
-    """How many value combinations a discrete space has (None if continuous)."""
-    total = 1
-    for parameter in space:
-        if parameter.type == "choice":
-            total *= len(parameter.values)
-        elif parameter.type == "boolean":
-            total *= 2
-        elif parameter.step is None:
-            return None
-        elif parameter.sampling == "linear":
-            total *= int(math.floor((parameter.maximum - parameter.minimum) / parameter.step + 1e-9)) + 1
-        else:
-            total *= int(math.floor(math.log(parameter.maximum / parameter.minimum, parameter.step) + 1e-9)) + 1
-    return total

@@ -38,8 +38,10 @@ import keras_tuner as kt
 from keras_tuner.engine import metrics_tracking
 
 from kerasdl import datasets, runs, schema, space, training
-from kerasdl.errors import RecipeError, TuningError
+from kerasdl.errors import BuilderArgumentError, RecipeError, TuningError
 from kerasdl.recipe import Checker, Recipe, dump_yaml, load_recipe, resolve_arguments, resolve_fields
+from kerasdl.registry import create_model
+from kerasdl.space import label
 
 FINGERPRINT = "kerasdl.json"
 TRIALS = "trials.csv"
@@ -209,14 +211,14 @@ class RecipeHyperModel(kt.HyperModel):
         self.execution += 1
         self._prepared = None  # Let the previous model go before building one.
         try:
-            self._prepared = training.Prepared(recipe, data=self._dataset(recipe))
+            self._prepared = training.Prepared(recipe, data=self.dataset(recipe))
         except RecipeError as error:
             values = ", ".join(f"{key}={value!r}" for key, value in self.settings.space.declare(hp).items())
             raise _TrialRecipeError(f"{error} (trial values: {values})") from None
         return self._prepared.model
 
-    def _dataset(self, recipe: Recipe) -> datasets.Dataset:
-        # Trials share one loaded copy unless they search data options.
+    def dataset(self, recipe: Recipe) -> datasets.Dataset:
+        """The recipe's data; trials share one loaded copy unless they search data options."""
         key = dump_yaml({"data": recipe["data"], "seed": recipe["training"]["seed"]})
         if key != self._data_key:
             self._data, self._data_key = None, None
@@ -432,12 +434,13 @@ def search(
     current_role = role()
     project = settings.project
     _check_project(settings, overwrite, current_role)
+    hypermodel = RecipeHyperModel(settings)
     if current_role != "worker":
+        _check_builds(settings, hypermodel)
         if overwrite and project.exists():
             shutil.rmtree(project)
         project.mkdir(parents=True, exist_ok=True)
         runs.write_json_atomically(project / FINGERPRINT, settings.fingerprint())
-    hypermodel = RecipeHyperModel(settings)
     tuner = _create_tuner(settings, hypermodel, overwrite=False)
     tuner.trials_per_process = trials_per_process
     if current_role is None:
@@ -449,7 +452,7 @@ def search(
             f"{os.environ['KERASTUNER_ORACLE_PORT']}; the workers run the trials.")
     tuner.search(verbose=verbose)
     if current_role == "worker":
-        mine = [row["trial"] for row in _rows(settings, project, tuner_trials=None) if row["worker"] == tuner.tuner_id]
+        mine = [trial_id for trial_id in _recorded_trials(project) if _record(project, trial_id)["worker"] == tuner.tuner_id]
         return {"name": settings.recipe.name, "role": "worker", "tuner_id": tuner.tuner_id,
                 "project_dir": str(project), "trials_run": mine}
     summary = _results(settings, tuner.oracle.trials, tuner.oracle.get_best_trials(1))
@@ -460,22 +463,41 @@ def search(
     return summary
 
 
+def _check_builds(settings: Settings, hypermodel: RecipeHyperModel) -> None:
+    """Builds the model with each searched builder value, before any trial:
+    the builder's own checks (ranges, combinations) fail here, not in trial 7."""
+    for parameter in settings.space:
+        if not parameter.key.startswith("model."):
+            continue
+        for value in parameter.candidates():
+            recipe = settings.recipe.with_values({parameter.key: value})
+            data = hypermodel.dataset(recipe)
+            try:
+                create_model(recipe["model"]["builder"], input_shape=data.input_shape,
+                             num_classes=data.num_classes, **recipe.builder_arguments())
+            except BuilderArgumentError as error:
+                raise RecipeError(
+                    f"{recipe.path}: tune.space.{parameter.key}: the builder rejects {label(value)}: {error}"
+                ) from None
+            finally:
+                keras.backend.clear_session()
+
+
 def _finished(trials: dict) -> int:
     done = (kt.engine.trial.TrialStatus.COMPLETED, kt.engine.trial.TrialStatus.INVALID,
             kt.engine.trial.TrialStatus.FAILED)
     return sum(trial.status in done for trial in trials.values())
 
 
-def _rows(settings: Settings, project: Path, tuner_trials: Optional[dict]) -> list[dict]:
-    """One row per trial: id, status, objective, values, worker, time, memory.
+def _recorded_trials(project: Path) -> list[str]:
+    """Ids of the trials that wrote a record here, in order (what a worker sees)."""
+    ids = (path.parent.name.removeprefix("trial_") for path in project.glob(f"trial_*/{TRIAL_RECORD}"))
+    return sorted(ids, key=int)
 
-    With ``tuner_trials`` None, rows come from the trial records on disk
-    (what a worker sees).
-    """
+
+def _rows(settings: Settings, project: Path, tuner_trials: dict) -> list[dict]:
+    """One row per trial: id, status, objective, values, worker, time, memory."""
     rows = []
-    if tuner_trials is None:
-        ids = sorted((path.parent.name.removeprefix("trial_") for path in project.glob(f"trial_*/{TRIAL_RECORD}")), key=int)
-        return [{"trial": trial_id, **_record(project, trial_id)} for trial_id in ids]
     for trial_id in sorted(tuner_trials, key=int):
         trial = tuner_trials[trial_id]
         values = settings.space.assignments(trial.hyperparameters)
@@ -514,7 +536,7 @@ def _results(settings: Settings, trials: dict, best: list) -> dict:
         assignments["training.epochs"] = trial.hyperparameters.values["tuner/epochs"]
     recipe = settings.recipe.with_values(assignments)
     values = {key: value for key, value in recipe.values.items() if key != "tune"}
-    searched = ", ".join(f"{key}={space.label(value)}" for key, value in assignments.items())
+    searched = ", ".join(f"{key}={label(value)}" for key, value in assignments.items())
     header = (
         f"# Best trial of `kerasdl tune {settings.recipe.path}`: trial {trial.trial_id}, "
         f"{settings.objective} {trial.score:.4f} ({settings.direction} over {len(rows)} trials).\n"
@@ -543,7 +565,7 @@ def dump_cell(value: Any) -> Any:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (list, dict)) or value is None:
-        return space.label(value) if value is not None else ""
+        return label(value) if value is not None else ""
     return value
 
 

@@ -146,6 +146,8 @@ def test_class_named_metrics_are_logged_under_their_own_name():
     ("tune.space.model.dropout_rate={type: float, min: 0.9, max: 0.1}", "needs min < max"),
     ("tune.objective=val_precision", "tune.objective is never logged"),
     ("tune.space.model.unit=[[8]]", "did you mean 'units'?"),
+    # Caught by the builder itself, built once per searched value before any trial.
+    ("tune.space.model.dropout_rate={min: 0.5, max: 1.0}", "tune.space.model.dropout_rate: the builder rejects 1.0"),
 ])
 def test_bad_tune_section_on_the_command_line_exits_2_and_writes_nothing(workdir, assignment, message):
     result = CliRunner().invoke(main, ["tune", DENSE, "--set", assignment])
