@@ -256,9 +256,10 @@ class Recycle(Exception):
     saved; run it again (the CLI re-executes itself) to go on in a fresh process.
 
     TensorFlow keeps some memory of every model trained in a process, even
-    after ``keras.backend.clear_session()`` (keras-tuner #873; measured
-    here: about 20 MiB per CNN trial), so only a new process keeps memory
-    flat over a long search.
+    after ``keras.backend.clear_session()`` (keras-tuner #873; measured here:
+    about 17 MiB per CNN in a plain build-fit-delete loop, about 50 MiB per
+    trial of the CNN recipe's space), so only a new process keeps memory flat
+    over a long search.
     """
 
 

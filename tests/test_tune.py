@@ -209,10 +209,16 @@ def test_changed_search_is_refused_until_overwrite(workdir):
     refused = subprocess.run(_tune(workdir, trials=2, algorithm="bayesian"), cwd=workdir, capture_output=True, text=True)
     assert refused.returncode == 2 and "the algorithm ('random' -> 'bayesian')" in refused.stderr
 
-    fresh = subprocess.run(_tune(workdir, "--overwrite", "--json", space=changed, trials=1),
+    fresh = subprocess.run(_tune(workdir, "--overwrite", "--export-best", "--json", space=changed, trials=1),
                            cwd=workdir, capture_output=True, text=True, timeout=600)
     assert fresh.returncode == 0, fresh.stderr
-    assert json.loads(fresh.stdout)["best"]["values"]["model.units"] in ([8], [16])
+    summary = json.loads(fresh.stdout)
+    assert summary["best"]["values"]["model.units"] in ([8], [16])
+    # --export-best retrained the best recipe and exported it as `kerasdl run` does.
+    export = summary["export"]
+    assert export["export_path"] == "saved_models/dense/1" and export["export_max_difference"] < 1e-5
+    assert (workdir / export["export_path"] / "saved_model.pb").is_file()
+    assert export["epochs"] == 2
 
 
 def _records(project):
