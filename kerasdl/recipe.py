@@ -153,15 +153,22 @@ class Checker:
         self.prefix = prefix
 
     def fail(self, key: str, message: str) -> NoReturn:
-        origin = "--set " if key in self.overridden else ""
-        raise RecipeError(f"{self.path}: {origin}{self.prefix}{key} {message}")
+        full = f"{self.prefix}{key}"
+        # `--set model={...}` overrode every key under it too.
+        overridden = any(full == given or full.startswith(f"{given}.") for given in self.overridden)
+        raise RecipeError(f"{self.path}: {'--set ' if overridden else ''}{full} {message}")
+
+    @staticmethod
+    def did_you_mean(value: Any, known: Iterable[Any]) -> str:
+        """`` (did you mean 'x'?)`` for the closest known name, or nothing."""
+        close = difflib.get_close_matches(str(value), [str(name) for name in known], n=1)
+        return f" (did you mean '{close[0]}'?)" if close else ""
 
     def unknown_keys(self, where: str, given: dict, known: Iterable[str], what: str) -> None:
         known = list(known)
         for key in given:
             if key not in known:
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                hint = self.did_you_mean(key, known)
                 dotted = f"{where}.{key}" if where else str(key)
                 self.fail(
                     dotted,
@@ -181,7 +188,8 @@ class Checker:
         self.value(key, value, field.type)
         short = key.rsplit(".", 1)[-1]
         if field.choices is not None and value not in field.choices:
-            self.fail(key, f"must be one of: {', '.join(map(str, field.choices))}. Received: {short}={value!r}")
+            hint = self.did_you_mean(value, [choice for choice in field.choices if choice is not None])
+            self.fail(key, f"must be one of: {', '.join(map(str, field.choices))}{hint}. Received: {short}={value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             low, high = field.minimum, field.maximum
             if low is not None and value < low or high is not None and (

@@ -18,11 +18,11 @@ first trial, through the same validation as the recipe file.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any, Iterator, Optional
 
 import yaml
 
+from kerasdl import schema
 from kerasdl.errors import RecipeError
 from kerasdl.recipe import Checker, Recipe
 
@@ -205,14 +205,6 @@ def _flatten(given: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _parameter(check: Checker, key: str, given: Any, algorithm: str) -> Parameter:
     """Checks one entry's own form (not yet its values against the recipe)."""
     if isinstance(given, list):
@@ -222,13 +214,10 @@ def _parameter(check: Checker, key: str, given: Any, algorithm: str) -> Paramete
     spec = dict(given)
     if "type" not in spec:  # min/max: a range; values: a choice.
         spec["type"] = "choice" if "values" in spec else (
-            "int" if _is_int(spec.get("min")) and _is_int(spec.get("max")) and _is_int(spec.get("step", 1)) else "float"
+            "int" if all(schema.matches(spec.get(bound, 1), int) for bound in ("min", "max", "step")) else "float"
         )
     kind = spec["type"]
-    if kind not in TYPES:
-        close = difflib.get_close_matches(str(kind), TYPES, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        check.fail(f"{key}.type", f"must be one of: {', '.join(TYPES)}{hint}. Received: type={kind!r}")
+    check.field(f"{key}.type", kind, schema.Field(str, None, "", choices=TYPES))
     check.unknown_keys(key, spec, SPEC_KEYS[kind], f"a key of a '{kind}' search space")
 
     if kind in ("int", "float"):
@@ -262,8 +251,12 @@ def _parameter(check: Checker, key: str, given: Any, algorithm: str) -> Paramete
 
 
 def _range(check: Checker, key: str, spec: dict, kind: str, algorithm: str) -> Parameter:
-    fits = _is_int if kind == "int" else _is_number
-    what = "an integer" if kind == "int" else "a number"
+    annotation = int if kind == "int" else float
+    what = schema.type_name(annotation)
+
+    def fits(value: Any) -> bool:
+        return schema.matches(value, annotation)
+
     for bound in ("min", "max"):
         if bound not in spec:
             check.fail(f"{key}.{bound}", f"is required for a '{kind}' search space.")
@@ -274,8 +267,7 @@ def _range(check: Checker, key: str, spec: dict, kind: str, algorithm: str) -> P
         check.fail(key, f"needs min < max. Received: min={low}, max={high} "
                         "(for one fixed value, set the key in the recipe or with --set).")
     sampling = spec.get("sampling", "linear")
-    if sampling not in SAMPLINGS:
-        check.fail(f"{key}.sampling", f"must be one of: {', '.join(SAMPLINGS)}. Received: sampling={sampling!r}")
+    check.field(f"{key}.sampling", sampling, schema.Field(str, "linear", "", choices=SAMPLINGS))
     if sampling != "linear" and low <= 0:
         check.fail(f"{key}.min", f"must be > 0 with {sampling} sampling (the logarithm of {low} is undefined). Received: min={low}")
     step = spec.get("step")

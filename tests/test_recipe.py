@@ -82,6 +82,8 @@ BAD = [
     ({"model": {"builder": "cnn"}, "name": "my run"}, [], "name", "letters"),
     ({"model": {"builder": "cnn"}}, ["model.filtrs=[8]"], "--set model.filtrs", "did you mean 'filters'"),
     ({"model": {"builder": "cnn"}}, ["training.epochs=-1"], "--set training.epochs", "out of range"),
+    # Keys inside a section replaced with --set are named as set with --set.
+    ({"model": {"builder": "cnn"}}, ["training={epochs: -1}"], "--set training.epochs", "out of range"),
     ({"model": {"builder": "cnn"}, "training": {"epochs": 3}}, ["training.epochs.x=1"], "training.epochs", "not a section"),
     ([1, 2], [], "", "mapping of sections"),
 ]

@@ -96,7 +96,10 @@ BAD_SECTIONS = [
     ({"space": {"training.epochs": {"type": "int", "min": 1.5, "max": 4}}}, "training.epochs.min must be an integer"),
     ({"space": {"model.dropout_rate": {"type": "float", "min": 0.1, "max": 0.5, "stepp": 0.1}}},
      "model.dropout_rate.stepp is not a key of a 'float' search space (did you mean 'step'?)"),
-    ({"space": {"model.dropout_rate": {"type": "floot", "min": 0.1, "max": 0.5}}}, "did you mean 'float'?"),
+    ({"space": {"model.dropout_rate": {"type": "floot", "min": 0.1, "max": 0.5}}},
+     "tune.space.model.dropout_rate.type must be one of: int, float, choice, boolean (did you mean 'float'?)"),
+    ({"space": {"optimizer.learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "lgo"}}},
+     "tune.space.optimizer.learning_rate.sampling must be one of: linear, log, reverse_log (did you mean 'log'?)"),
     ({"space": {"model.dropout_rate": 0.3}}, "must be a list of choices or a mapping"),
     ({"space": {}}, "tune.space must map recipe keys"),
     # Conditions.
@@ -143,7 +146,8 @@ def test_class_named_metrics_are_logged_under_their_own_name():
 
 
 @pytest.mark.parametrize("assignment, message", [
-    ("tune.space.model.dropout_rate={type: float, min: 0.9, max: 0.1}", "needs min < max"),
+    # A key under a --set section is named as set with --set.
+    ("tune.space.model.dropout_rate={type: float, min: 0.9, max: 0.1}", "--set tune.space.model.dropout_rate needs min < max"),
     ("tune.objective=val_precision", "tune.objective is never logged"),
     ("tune.space.model.unit=[[8]]", "did you mean 'units'?"),
     # Caught by the builder itself, built once per searched value before any trial.
