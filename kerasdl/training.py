@@ -61,6 +61,23 @@ def load_data(recipe: Recipe) -> datasets.Dataset:
     )
 
 
+def build_model(recipe: Recipe, data: datasets.Dataset) -> keras.Model:
+    """The recipe's uncompiled model for the data's input shape and classes.
+
+    Raises:
+        RecipeError: naming ``model.<argument>`` when the builder rejects a value.
+    """
+    try:
+        return create_model(
+            recipe["model"]["builder"],
+            input_shape=data.input_shape,
+            num_classes=data.num_classes,
+            **recipe.builder_arguments(),
+        )
+    except BuilderArgumentError as error:
+        raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
+
+
 class Prepared:
     """Everything a run needs before ``fit``: data, pipelines and compiled model.
 
@@ -95,7 +112,7 @@ class Prepared:
 
         self.strategy = devices.create_strategy(training["strategy"])
         with self.strategy.scope():
-            self.model = self._build()
+            self.model = build_model(recipe, data)
             self.model.compile(
                 optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
                 loss=recipe["loss"],
@@ -122,17 +139,6 @@ class Prepared:
             verbose=verbose,
         )
 
-    def _build(self) -> keras.Model:
-        arguments = self.recipe.builder_arguments()
-        try:
-            return create_model(
-                self.recipe["model"]["builder"],
-                input_shape=self.data.input_shape,
-                num_classes=self.data.num_classes,
-                **arguments,
-            )
-        except BuilderArgumentError as error:
-            raise RecipeError(f"{self.recipe.path}: model.{error.argument}: {error}") from None
 
 
 def _callbacks(recipe: Recipe, folder: Any, throughput: _Throughput) -> list:

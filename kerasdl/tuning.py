@@ -38,9 +38,8 @@ import keras_tuner as kt
 from keras_tuner.engine import metrics_tracking
 
 from kerasdl import datasets, runs, schema, space, training
-from kerasdl.errors import BuilderArgumentError, RecipeError, TuningError
+from kerasdl.errors import RecipeError, TuningError
 from kerasdl.recipe import Checker, Recipe, dump_yaml, load_recipe, resolve_arguments, resolve_fields
-from kerasdl.registry import create_model
 from kerasdl.space import label
 
 FINGERPRINT = "kerasdl.json"
@@ -193,27 +192,21 @@ class RecipeHyperModel(kt.HyperModel):
         self._data: Optional[datasets.Dataset] = None
         self._prepared: Optional[training.Prepared] = None
 
-    def trial_recipe(self, hp: Any) -> Recipe:
-        """The recipe with the trial's values (and Hyperband's epochs)."""
-        assignments = self.settings.space.declare(hp)
-        if "tuner/epochs" in hp.values:
-            assignments["training.epochs"] = hp.values["tuner/epochs"]
-        return self.settings.recipe.with_values(assignments, prefix="tune.space.")
-
     def build(self, hp: Any) -> Optional[keras.Model]:
+        assignments = self.settings.space.declare(hp)
         if self.declaring:
-            self.settings.space.declare(hp)
             return None
-        recipe = self.trial_recipe(hp)
+        if "tuner/epochs" in hp.values:  # Hyperband gives each trial its epochs.
+            assignments["training.epochs"] = hp.values["tuner/epochs"]
         if self.execution:
-            seed = recipe["training"]["seed"] + self.execution
-            recipe = recipe.with_values({"training.seed": seed})
+            assignments["training.seed"] = self.settings.recipe["training"]["seed"] + self.execution
         self.execution += 1
         self._prepared = None  # Let the previous model go before building one.
         try:
+            recipe = self.settings.recipe.with_values(assignments, prefix="tune.space.")
             self._prepared = training.Prepared(recipe, data=self.dataset(recipe))
         except RecipeError as error:
-            values = ", ".join(f"{key}={value!r}" for key, value in self.settings.space.declare(hp).items())
+            values = ", ".join(f"{key}={value!r}" for key, value in assignments.items())
             raise _TrialRecipeError(f"{error} (trial values: {values})") from None
         return self._prepared.model
 
@@ -472,13 +465,11 @@ def _check_builds(settings: Settings, hypermodel: RecipeHyperModel) -> None:
             continue
         for value in parameter.candidates():
             recipe = settings.recipe.with_values({parameter.key: value})
-            data = hypermodel.dataset(recipe)
             try:
-                create_model(recipe["model"]["builder"], input_shape=data.input_shape,
-                             num_classes=data.num_classes, **recipe.builder_arguments())
-            except BuilderArgumentError as error:
+                training.build_model(recipe, hypermodel.dataset(recipe))
+            except RecipeError as error:
                 raise RecipeError(
-                    f"{recipe.path}: tune.space.{parameter.key}: the builder rejects {label(value)}: {error}"
+                    f"{error} (the builder rejects {label(value)}, a value of tune.space.{parameter.key})"
                 ) from None
             finally:
                 keras.backend.clear_session()

@@ -151,7 +151,9 @@ def test_class_named_metrics_are_logged_under_their_own_name():
     ("tune.objective=val_precision", "tune.objective is never logged"),
     ("tune.space.model.unit=[[8]]", "did you mean 'units'?"),
     # Caught by the builder itself, built once per searched value before any trial.
-    ("tune.space.model.dropout_rate={min: 0.5, max: 1.0}", "tune.space.model.dropout_rate: the builder rejects 1.0"),
+    ("tune.space.model.dropout_rate={min: 0.5, max: 1.0}",
+     "model.dropout_rate: `dropout_rate` is a fraction of units to drop and must be in [0, 1). Received: "
+     "dropout_rate=1.0 (the builder rejects 1.0, a value of tune.space.model.dropout_rate)"),
 ])
 def test_bad_tune_section_on_the_command_line_exits_2_and_writes_nothing(workdir, assignment, message):
     result = CliRunner().invoke(main, ["tune", DENSE, "--set", assignment])
@@ -161,7 +163,7 @@ def test_bad_tune_section_on_the_command_line_exits_2_and_writes_nothing(workdir
     assert list(workdir.iterdir()) == []
 
 
-def _tune(workdir, *extra, space=SPACE, trials=3, algorithm="random"):
+def _tune(*extra, space=SPACE, trials=3, algorithm="random"):
     command = [
         sys.executable, "-m", "kerasdl", "tune", DENSE, "--quiet", "--algorithm", algorithm,
         "--max-trials", str(trials), *_sets(TINY_DENSE + [f"tune.space={json.dumps(space)}"]), *extra,
@@ -170,7 +172,7 @@ def _tune(workdir, *extra, space=SPACE, trials=3, algorithm="random"):
 
 
 def test_search_prints_table_writes_csv_and_a_runnable_best_recipe(workdir):
-    result = subprocess.run(_tune(workdir, "--json"), cwd=workdir, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(_tune("--json"), cwd=workdir, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert [row["status"] for row in summary["trials"]] == ["COMPLETED"] * 3
@@ -201,19 +203,19 @@ def test_search_prints_table_writes_csv_and_a_runnable_best_recipe(workdir):
 
 
 def test_changed_search_is_refused_until_overwrite(workdir):
-    first = subprocess.run(_tune(workdir, trials=1), cwd=workdir, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(_tune(trials=1), cwd=workdir, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
 
     changed = dict(SPACE, **{"model.units": [[8], [16]]})
     for extra, what in [((), "the search space (model.units"), (("--set", "training.epochs=3"), "the recipe (training.epochs: 2 -> 3)")]:
-        refused = subprocess.run(_tune(workdir, *extra, space=changed if not extra else SPACE, trials=2),
+        refused = subprocess.run(_tune(*extra, space=changed if not extra else SPACE, trials=2),
                                  cwd=workdir, capture_output=True, text=True, timeout=600)
         assert refused.returncode == 2
         assert what in refused.stderr and "--overwrite" in refused.stderr
-    refused = subprocess.run(_tune(workdir, trials=2, algorithm="bayesian"), cwd=workdir, capture_output=True, text=True)
+    refused = subprocess.run(_tune(trials=2, algorithm="bayesian"), cwd=workdir, capture_output=True, text=True)
     assert refused.returncode == 2 and "the algorithm ('random' -> 'bayesian')" in refused.stderr
 
-    fresh = subprocess.run(_tune(workdir, "--overwrite", "--export-best", "--json", space=changed, trials=1),
+    fresh = subprocess.run(_tune("--overwrite", "--export-best", "--json", space=changed, trials=1),
                            cwd=workdir, capture_output=True, text=True, timeout=600)
     assert fresh.returncode == 0, fresh.stderr
     summary = json.loads(fresh.stdout)
@@ -232,7 +234,7 @@ def _records(project):
 def test_kill_9_then_same_command_resumes_without_repeating_trials(workdir):
     trials = 4
     # Slower trials (more epochs), so that the kill lands inside one.
-    command = _tune(workdir, "--json", trials=trials) + ["--set", "training.epochs=6"]
+    command = _tune("--json", trials=trials) + ["--set", "training.epochs=6"]
     project = workdir / "tuning" / "dense"
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
@@ -265,7 +267,7 @@ def _free_port():
 def test_chief_and_two_workers_share_one_search(workdir):
     port = str(_free_port())
     trials = 6
-    base = _tune(workdir, trials=trials) + ["--oracle-ip", "127.0.0.1", "--oracle-port", port]
+    base = _tune(trials=trials) + ["--oracle-ip", "127.0.0.1", "--oracle-port", port]
     env = dict(os.environ)
     chief = subprocess.Popen(base + ["--tuner-id", "chief"], cwd=workdir, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -303,7 +305,7 @@ def test_chief_and_two_workers_share_one_search(workdir):
 
 
 def test_long_search_goes_on_in_fresh_processes(workdir):
-    command = _tune(workdir, "--json", "--overwrite", trials=5) + ["--trials-per-process", "2"]
+    command = _tune("--json", "--overwrite", trials=5) + ["--trials-per-process", "2"]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Continuing the search in a fresh process") == 2
