@@ -169,8 +169,7 @@ def tune(
     resolved = _call(lambda: load_recipe(recipe, settings_given))
     from kerasdl import tuning
 
-    overridden = {assignment.partition("=")[0].strip() for assignment in settings_given}
-    settings = _call(lambda: tuning.load_settings(resolved, overridden))
+    settings = _call(lambda: tuning.load_settings(resolved))
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     if os.environ.pop(_RECYCLED, None):
         overwrite = False  # The search this command started goes on.

@@ -91,11 +91,13 @@ class Recipe:
             ``tune`` section as written when there is one.
         raw: The recipe as parsed, ``--set`` overrides applied, before
             defaults: what ``with_values`` starts from.
+        overridden: The dotted keys set with ``--set``, for messages.
     """
 
     path: str
     values: dict
     raw: Optional[dict] = None
+    overridden: frozenset = frozenset()
 
     def __getitem__(self, section: str) -> Any:
         return self.values[section]
@@ -355,8 +357,8 @@ def _resolve_named(check: Checker, key: str, name: str, getter: Any) -> None:
 def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = "") -> Recipe:
     """Validates a parsed recipe (plus overrides) and fills every default.
 
-    The ``tune`` section is kept as written: ``kerasdl tune`` validates it
-    (``kerasdl.tuning``), ``kerasdl run`` ignores it.
+    Sections in ``schema.READ_ELSEWHERE`` (``tune``) are kept as written:
+    the command that reads them validates them (``kerasdl.tuning``).
 
     Raises:
         RecipeError: naming the file and the dotted key of the first problem.
@@ -368,9 +370,9 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
     values = copy.deepcopy(raw)
     overridden = {_apply_override(values, assignment, path) for assignment in overrides}
     check = Checker(path, overridden, prefix)
-    sections = list(schema.TOP_LEVEL) + list(schema.SECTIONS) + ["tune"]
+    sections = list(schema.TOP_LEVEL) + list(schema.SECTIONS) + list(schema.READ_ELSEWHERE)
     check.unknown_keys("", values, sections, "a recipe section")
-    for section in [*schema.SECTIONS, "tune"]:
+    for section in [*schema.SECTIONS, *schema.READ_ELSEWHERE]:
         if values.get(section) is not None and not isinstance(values[section], dict):
             check.fail(section, f"must be a mapping of keys. Received: {section}={values[section]!r}")
 
@@ -411,9 +413,10 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
         )
     for key in ("data", "model", "optimizer", "training", "export"):
         resolved[key] = _plain(resolved[key])
-    if values.get("tune") is not None:
-        resolved["tune"] = values["tune"]
-    return Recipe(path=path, values=resolved, raw=values)
+    for section in schema.READ_ELSEWHERE:
+        if values.get(section) is not None:
+            resolved[section] = values[section]
+    return Recipe(path=path, values=resolved, raw=values, overridden=frozenset(overridden))
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:

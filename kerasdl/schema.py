@@ -90,6 +90,10 @@ TUNE: dict[str, Field] = {
     "directory": Field(str, "tuning", "The search lives in <directory>/<name>/: Keras Tuner's project, trials.csv, best_recipe.yaml."),
 }
 
+# Sections that `resolve` keeps as written, validated by the one command
+# that reads them: `kerasdl run` ignores them.
+READ_ELSEWHERE: dict[str, dict[str, Field]] = {"tune": TUNE}
+
 TOP_LEVEL: dict[str, Field] = {
     "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),
     "loss": Field(str, "sparse_categorical_crossentropy", "Keras loss name."),

@@ -317,22 +317,21 @@ def _order(check: Checker, parameters: dict[str, Parameter]) -> list[Parameter]:
     return ordered
 
 
-def parse(given: Any, recipe: Recipe, algorithm: str, overridden: set[str] = frozenset()) -> Space:
+def parse(given: Any, recipe: Recipe, algorithm: str) -> Space:
     """Checks a ``tune.space`` section against the recipe it searches.
 
     Args:
         given: The section as written.
         recipe: The resolved recipe (``--set`` applied) the trials vary.
         algorithm: The search algorithm (grid needs discrete ranges).
-        overridden: ``--set`` keys, named as such in messages.
 
     Raises:
         RecipeError: naming the file and ``tune.space.<key>`` for a bad form,
             an unknown recipe key or a value the recipe rejects.
     """
-    check = Checker(recipe.path, overridden, prefix="tune.space.")
+    check = Checker(recipe.path, recipe.overridden, prefix="tune.space.")
     if not isinstance(given, dict) or not given:
-        Checker(recipe.path, overridden).fail(
+        Checker(recipe.path, recipe.overridden).fail(
             "tune.space", "must map recipe keys to values to search, e.g. "
             "'model.dropout_rate: {type: float, min: 0.1, max: 0.5}'. Received: " + repr(given)
         )

@@ -113,7 +113,7 @@ def logged_names(recipe: Recipe) -> list[str]:
     return names
 
 
-def load_settings(recipe: Recipe, overridden: set[str] = frozenset()) -> Settings:
+def load_settings(recipe: Recipe) -> Settings:
     """Checks the recipe's ``tune`` section, all of it, before anything runs.
 
     Raises:
@@ -121,7 +121,7 @@ def load_settings(recipe: Recipe, overridden: set[str] = frozenset()) -> Setting
             problem: unknown keys and paths, empty choices, min > max, log
             ranges reaching 0, an objective the recipe never logs, ...
     """
-    check = Checker(recipe.path, overridden)
+    check = Checker(recipe.path, recipe.overridden)
     given = recipe.values.get("tune")
     if given is None:
         check.fail(
@@ -147,7 +147,7 @@ def load_settings(recipe: Recipe, overridden: set[str] = frozenset()) -> Setting
         check.fail("tune.direction", f"is required for objective '{objective}': min or max (it cannot be inferred).")
 
     algorithm = values["algorithm"]
-    searched = space.parse(values["space"], recipe, algorithm, overridden)
+    searched = space.parse(values["space"], recipe, algorithm)
     tuner_class = TUNERS[algorithm]
     options = resolve_arguments(
         check, "tune.options", values["options"] or {}, tuner_class.__init__, {},
@@ -290,6 +290,8 @@ class _KerasdlTuner:
         try:
             return super().run_trial(trial, *args, **kwargs)
         finally:
+            # Keras Tuner clears the session before the next build; clearing
+            # now too makes the memory recorded below that of the search alone.
             self.hypermodel.release()
             keras.backend.clear_session(free_memory=True)
             gc.collect()
