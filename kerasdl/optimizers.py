@@ -61,17 +61,19 @@ def schedule_class(name: str) -> type:
         "exponential": keras.optimizers.schedules.ExponentialDecay,
         "cosine": keras.optimizers.schedules.CosineDecay,
         "piecewise": keras.optimizers.schedules.PiecewiseConstantDecay,
+        "linear": keras.optimizers.schedules.PolynomialDecay,
     }[name]
 
 
 def build_schedule(spec: dict, steps_per_epoch: int, epochs: int) -> LearningRateSchedule:
     """Builds a schedule; ``decay_steps`` defaults to the run's remaining steps
-    (cosine) or one epoch (exponential)."""
+    (cosine, linear) or one epoch (exponential). ``linear`` decays to
+    ``end_learning_rate`` (default 1e-4), as word2vec does."""
     options = dict(spec)
     name = options.pop("schedule")
     warmup_steps = options.pop("warmup_steps", 0)
     total = max(1, steps_per_epoch * epochs - warmup_steps)
-    if name == "cosine":
+    if name in ("cosine", "linear"):
         options.setdefault("decay_steps", total)
     elif name == "exponential":
         options.setdefault("decay_steps", steps_per_epoch)

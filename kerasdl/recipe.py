@@ -26,7 +26,7 @@ from kerasdl import schema
 from kerasdl.errors import KerasdlError, RecipeError
 from kerasdl.registry import BUILDERS, DATASETS
 
-SCHEDULES = ("constant", "exponential", "cosine", "piecewise")
+SCHEDULES = ("constant", "exponential", "cosine", "piecewise", "linear")
 
 
 class _Loader(yaml.SafeLoader):

@@ -4,7 +4,7 @@ Example:
 
 >>> from kerasdl.registry import BUILDERS, create_model
 >>> BUILDERS.names()
-['cnn', 'dense']
+['cnn', 'dense', 'word2vec']
 >>> model = create_model("dense", input_shape=(28, 28, 1), num_classes=10)
 """
 
@@ -80,8 +80,9 @@ class Registry:
         }
 
 
-# Builders take the input shape and class count from the data.
-BUILDERS = Registry("model builder", "kerasdl.builders", ("input_shape", "num_classes"))
+# Builders take the input shape and class count (or, for text, the
+# vocabulary size) from the data.
+BUILDERS = Registry("model builder", "kerasdl.builders", ("input_shape", "num_classes", "vocabulary_size"))
 # Loaders take the seed from the training section.
 DATASETS = Registry("dataset", "kerasdl.datasets", ("seed",))
 

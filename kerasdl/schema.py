@@ -58,7 +58,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
     },
     "optimizer": {
         "name": Field(str, "adam", "Keras optimizer.", choices=("sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax", "nadam", "lion")),
-        "learning_rate": Field(LearningRate, 1e-3, "A constant, or a schedule mapping: `schedule` (constant, exponential, cosine, piecewise), `warmup_steps`, and the Keras schedule's arguments."),
+        "learning_rate": Field(LearningRate, 1e-3, "A constant, or a schedule mapping: `schedule` (constant, exponential, cosine, piecewise, linear), `warmup_steps`, and the Keras schedule's arguments."),
     },
     "training": {
         "epochs": Field(int, 10, "Passes over the training data.", minimum=1),

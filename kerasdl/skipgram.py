@@ -1,17 +1,28 @@
-"""Skip-gram training examples: vocabulary, subsampling, windows, negatives.
+"""Skip-gram training data: vocabulary, subsampling, windows, negatives.
 
-Everything is vectorised with NumPy (no Python loop per pair) and works on
-chunks of the corpus, so a corpus too big to hold as pairs still trains:
+The corpus is streamed as batches of consecutive *centre* tokens with their
+surrounding window, never as explicit (target, context) pairs: a pair is a
+centre and a neighbour within that centre's reach, so the pairs follow from
+the token stream and need no memory of their own. Everything is vectorised
+with NumPy (no Python loop per pair or per token):
 
 >>> vocabulary = Vocabulary.build(token_lists, min_count=5)
->>> for targets, contexts, negatives in examples(vocabulary.encode_all(token_lists), vocabulary, rng=rng):
+>>> for batch in batches(vocabulary.encode_all(token_lists), vocabulary, rng=rng):
 ...     ...
 
 The choices follow word2vec.c and gensim: frequent words are dropped with
-Mikolov's subsampling formula as gensim applies it, the window is drawn per
-position from 1..window (closer words count more), and negatives come from
-the unigram distribution raised to 0.75. Unlike the TensorFlow tutorial
-(tensorflow/text #1228), a negative never equals the true context word.
+Mikolov's subsampling formula as gensim applies it, each centre draws its
+window from 1..window (closer words count more), windows stay inside a
+document, and negatives come from the unigram distribution raised to 0.75.
+
+Negatives are shared by a *block* of consecutive centres (Ji et al. 2016,
+"Parallelizing Word2Vec in Shared and Distributed Memory"; BlazingText), so
+that training scores a block against its negatives with one dense matrix
+product. Which negative may stand for which pair is decided when the batch
+is expanded (``word2vec.block_examples``): a negative that equals one of a
+centre's true contexts is dropped for that centre (tensorflow/text #1228
+is the bug this avoids), and the rest are reweighted to keep the expected
+``num_negative_samples`` per pair.
 """
 
 from __future__ import annotations
@@ -93,101 +104,132 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
 
 
 def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
-    """The cumulative distribution negatives are drawn from: unigram^power."""
+    """Probabilities negatives are drawn with: unigram counts ** power, normalised."""
     weights = counts.astype(np.float64) ** power
-    return np.cumsum(weights / weights.sum())
+    return weights / weights.sum()
 
 
-def skipgram_pairs(
-    ids: np.ndarray, document: np.ndarray, window: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """(target, context) pairs within a dynamic window, not across documents.
+class NoiseTable:
+    """Draws negatives in O(1) each with Walker's alias method (exact, unlike
+    word2vec.c's fixed-size table, whose rounding drops rare words)."""
 
-    Args:
-        ids: Token ids of consecutive documents, concatenated.
-        document: The document number of each token (pairs stay inside one).
-        window: The largest distance; each position draws its own from 1..window.
-        rng: The random generator.
+    def __init__(self, counts: np.ndarray, power: float = 0.75):
+        probabilities = noise_distribution(counts, power)
+        size = len(probabilities)
+        scaled = probabilities * size
+        self.accept = np.ones(size)
+        self.alias = np.arange(size)
+        # Vose's construction: pair each under-full slot with an over-full one.
+        small = [index for index in range(size) if scaled[index] < 1.0]
+        large = [index for index in range(size) if scaled[index] >= 1.0]
+        while small and large:
+            low, high = small.pop(), large.pop()
+            self.accept[low], self.alias[low] = scaled[low], high
+            scaled[high] -= 1.0 - scaled[low]
+            (small if scaled[high] < 1.0 else large).append(high)
+        self.alias = self.alias.astype(np.int32)
+
+    def draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        slots = rng.integers(0, len(self.accept), size=shape)
+        return np.where(rng.random(shape) < self.accept[slots], slots, self.alias[slots]).astype(np.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """``batch_size`` consecutive centre tokens of the subsampled stream.
+
+    Attributes:
+        tokens: ``[batch_size + 2 * window]`` ids: the centres with ``window``
+            tokens of context on each side (0 where there is none).
+        documents: The document number of each token, -1 for padding; a
+            centre's contexts are in its own document.
+        reach: ``[batch_size]`` each centre's window, drawn from 1..window;
+            0 marks padding after the last centre.
+        negatives: ``[batch_size // block_size, shared_negatives]`` noise
+            words, one row per block of consecutive centres.
     """
-    reach = rng.integers(1, window + 1, size=len(ids))
-    targets, contexts = [], []
-    for distance in range(1, window + 1):
-        left, right = np.arange(len(ids) - distance), np.arange(distance, len(ids))
-        same = document[left] == document[right]
-        # A target at `left` sees `right` if its own reach covers the distance, and vice versa.
-        forward = same & (reach[left] >= distance)
-        backward = same & (reach[right] >= distance)
-        targets += [ids[left[forward]], ids[right[backward]]]
-        contexts += [ids[right[forward]], ids[left[backward]]]
-    if not targets:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    return np.concatenate(targets), np.concatenate(contexts)
+
+    tokens: np.ndarray
+    documents: np.ndarray
+    reach: np.ndarray
+    negatives: np.ndarray
+
+    @property
+    def centers(self) -> int:
+        return int(np.count_nonzero(self.reach))
 
 
-def draw_negatives(
-    contexts: np.ndarray, count: int, cumulative: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """``count`` noise words per pair, none equal to that pair's context word."""
-    negatives = np.searchsorted(cumulative, rng.random((len(contexts), count)), side="right")
-    np.minimum(negatives, len(cumulative) - 1, out=negatives)  # Guard against rounding at 1.0.
-    clash = negatives == contexts[:, None]
-    while clash.any():
-        # Redraw only the clashing entries; a word with probability < 1 soon differs.
-        negatives[clash] = np.minimum(
-            np.searchsorted(cumulative, rng.random(int(clash.sum())), side="right"), len(cumulative) - 1
-        )
-        clash = negatives == contexts[:, None]
-    return negatives
+def check_layout(window: int, batch_size: int, block_size: int) -> None:
+    """Raises ValueError unless blocks tile the batch and span two windows."""
+    if block_size < 2 * window:
+        raise ValueError(f"block_size must be at least 2 * window = {2 * window}. Received: block_size={block_size}")
+    if batch_size % block_size:
+        raise ValueError(f"batch_size must be a multiple of block_size={block_size}. Received: batch_size={batch_size}")
 
 
-def examples(
+def batches(
     documents: Sequence[np.ndarray],
     vocabulary: Vocabulary,
     *,
     window: int = 5,
-    num_negative_samples: int = 5,
     sample: float = 1e-3,
-    batch_size: int = 1024,
+    batch_size: int = 4096,
+    block_size: int = 16,
+    shared_negatives: int = 32,
     chunk_tokens: int = 1_000_000,
+    noise: "NoiseTable | None" = None,
     rng: np.random.Generator,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """One epoch of shuffled (targets, contexts, negatives) batches.
+) -> Iterator[Batch]:
+    """One epoch of batches, streamed ``chunk_tokens`` corpus tokens at a time.
 
-    Works through the corpus ``chunk_tokens`` tokens at a time: subsampling,
-    windows and negatives are drawn afresh each epoch, and only one chunk's
-    pairs are ever in memory. The last, smaller batch of the epoch is kept.
+    Documents come in a new random order every epoch; subsampling, windows
+    and negatives are drawn afresh. A chunk holds whole documents, so no
+    window is cut, and only one chunk is ever expanded in memory. A chunk's
+    last batch is padded (reach 0).
     """
+    check_layout(window, batch_size, block_size)
     if len(vocabulary) < 2:
         raise ValueError("A skip-gram vocabulary needs at least 2 words, so that a negative can differ from the context.")
     keep = keep_probabilities(vocabulary.counts, sample)
-    cumulative = noise_distribution(vocabulary.counts)
+    noise = noise or NoiseTable(vocabulary.counts)
     order = rng.permutation(len(documents))
-    pending: list[tuple[np.ndarray, ...]] = []
+    start = 0
+    while start < len(order):
+        stop, size = start, 0
+        while stop < len(order) and (size < chunk_tokens or stop == start):
+            size += len(documents[order[stop]])
+            stop += 1
+        chunk = [documents[index] for index in order[start:stop]]
+        start = stop
+        yield from _chunk_batches(chunk, keep, noise, window, batch_size, block_size, shared_negatives, rng)
 
-    def flush(final: bool) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        # Pairs left over from a chunk wait for the next, so batches stay full.
-        nonlocal pending
-        targets = np.concatenate([part[0] for part in pending]) if pending else np.empty(0, np.int64)
-        contexts = np.concatenate([part[1] for part in pending]) if pending else np.empty(0, np.int64)
-        shuffle = rng.permutation(len(targets))
-        targets, contexts = targets[shuffle], contexts[shuffle]
-        whole = len(targets) if final else len(targets) // batch_size * batch_size
-        for start in range(0, whole, batch_size):
-            batch_targets, batch_contexts = targets[start:start + batch_size], contexts[start:start + batch_size]
-            yield batch_targets, batch_contexts, draw_negatives(batch_contexts, num_negative_samples, cumulative, rng)
-        rest = (targets[whole:], contexts[whole:])
-        pending = [rest] if len(rest[0]) else []
 
-    chunk: list[np.ndarray] = []
-    chunk_size = 0
-    for position, index in enumerate(order):
-        ids = documents[index]
-        chunk.append(ids[rng.random(len(ids)) < keep[ids]])
-        chunk_size += len(ids)
-        if chunk_size >= chunk_tokens or position == len(order) - 1:
-            ids = np.concatenate(chunk) if chunk else np.empty(0, np.int64)
-            document = np.repeat(np.arange(len(chunk)), [len(part) for part in chunk])
-            pending.append(skipgram_pairs(ids, document, window, rng))
-            chunk, chunk_size = [], 0
-            yield from flush(final=position == len(order) - 1)
+def _chunk_batches(chunk, keep, noise, window, batch_size, block_size, shared_negatives, rng) -> Iterator[Batch]:
+    ids = np.concatenate(chunk).astype(np.int32)
+    document = np.repeat(np.arange(len(chunk), dtype=np.int32), [len(part) for part in chunk])
+    kept = rng.random(len(ids)) < keep[ids]
+    ids, document = ids[kept], document[kept]
+    count = len(ids)
+    if count == 0:
+        return
+    padded = -(-count // batch_size) * batch_size
+    tokens = np.zeros(padded + 2 * window, np.int32)
+    tokens[window:window + count] = ids
+    documents = np.full(padded + 2 * window, -1, np.int32)
+    documents[window:window + count] = document
+    reach = np.zeros(padded, np.int32)
+    reach[:count] = rng.integers(1, window + 1, size=count)
+    negatives = noise.draw((padded // block_size, shared_negatives), rng)
+    blocks = batch_size // block_size
+    for index, first in enumerate(range(0, padded, batch_size)):
+        yield Batch(
+            tokens=tokens[first:first + batch_size + 2 * window],
+            documents=documents[first:first + batch_size + 2 * window],
+            reach=reach[first:first + batch_size],
+            negatives=negatives[index * blocks:(index + 1) * blocks],
+        )
+
+
+def expected_centers(vocabulary: Vocabulary, sample: float) -> float:
+    """Centres an epoch trains on average: the tokens subsampling keeps."""
+    return float(np.sum(vocabulary.counts * keep_probabilities(vocabulary.counts, sample)))

@@ -6,18 +6,20 @@ This is what ``kerasdl run`` does; the CLI only parses and prints.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import keras
 import numpy as np
 
-from kerasdl import datasets, devices, export, pipeline, runs
+from kerasdl import datasets, devices, export, pipeline, runs, word2vec
+from kerasdl.corpus import Corpus
 from kerasdl.errors import BuilderArgumentError, RecipeError
 from kerasdl.optimizers import build_optimizer
 from kerasdl.recipe import Recipe
-from kerasdl.registry import create_model
+from kerasdl.registry import BUILDERS, create_model
 
 
 class _Throughput(keras.callbacks.Callback):
@@ -47,10 +49,13 @@ class _Throughput(keras.callbacks.Callback):
         return self.samples_per_epoch * len(timed) / sum(timed) if timed else None
 
 
-def load_data(recipe: Recipe) -> datasets.Dataset:
-    """The recipe's dataset, cut to ``max_train_examples``/``max_test_examples``."""
+def load_data(recipe: Recipe) -> Union[datasets.Dataset, Corpus]:
+    """The recipe's dataset, cut to ``max_train_examples``/``max_test_examples``
+    (for a text corpus, ``max_train_examples`` counts documents)."""
     section = recipe["data"]
     data = datasets.load(section["dataset"], recipe.dataset_arguments(), recipe["training"]["seed"])
+    if isinstance(data, Corpus):
+        return data.limited(section["max_train_examples"])
     train, test = section["max_train_examples"], section["max_test_examples"]
     return dataclasses.replace(
         data,
@@ -61,19 +66,29 @@ def load_data(recipe: Recipe) -> datasets.Dataset:
     )
 
 
-def build_model(recipe: Recipe, data: datasets.Dataset) -> keras.Model:
-    """The recipe's uncompiled model for the data's input shape and classes.
+def build_model(recipe: Recipe, data: Union[datasets.Dataset, Corpus]) -> keras.Model:
+    """The recipe's uncompiled model for the data: input shape and classes
+    for examples, vocabulary size for a text corpus.
 
     Raises:
-        RecipeError: naming ``model.<argument>`` when the builder rejects a value.
+        RecipeError: naming ``model.<argument>`` when the builder rejects a
+            value, or ``model.builder`` when it does not fit the data.
     """
-    try:
-        return create_model(
-            recipe["model"]["builder"],
-            input_shape=data.input_shape,
-            num_classes=data.num_classes,
-            **recipe.builder_arguments(),
+    builder = recipe["model"]["builder"]
+    if isinstance(data, Corpus):
+        provided = {"vocabulary_size": len(data.vocabulary)}
+    else:
+        provided = {"input_shape": data.input_shape, "num_classes": data.num_classes}
+    wanted = set(inspect.signature(BUILDERS.get(builder)).parameters) & set(BUILDERS.data_arguments)
+    if wanted != set(provided):
+        kind = "a text corpus" if isinstance(data, Corpus) else "examples with labels"
+        raise RecipeError(
+            f"{recipe.path}: model.builder: '{builder}' does not train on {kind} "
+            f"(data.dataset: {recipe['data']['dataset']}). Pick a builder and dataset that fit: "
+            "word2vec with news_articles or text; the others with image or table datasets."
         )
+    try:
+        return create_model(builder, **provided, **recipe.builder_arguments())
     except BuilderArgumentError as error:
         raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
 
@@ -175,10 +190,15 @@ def run(
     An unfinished run of the same resolved recipe (killed part-way) is
     resumed from its last finished epoch when ``training.resume`` is on.
 
+    A text corpus trains word vectors instead (``word2vec.run``).
+
     Returns:
         A summary: test metrics, run folder, export path, throughput.
     """
-    prepared = Prepared(recipe)
+    data = load_data(recipe)
+    if isinstance(data, Corpus):
+        return word2vec.run(recipe, data, build_model(recipe, data), verbose=verbose, log=log)
+    prepared = Prepared(recipe, data)
     training = recipe["training"]
     recipe_yaml = recipe.to_yaml()
     folder = runs.find_unfinished(training["runs_dir"], recipe.name, recipe_yaml) if training["resume"] else None
@@ -228,6 +248,10 @@ def run(
     return summary
 
 
-def dry_run(recipe: Recipe) -> Prepared:
-    """Loads the data and builds the compiled model without training."""
-    return Prepared(recipe)
+def dry_run(recipe: Recipe) -> Any:
+    """Loads the data and builds the model without training: a ``Prepared``,
+    or for a text corpus a ``word2vec.Plan`` (same attributes)."""
+    data = load_data(recipe)
+    if isinstance(data, Corpus):
+        return word2vec.plan(recipe, data, build_model(recipe, data))
+    return Prepared(recipe, data)

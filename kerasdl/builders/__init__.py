@@ -6,5 +6,6 @@
 
 from kerasdl.builders.cnn import build_cnn
 from kerasdl.builders.dense import build_dense
+from kerasdl.builders.word2vec import build_word2vec
 
-__all__ = ["build_cnn", "build_dense"]
+__all__ = ["build_cnn", "build_dense", "build_word2vec"]

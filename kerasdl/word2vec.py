@@ -1,0 +1,323 @@
+"""Word2Vec training: the sparse skip-gram step and ``kerasdl run`` for it.
+
+``build_word2vec`` defines the model; this module trains its two embedding
+tables much faster than ``model.fit`` could, because it touches only the
+rows a batch uses. A batch (``skipgram.Batch``) is cut into blocks of
+consecutive centres; each block is scored against its window of context
+tokens and its shared negatives with one matrix product, and the gradients
+go back to the rows with sparse updates (plain SGD, or row-wise Adagrad).
+The step is compiled with XLA.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from typing import Any, Callable, Iterator, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasdl import export, runs, skipgram, wordvectors
+from kerasdl.builders.word2vec import CONTEXT_EMBEDDING, TARGET_EMBEDDING
+from kerasdl.corpus import Corpus
+from kerasdl.errors import RecipeError
+from kerasdl.optimizers import build_schedule
+from kerasdl.recipe import Recipe
+
+OPTIMIZERS = ("sgd", "adagrad")
+PROBE_WORDS = ("government", "money", "city", "war", "music", "monday", "france", "good")
+
+
+def block_examples(
+    tokens: tf.Tensor,
+    documents: tf.Tensor,
+    reach: tf.Tensor,
+    negatives: tf.Tensor,
+    *,
+    window: int,
+    block_size: int,
+    num_negative_samples: int,
+) -> dict[str, tf.Tensor]:
+    """The pairs of a batch, laid out by blocks of ``block_size`` centres.
+
+    Block ``b`` holds centres ``b*G .. b*G+G-1`` and the ``J = G + 2*window``
+    tokens around them; a centre's window spans ``J`` columns of which the
+    valid ones are its true contexts. Each centre is also scored against its
+    block's shared negatives, except those that equal one of its true
+    contexts; the others are weighted so that each of the centre's ``m``
+    pairs counts ``num_negative_samples`` negatives, as in word2vec.
+
+    Returns:
+        ``centers`` [blocks, G] ids, ``candidates`` [blocks, J + S] ids (the
+        window, then the S shared negatives), ``positive`` [blocks, G, J]
+        1.0 where a column is the centre's context, ``negative_weight``
+        [blocks, G, S].
+    """
+    batch_size = reach.shape[0]
+    blocks, span = batch_size // block_size, block_size + 2 * window
+
+    def windows(values: tf.Tensor) -> tf.Tensor:
+        # Rows b*G .. b*G+J-1: the block's own G rows, then the next 2W.
+        padded = tf.pad(values, [[0, block_size - 2 * window]])
+        own = tf.reshape(padded[:batch_size], [blocks, block_size])
+        after = tf.reshape(padded[block_size:batch_size + block_size], [blocks, block_size])[:, :2 * window]
+        return tf.concat([own, after], axis=1)
+
+    window_tokens, window_documents = windows(tokens), windows(documents)
+    centers = tf.reshape(tokens[window:window + batch_size], [blocks, block_size])
+    center_documents = tf.reshape(documents[window:window + batch_size], [blocks, block_size])
+    offsets = np.abs(np.arange(span)[None, :] - (window + np.arange(block_size))[:, None])
+    reaches = tf.reshape(reach, [blocks, block_size, 1])
+    positive = (
+        (offsets > 0)[None]
+        & (offsets <= reaches)
+        & (window_documents[:, None, :] == center_documents[:, :, None])
+    )
+    positive = tf.cast(positive, tf.float32)
+    equal = tf.cast(negatives[:, :, None] == window_tokens[:, None, :], tf.float32)  # [blocks, S, J]
+    clashes = tf.einsum("bcj,bsj->bcs", positive, equal)
+    allowed = tf.cast(clashes == 0.0, tf.float32)
+    pairs = tf.reduce_sum(positive, axis=2, keepdims=True)
+    usable = tf.maximum(tf.reduce_sum(allowed, axis=2, keepdims=True), 1.0)
+    return {
+        "centers": centers,
+        "candidates": tf.concat([window_tokens, negatives], axis=1),
+        "positive": positive,
+        "negative_weight": allowed * pairs * (num_negative_samples / usable),
+    }
+
+
+class SkipGramTrainer:
+    """Trains a ``build_word2vec`` model's embeddings on skip-gram batches.
+
+    Args:
+        model: The model; its ``target_embedding`` and ``context_embedding``
+            tables are updated in place.
+        corpus: Its window and block layout.
+        batch_size: Centre tokens per step (a multiple of the block size).
+        optimizer: ``sgd``, or ``adagrad`` (row-wise: one accumulator per
+            row, updated from the row's squared gradient).
+        learning_rate: A number or a Keras schedule of the step.
+        jit_compile: Compile the step with XLA.
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        corpus: Corpus,
+        batch_size: int,
+        optimizer: str = "sgd",
+        learning_rate: Any = 0.025,
+        jit_compile: bool = True,
+    ):
+        skipgram.check_layout(corpus.window, batch_size, corpus.block_size)
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={optimizer!r}")
+        self.corpus, self.batch_size, self.optimizer = corpus, batch_size, optimizer
+        self.learning_rate = learning_rate
+        self.target = model.get_layer(TARGET_EMBEDDING).embeddings.value
+        self.context = model.get_layer(CONTEXT_EMBEDDING).embeddings.value
+        self.num_negative_samples = int(model.input["negatives"].shape[-1])
+        rows = int(self.target.shape[0])
+        self.accumulators = (
+            (tf.Variable(tf.zeros(rows)), tf.Variable(tf.zeros(rows))) if optimizer == "adagrad" else None
+        )
+        self.iterations = tf.Variable(0, dtype=tf.int64)
+        self.noise = skipgram.NoiseTable(corpus.vocabulary.counts)
+        self._step = tf.function(self._train_step, jit_compile=jit_compile)
+
+    def _rate(self) -> tf.Tensor:
+        if callable(self.learning_rate):
+            return tf.cast(self.learning_rate(self.iterations), tf.float32)
+        return tf.constant(self.learning_rate, tf.float32)
+
+    def _apply(self, table: tf.Variable, accumulator: Optional[tf.Variable], rows: tf.Tensor, gradient: tf.Tensor, rate: tf.Tensor) -> None:
+        if accumulator is None:
+            table.scatter_sub(tf.IndexedSlices(rate * gradient, rows))
+            return
+        accumulator.scatter_add(tf.IndexedSlices(tf.reduce_mean(gradient * gradient, axis=1), rows))
+        scale = rate / (tf.sqrt(tf.gather(accumulator, rows)) + 1e-7)
+        table.scatter_sub(tf.IndexedSlices(scale[:, None] * gradient, rows))
+
+    def _train_step(self, tokens, documents, reach, negatives) -> tuple[tf.Tensor, tf.Tensor]:
+        corpus = self.corpus
+        layout = block_examples(
+            tokens, documents, reach, negatives, window=corpus.window, block_size=corpus.block_size,
+            num_negative_samples=self.num_negative_samples,
+        )
+        centers, candidates = layout["centers"], layout["candidates"]
+        positive = layout["positive"]
+        labels = tf.concat([positive, tf.zeros_like(layout["negative_weight"])], axis=2)
+        weights = tf.concat([positive, layout["negative_weight"]], axis=2)
+        targets = tf.gather(self.target, centers)  # [blocks, G, dim]
+        contexts = tf.gather(self.context, candidates)  # [blocks, J + S, dim]
+        logits = tf.einsum("bcd,bjd->bcj", targets, contexts)
+        loss = tf.reduce_sum(weights * tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+        # d loss / d logit of the logistic loss, for both tables at once.
+        error = (tf.sigmoid(logits) - labels) * weights
+        target_gradient = tf.einsum("bcj,bjd->bcd", error, contexts)
+        context_gradient = tf.einsum("bcj,bcd->bjd", error, targets)
+        dimension = self.target.shape[1]
+        rate = self._rate()
+        adagrad = self.accumulators or (None, None)
+        self._apply(self.target, adagrad[0], tf.reshape(centers, [-1]), tf.reshape(target_gradient, [-1, dimension]), rate)
+        self._apply(
+            self.context, adagrad[1], tf.reshape(candidates, [-1]), tf.reshape(context_gradient, [-1, dimension]), rate
+        )
+        self.iterations.assign_add(1)
+        return loss, tf.reduce_sum(positive)
+
+    def train_epoch(self, rng: np.random.Generator) -> dict:
+        """One pass over the corpus; batches are made on a second thread.
+
+        Returns:
+            ``loss`` (mean per pair, negatives included), ``pairs`` and
+            ``seconds``.
+        """
+        start = time.perf_counter()
+        loss, pairs = tf.zeros(()), tf.zeros(())
+        for batch in _prefetch(self.corpus.batches(self.batch_size, rng, self.noise)):
+            step_loss, step_pairs = self._step(batch.tokens, batch.documents, batch.reach, batch.negatives)
+            loss, pairs = loss + step_loss, pairs + step_pairs
+        pairs_value = float(pairs)
+        return {
+            "loss": float(loss) / max(pairs_value, 1.0),
+            "pairs": int(pairs_value),
+            "seconds": time.perf_counter() - start,
+        }
+
+
+
+def _prefetch(iterator: Iterator, depth: int = 8) -> Iterator:
+    """Runs ``iterator`` on a background thread, ``depth`` items ahead
+    (NumPy releases the GIL, so batching overlaps the training step)."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                items.put(item)
+        except BaseException as error:  # Re-raised on the consumer's side.
+            failure.append(error)
+        finally:
+            items.put(done)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := items.get()) is not done:
+        yield item
+    if failure:
+        raise failure[0]
+
+
+def trainer_for(recipe: Recipe, model: keras.Model, corpus: Corpus) -> SkipGramTrainer:
+    """The trainer a recipe's ``optimizer`` and ``training`` sections describe.
+
+    Raises:
+        RecipeError: naming the key, for an optimizer or option the sparse
+            step does not have.
+    """
+    section, training = dict(recipe["optimizer"]), recipe["training"]
+    name, rate = section.pop("name"), section.pop("learning_rate")
+    if name not in OPTIMIZERS:
+        raise RecipeError(
+            f"{recipe.path}: optimizer.name: word2vec trains with sparse row updates, which "
+            f"kerasdl has for {' and '.join(OPTIMIZERS)}. Received: {name!r}"
+        )
+    if section:
+        key = sorted(section)[0]
+        raise RecipeError(f"{recipe.path}: optimizer.{key}: not used by word2vec's sparse {name}; remove it.")
+    batch_size = training["batch_size"]
+    try:
+        skipgram.check_layout(corpus.window, batch_size, corpus.block_size)
+    except ValueError as error:
+        raise RecipeError(f"{recipe.path}: training.batch_size: {error}") from None
+    if isinstance(rate, dict):
+        rate = build_schedule(rate, corpus.steps_per_epoch(batch_size), training["epochs"])
+    return SkipGramTrainer(model, corpus, batch_size, optimizer=name, learning_rate=rate)
+
+
+@dataclasses.dataclass
+class Plan:
+    """What ``kerasdl run --dry-run`` shows of a word2vec recipe."""
+
+    model: keras.Model
+    data: Corpus
+    train_examples: int
+    steps_per_epoch: int
+    trainer: SkipGramTrainer
+
+
+def plan(recipe: Recipe, corpus: Corpus, model: keras.Model) -> Plan:
+    """Checks the optimizer and layout against the corpus; trains nothing."""
+    trainer = trainer_for(recipe, model, corpus)
+    centers = int(skipgram.expected_centers(corpus.vocabulary, corpus.sample))
+    return Plan(model, corpus, centers, corpus.steps_per_epoch(trainer.batch_size), trainer)
+
+
+def run(recipe: Recipe, corpus: Corpus, model: keras.Model, *, verbose: Any = 1, log: Callable[[str], None] = print) -> dict:
+    """Trains, evaluates and exports word vectors; the ``kerasdl run`` of word2vec.
+
+    The run folder gets history.csv, metrics.json and the vectors in
+    word2vec text format (vectors.txt) and as vectors.tsv + metadata.tsv
+    for the TensorBoard Embedding Projector.
+    """
+    training = recipe["training"]
+    trainer = trainer_for(recipe, model, corpus)
+    folder = runs.create(training["runs_dir"], recipe.name, recipe.to_yaml())
+    log(f"Run folder: {folder}")
+    log(f"Corpus: {corpus.source}: {len(corpus.documents)} documents, {corpus.tokens:,} tokens, "
+        f"{len(corpus.vocabulary):,} words in the vocabulary.")
+    rng = np.random.default_rng(training["seed"])
+    history: list[dict] = []
+    for epoch in range(training["epochs"]):
+        result = trainer.train_epoch(rng)
+        result["words_per_second"] = corpus.tokens / result["seconds"]
+        history.append({"epoch": epoch, **result})
+        runs.write_text_atomically(folder / runs.HISTORY, _history_csv(history))
+        if verbose:
+            log(f"Epoch {epoch + 1}/{training['epochs']}: loss {result['loss']:.4f}, "
+                f"{result['pairs']:,} pairs, {result['words_per_second']:,.0f} words/s")
+    train_seconds = sum(entry["seconds"] for entry in history)
+    vectors = wordvectors.WordVectors(corpus.vocabulary.words, keras.ops.convert_to_numpy(trainer.target))
+    evaluation = wordvectors.evaluate(vectors)
+    neighbours = {word: vectors.neighbours(word, 8) for word in PROBE_WORDS if word in vectors.index}
+    for line in wordvectors.report(evaluation, neighbours):
+        log(line)
+    vectors.write_word2vec(folder / "vectors.txt")
+    vectors.write_projector(folder)
+    export_path, difference = None, None
+    if recipe["export"]["enabled"]:
+        export_path, difference = export.export_word_vectors(
+            vectors, recipe["export"]["directory"], recipe.name, lowercase=corpus.lowercase,
+            check=recipe["export"]["verify"],
+        )
+    summary = {
+        "name": recipe.name,
+        "dataset": corpus.source,
+        "test": {key: evaluation[key] for key in ("analogy_accuracy", "wordsim353_spearman", "simlex999_spearman")},
+        "evaluation": evaluation,
+        "neighbours": {word: [item[0] for item in items] for word, items in neighbours.items()},
+        "epochs": len(history),
+        "loss": [entry["loss"] for entry in history],
+        "train_seconds": round(train_seconds, 2),
+        "words_per_second": corpus.tokens * len(history) / train_seconds,
+        "vocabulary_size": len(corpus.vocabulary),
+        "run_dir": str(folder),
+        "vectors": str(folder / "vectors.txt"),
+        "export_path": str(export_path) if export_path else None,
+        "export_max_difference": difference,
+    }
+    runs.write_json_atomically(folder / runs.METRICS, summary)
+    return summary
+
+
+def _history_csv(history: list[dict]) -> str:
+    columns = ["epoch", "loss", "pairs", "seconds", "words_per_second"]
+    lines = [",".join(columns)] + [",".join(str(entry[key]) for key in columns) for entry in history]
+    return "\n".join(lines) + "\n"
