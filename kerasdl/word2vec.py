@@ -32,6 +32,30 @@ OPTIMIZERS = ("sgd", "adagrad")
 PROBE_WORDS = ("government", "money", "city", "war", "music", "monday", "france", "good")
 
 
+def windows(values: tf.Tensor, window: int, block_size: int) -> tf.Tensor:
+    """Block b's window: rows b*G .. b*G+J-1 of a batch's ``[B + 2W, ...]``
+    values (its own G rows, then the next 2W), as ``[blocks, J, ...]``."""
+    batch_size = values.shape[0] - 2 * window
+    blocks, rest = batch_size // block_size, list(values.shape[1:])
+    padded = tf.pad(values, [[0, block_size - 2 * window]] + [[0, 0]] * len(rest))
+    own = tf.reshape(padded[:batch_size], [blocks, block_size] + rest)
+    after = tf.reshape(padded[block_size:batch_size + block_size], [blocks, block_size] + rest)[:, :2 * window]
+    return tf.concat([own, after], axis=1)
+
+
+def fold_windows(values: tf.Tensor, window: int, block_size: int) -> tf.Tensor:
+    """The transpose of ``windows``: sums ``[blocks, J, ...]`` back onto the
+    batch's ``[B + 2W, ...]`` rows (neighbouring windows overlap by 2W)."""
+    blocks, rest = values.shape[0], list(values.shape[2:])
+    batch_size = blocks * block_size
+    own = tf.reshape(values[:, :block_size], [batch_size] + rest)
+    after = tf.pad(values[:, block_size:], [[0, 0], [0, block_size - 2 * window]] + [[0, 0]] * len(rest))
+    after = tf.reshape(after, [batch_size] + rest)
+    zeros = [[0, 0]] * len(rest)
+    total = tf.pad(own, [[0, block_size]] + zeros) + tf.pad(after, [[block_size, 0]] + zeros)
+    return total[:batch_size + 2 * window]
+
+
 def block_examples(
     tokens: tf.Tensor,
     documents: tf.Tensor,
@@ -52,22 +76,14 @@ def block_examples(
     pairs counts ``num_negative_samples`` negatives, as in word2vec.
 
     Returns:
-        ``centers`` [blocks, G] ids, ``candidates`` [blocks, J + S] ids (the
-        window, then the S shared negatives), ``positive`` [blocks, G, J]
-        1.0 where a column is the centre's context, ``negative_weight``
-        [blocks, G, S].
+        ``centers`` [blocks, G] ids, ``windows`` [blocks, J] ids (the
+        tokens around each block), ``positive`` [blocks, G, J] 1.0 where a
+        column is the centre's context, ``negative_weight`` [blocks, G, S].
     """
     batch_size = reach.shape[0]
     blocks, span = batch_size // block_size, block_size + 2 * window
-
-    def windows(values: tf.Tensor) -> tf.Tensor:
-        # Rows b*G .. b*G+J-1: the block's own G rows, then the next 2W.
-        padded = tf.pad(values, [[0, block_size - 2 * window]])
-        own = tf.reshape(padded[:batch_size], [blocks, block_size])
-        after = tf.reshape(padded[block_size:batch_size + block_size], [blocks, block_size])[:, :2 * window]
-        return tf.concat([own, after], axis=1)
-
-    window_tokens, window_documents = windows(tokens), windows(documents)
+    window_tokens = windows(tokens, window, block_size)
+    window_documents = windows(documents, window, block_size)
     centers = tf.reshape(tokens[window:window + batch_size], [blocks, block_size])
     center_documents = tf.reshape(documents[window:window + batch_size], [blocks, block_size])
     offsets = np.abs(np.arange(span)[None, :] - (window + np.arange(block_size))[:, None])
@@ -85,7 +101,7 @@ def block_examples(
     usable = tf.maximum(tf.reduce_sum(allowed, axis=2, keepdims=True), 1.0)
     return {
         "centers": centers,
-        "candidates": tf.concat([window_tokens, negatives], axis=1),
+        "windows": window_tokens,
         "positive": positive,
         "negative_weight": allowed * pairs * (num_negative_samples / usable),
     }
@@ -127,6 +143,8 @@ class SkipGramTrainer:
             (tf.Variable(tf.zeros(rows)), tf.Variable(tf.zeros(rows))) if optimizer == "adagrad" else None
         )
         self.iterations = tf.Variable(0, dtype=tf.int64)
+        # The epoch's summed loss and pair count, kept on the device.
+        self.totals = tf.Variable(tf.zeros(2))
         self.noise = skipgram.NoiseTable(corpus.vocabulary.counts)
         self._step = tf.function(self._train_step, jit_compile=jit_compile)
 
@@ -143,33 +161,45 @@ class SkipGramTrainer:
         scale = rate / (tf.sqrt(tf.gather(accumulator, rows)) + 1e-7)
         table.scatter_sub(tf.IndexedSlices(scale[:, None] * gradient, rows))
 
-    def _train_step(self, tokens, documents, reach, negatives) -> tuple[tf.Tensor, tf.Tensor]:
+    def _train_step(self, tokens, documents, reach, negatives) -> None:
         corpus = self.corpus
         layout = block_examples(
             tokens, documents, reach, negatives, window=corpus.window, block_size=corpus.block_size,
             num_negative_samples=self.num_negative_samples,
         )
-        centers, candidates = layout["centers"], layout["candidates"]
-        positive = layout["positive"]
-        labels = tf.concat([positive, tf.zeros_like(layout["negative_weight"])], axis=2)
-        weights = tf.concat([positive, layout["negative_weight"]], axis=2)
-        targets = tf.gather(self.target, centers)  # [blocks, G, dim]
-        contexts = tf.gather(self.context, candidates)  # [blocks, J + S, dim]
-        logits = tf.einsum("bcd,bjd->bcj", targets, contexts)
-        loss = tf.reduce_sum(weights * tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
-        # d loss / d logit of the logistic loss, for both tables at once.
-        error = (tf.sigmoid(logits) - labels) * weights
-        target_gradient = tf.einsum("bcj,bjd->bcd", error, contexts)
-        context_gradient = tf.einsum("bcj,bcd->bjd", error, targets)
+        centers, positive, negative_weight = layout["centers"], layout["positive"], layout["negative_weight"]
         dimension = self.target.shape[1]
+        targets = tf.gather(self.target, centers)  # [blocks, G, dim]
+        # Context rows are gathered once per token, then cut into the
+        # overlapping windows; the negatives come from the same table.
+        window_vectors = windows(tf.gather(self.context, tokens), corpus.window, corpus.block_size)
+        negative_vectors = tf.gather(self.context, negatives)  # [blocks, S, dim]
+        window_logits = tf.einsum("bcd,bjd->bcj", targets, window_vectors)
+        negative_logits = tf.einsum("bcd,bsd->bcs", targets, negative_vectors)
+        loss = tf.reduce_sum(positive * tf.nn.softplus(-window_logits)) + tf.reduce_sum(
+            negative_weight * tf.nn.softplus(negative_logits)
+        )
+        # d loss / d logit of the logistic loss: sigmoid - label, weighted.
+        window_error = (tf.sigmoid(window_logits) - 1.0) * positive
+        negative_error = tf.sigmoid(negative_logits) * negative_weight
+        target_gradient = tf.einsum("bcj,bjd->bcd", window_error, window_vectors) + tf.einsum(
+            "bcs,bsd->bcd", negative_error, negative_vectors
+        )
+        window_gradient = fold_windows(
+            tf.einsum("bcj,bcd->bjd", window_error, targets), corpus.window, corpus.block_size
+        )
+        negative_gradient = tf.einsum("bcs,bcd->bsd", negative_error, targets)
         rate = self._rate()
         adagrad = self.accumulators or (None, None)
         self._apply(self.target, adagrad[0], tf.reshape(centers, [-1]), tf.reshape(target_gradient, [-1, dimension]), rate)
         self._apply(
-            self.context, adagrad[1], tf.reshape(candidates, [-1]), tf.reshape(context_gradient, [-1, dimension]), rate
+            self.context, adagrad[1],
+            tf.concat([tokens, tf.reshape(negatives, [-1])], axis=0),
+            tf.concat([window_gradient, tf.reshape(negative_gradient, [-1, dimension])], axis=0),
+            rate,
         )
         self.iterations.assign_add(1)
-        return loss, tf.reduce_sum(positive)
+        self.totals.assign_add(tf.stack([loss, tf.reduce_sum(positive)]))
 
     def train_epoch(self, rng: np.random.Generator) -> dict:
         """One pass over the corpus; batches are made on a second thread.
@@ -179,14 +209,13 @@ class SkipGramTrainer:
             ``seconds``.
         """
         start = time.perf_counter()
-        loss, pairs = tf.zeros(()), tf.zeros(())
+        self.totals.assign(tf.zeros(2))
         for batch in _prefetch(self.corpus.batches(self.batch_size, rng, self.noise)):
-            step_loss, step_pairs = self._step(batch.tokens, batch.documents, batch.reach, batch.negatives)
-            loss, pairs = loss + step_loss, pairs + step_pairs
-        pairs_value = float(pairs)
+            self._step(batch.tokens, batch.documents, batch.reach, batch.negatives)
+        loss, pairs = (float(value) for value in self.totals.numpy())
         return {
-            "loss": float(loss) / max(pairs_value, 1.0),
-            "pairs": int(pairs_value),
+            "loss": loss / max(pairs, 1.0),
+            "pairs": int(pairs),
             "seconds": time.perf_counter() - start,
         }
 

@@ -1,11 +1,13 @@
-"""Skip-gram examples: vocabulary, subsampling, dynamic windows, negatives."""
+"""The skip-gram pipeline's invariants on tiny corpora: vocabulary,
+subsampling, dynamic windows that stay in their document, and negatives
+that never equal a true context. Batches are expanded into explicit pairs
+with ``block_examples``, the same expansion the training step uses."""
 
 import numpy as np
 import pytest
 
-from kerasdl.skipgram import (
-    UNKNOWN, Vocabulary, draw_negatives, examples, keep_probabilities, noise_distribution, skipgram_pairs,
-)
+from kerasdl.skipgram import UNKNOWN, NoiseTable, Vocabulary, batches, keep_probabilities, noise_distribution
+from kerasdl.word2vec import block_examples
 
 DOCUMENTS = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "sat"], ["a", "cat"]]
 
@@ -33,88 +35,108 @@ def test_keep_probabilities_follow_gensims_formula():
     assert keep_probabilities(counts, sample=0).tolist() == [1, 1, 1]
 
 
-def test_pairs_stay_in_the_window_and_the_document():
-    rng = np.random.default_rng(0)
-    document = np.repeat(np.arange(20), 100)
-    # Token ids equal to positions, so a pair's ids give its distance.
-    targets, contexts = skipgram_pairs(np.arange(2000), document, window=3, rng=rng)
-    distance = np.abs(targets - contexts)
-    assert distance.min() >= 1 and distance.max() <= 3
-    assert (document[targets] == document[contexts]).all()
-    # Dynamic window: each position reaches d with probability (window - d + 1) / window.
-    share = np.bincount(distance)[1:] / np.bincount(distance)[1]
-    assert share == pytest.approx([1, 2 / 3, 1 / 3], abs=0.05)
+WINDOW, BLOCK = 3, 8
 
 
-def test_window_one_gives_exactly_the_neighbours():
-    targets, contexts = skipgram_pairs(np.array([5, 6, 7]), np.zeros(3, int), window=1, rng=np.random.default_rng(0))
-    assert sorted(zip(targets.tolist(), contexts.tolist())) == [(5, 6), (6, 5), (6, 7), (7, 6)]
+def _vocabulary(documents, size):
+    return Vocabulary(tuple(map(str, range(size))), np.bincount(np.concatenate(documents), minlength=size))
 
 
-def test_negatives_never_equal_the_context_and_follow_unigram_to_the_075():
-    rng = np.random.default_rng(1)
-    counts = np.array([5000, 1000, 200, 50, 10])
-    cumulative = noise_distribution(counts)
-    contexts = rng.integers(0, 5, size=200_000)
-    negatives = draw_negatives(contexts, 5, cumulative, rng)
-    assert negatives.shape == (200_000, 5)
-    assert not (negatives == contexts[:, None]).any()
-    # Where the context is the rarest word, negatives are plain unigram^0.75 draws.
-    rare = negatives[contexts == 4].ravel()
-    # Word 4 itself is redrawn for these rows: the others keep their relative weights.
-    expected = counts[:4] ** 0.75 / (counts[:4] ** 0.75).sum()
-    observed = np.bincount(rare, minlength=5)
-    assert observed[4] == 0
-    assert observed[:4] / len(rare) == pytest.approx(expected, abs=0.01)
+def _expand(batch, window=WINDOW, block=BLOCK, k=5):
+    """A batch as explicit pairs and per-(centre, negative) weights, in NumPy."""
+    layout = {key: value.numpy() for key, value in block_examples(
+        batch.tokens, batch.documents, batch.reach, batch.negatives,
+        window=window, block_size=block, num_negative_samples=k,
+    ).items()}
+    blocks, centres, columns = np.nonzero(layout["positive"])
+    positions = blocks * block + centres  # Position of the centre in the batch.
+    window_positions = blocks * block + columns  # Position in tokens (centre + window).
+    return layout, positions, window_positions
 
 
-def test_a_dominant_word_is_never_its_own_negative():
-    negatives = draw_negatives(np.zeros(1000, int), 3, noise_distribution(np.array([10**6, 1])), np.random.default_rng(0))
-    assert (negatives == 1).all()
+def _stream(seed=0, documents=30, length=200, words=40, **options):
+    rng = np.random.default_rng(seed)
+    corpus = [rng.integers(0, words, length) for _ in range(documents)]
+    settings = dict(window=WINDOW, sample=0, batch_size=64, block_size=BLOCK, shared_negatives=6)
+    settings.update(options)
+    return corpus, list(batches(corpus, _vocabulary(corpus, words), rng=rng, **settings))
 
 
-def _corpus(rng, documents=50, length=400, words=60):
-    return [rng.integers(0, words, size=length) for _ in range(documents)]
+def test_windows_stay_within_reach_and_inside_their_document():
+    _, stream = _stream(documents=40, length=50, chunk_tokens=300)
+    distances = []
+    for batch in stream:
+        _, positions, window_positions = _expand(batch)
+        offset = window_positions - (positions + WINDOW)
+        reach = batch.reach[positions]
+        assert (np.abs(offset) >= 1).all() and (np.abs(offset) <= reach).all()
+        assert reach.max() <= WINDOW and batch.reach[batch.reach > 0].min() >= 1
+        assert (batch.documents[window_positions] == batch.documents[positions + WINDOW]).all()
+        distances.append(np.abs(offset))
+    # Dynamic window: a centre reaches distance d with probability (W - d + 1) / W.
+    counts = np.bincount(np.concatenate(distances))[1:]
+    assert counts / counts[0] == pytest.approx([1, 2 / 3, 1 / 3], abs=0.05)
 
 
-def test_an_epoch_streams_full_batches_and_the_same_pairs_whatever_the_chunk():
+def test_every_kept_token_is_a_centre_once_per_epoch_whatever_the_chunk():
+    corpus, whole = _stream(seed=1, chunk_tokens=10**9)
+    _, chunked = _stream(seed=1, chunk_tokens=500)
+    for stream in (whole, chunked):
+        assert sum(batch.centers for batch in stream) == sum(map(len, corpus))
+        assert all(len(batch.reach) == 64 and batch.negatives.shape == (64 // BLOCK, 6) for batch in stream)
+        centres = np.concatenate([batch.tokens[WINDOW:WINDOW + 64][batch.reach > 0] for batch in stream])
+        assert np.bincount(centres, minlength=40).tolist() == np.bincount(np.concatenate(corpus), minlength=40).tolist()
+    assert len(chunked) > len(whole)  # Each chunk's last batch is padded.
+
+
+def test_no_weighted_negative_equals_a_true_context_of_its_centre():
+    # Five words, one of them dominant: clashes are frequent and must all go.
     rng = np.random.default_rng(2)
-    documents = _corpus(rng)
-    vocabulary = Vocabulary(tuple(f"w{i}" for i in range(60)), np.bincount(np.concatenate(documents), minlength=60))
-    totals = []
-    for chunk_tokens in (500, 10**9):
-        batches = list(examples(documents, vocabulary, window=2, num_negative_samples=4, sample=0,
-                                batch_size=256, chunk_tokens=chunk_tokens, rng=np.random.default_rng(3)))
-        sizes = [len(targets) for targets, _, _ in batches]
-        assert all(size == 256 for size in sizes[:-1]) and 0 < sizes[-1] <= 256
-        for targets, contexts, negatives in batches:
-            assert negatives.shape == (len(targets), 4)
-            assert not (negatives == contexts[:, None]).any()
-        totals.append(sum(sizes))
-    # Same windows in expectation: about (window + 1) pairs per token with window 2 (1 + 2/2 each side).
-    assert totals[0] == pytest.approx(totals[1], rel=0.03)
-    assert totals[1] == pytest.approx(50 * 400 * 3, rel=0.03)
+    corpus = [np.where(rng.random(100) < 0.6, 0, rng.integers(1, 5, 100)) for _ in range(20)]
+    checked = dropped = 0
+    for batch in batches(corpus, _vocabulary(corpus, 5), window=WINDOW, sample=0, batch_size=64,
+                         block_size=BLOCK, shared_negatives=6, rng=rng):
+        layout, positions, window_positions = _expand(batch)
+        blocks, centres = positions // BLOCK, positions % BLOCK
+        weights = layout["negative_weight"][blocks, centres]  # [pairs, S]
+        negatives = batch.negatives[blocks]
+        contexts = batch.tokens[window_positions]
+        clash = negatives == contexts[:, None]
+        assert (weights[clash] == 0).all()
+        checked += clash.size
+        dropped += int(clash.sum())
+        # The rest stand for k = 5 negatives per pair: a centre with m pairs weighs m * 5 in all.
+        pairs = layout["positive"].sum(axis=2)
+        total = layout["negative_weight"].sum(axis=2)
+        some = (layout["negative_weight"] > 0).any(axis=2)
+        assert total[some] == pytest.approx(pairs[some] * 5)
+    assert dropped > 0 and checked > 1000
 
 
-def test_pairs_never_cross_documents_when_streamed():
-    rng = np.random.default_rng(4)
-    # Even documents use words 0-9, odd ones 10-19: a mixed pair would cross a boundary.
-    documents = [rng.integers(0, 10, 100) + 10 * (index % 2) for index in range(40)]
-    vocabulary = Vocabulary(tuple(map(str, range(20))), np.bincount(np.concatenate(documents), minlength=20))
-    for targets, contexts, _ in examples(documents, vocabulary, window=5, sample=0, batch_size=64,
-                                         chunk_tokens=350, rng=rng):
-        assert ((targets < 10) == (contexts < 10)).all()
+def test_negatives_follow_the_unigram_distribution_to_the_power_075():
+    counts = np.array([1000, 300, 100, 10, 1])
+    draws = NoiseTable(counts).draw((200_000,), np.random.default_rng(3))
+    assert np.bincount(draws, minlength=5) / len(draws) == pytest.approx(noise_distribution(counts), abs=0.004)
 
 
-def test_subsampling_thins_frequent_words():
+def test_subsampling_keeps_frequent_words_at_the_expected_rate():
     rng = np.random.default_rng(5)
-    documents = [np.where(rng.random(1000) < 0.5, 0, rng.integers(1, 50, 1000)) for _ in range(20)]
-    counts = np.bincount(np.concatenate(documents), minlength=50)
-    vocabulary = Vocabulary(tuple(map(str, range(50))), counts)
-    kept_share = []
-    for sample in (0, 1e-3):
-        targets = np.concatenate([t for t, _, _ in examples(documents, vocabulary, window=1, sample=sample,
-                                                             rng=np.random.default_rng(6))])
-        kept_share.append(np.mean(targets == 0))
-    assert kept_share[0] == pytest.approx(0.5, abs=0.02)
-    assert kept_share[1] < 0.2
+    corpus = [np.where(rng.random(1000) < 0.5, 0, rng.integers(1, 50, 1000)) for _ in range(20)]
+    vocabulary = _vocabulary(corpus, 50)
+    keep = keep_probabilities(vocabulary.counts, 1e-3)
+    kept = np.zeros(50)
+    epochs = 5
+    for _ in range(epochs):
+        for batch in batches(corpus, vocabulary, window=WINDOW, sample=1e-3, batch_size=64, block_size=BLOCK, rng=rng):
+            kept += np.bincount(batch.tokens[WINDOW:WINDOW + 64][batch.reach > 0], minlength=50)
+    rate = kept / (vocabulary.counts * epochs)
+    assert rate[0] == pytest.approx(keep[0], rel=0.05) and keep[0] < 0.1
+    assert rate[1:].mean() == pytest.approx(keep[1:].mean(), rel=0.05)
+
+
+def test_a_layout_where_blocks_cannot_hold_two_windows_is_refused():
+    corpus = [np.arange(10)]
+    with pytest.raises(ValueError, match="block_size must be at least 2 \\* window"):
+        next(batches(corpus, _vocabulary(corpus, 10), window=5, block_size=8, batch_size=64, rng=np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="multiple of block_size"):
+        next(batches(corpus, _vocabulary(corpus, 10), window=3, block_size=8, batch_size=60, rng=np.random.default_rng(0)))
