@@ -47,6 +47,7 @@ test-all: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/tune_memory.py
+	$(BIN)/python bench/word2vec.py
 
 clean:
 	rm -rf runs saved_models/*/ .pytest_cache build *.egg-info

@@ -142,6 +142,14 @@ def _news_articles_zip() -> Path:
     return path
 
 
+def news_articles_texts() -> list[str]:
+    """Each NewsArticles article's title and text, as one string."""
+    with zipfile.ZipFile(_news_articles_zip()) as archive:
+        text = archive.read("NewsArticles.csv").decode("utf-8")
+    csv.field_size_limit(1 << 30)
+    return [f"{row['title']}\n{row['text']}" for row in csv.DictReader(io.StringIO(text))]
+
+
 @register_dataset("news_articles")
 def load_news_articles(
     min_count: int = 5,
@@ -170,14 +178,8 @@ def load_news_articles(
             model's ``num_negative_samples``.
         lowercase: Lowercase the text (the evaluation sets are lowercase).
     """
-    path = _news_articles_zip()
-    with zipfile.ZipFile(path) as archive:
-        text = archive.read("NewsArticles.csv").decode("utf-8")
-    csv.field_size_limit(1 << 30)
-    rows = list(csv.DictReader(io.StringIO(text)))
-    texts = [f"{row['title']}\n{row['text']}" for row in rows]
     return build_corpus(
-        texts, f"NewsArticles from {path}", min_count=min_count, max_vocabulary_size=max_vocabulary_size,
+        news_articles_texts(), f"NewsArticles from {_news_articles_zip()}", min_count=min_count, max_vocabulary_size=max_vocabulary_size,
         window=window, sample=sample, block_size=block_size, shared_negatives=shared_negatives, lowercase=lowercase,
     )
 
