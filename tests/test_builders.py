@@ -1,5 +1,7 @@
 """Builders: every registered one, through the public API, with tiny shapes."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -12,7 +14,15 @@ from kerasdl.registry import BUILDERS, create_model
 SMALL = {"dense": {"units": [8]}, "cnn": {"filters": [4, 8]}}
 
 
-@pytest.mark.parametrize("name", BUILDERS.names())
+# Classifiers; word2vec takes a vocabulary instead (tests/test_word2vec.py).
+CLASSIFIERS = [name for name in BUILDERS.names() if "num_classes" in inspect.signature(BUILDERS.get(name)).parameters]
+
+
+def test_every_builder_is_a_classifier_or_word2vec():
+    assert set(BUILDERS.names()) - set(CLASSIFIERS) == {"word2vec"}
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_every_builder_returns_an_uncompiled_functional_model(name):
     model = create_model(name, input_shape=(12, 12, 1), num_classes=3, **SMALL.get(name, {}))
     assert isinstance(model, keras.Model) and model.__class__.__name__ == "Functional"

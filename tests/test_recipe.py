@@ -68,7 +68,7 @@ BAD = [
     ({"model": {"builder": "cnn"}, "optimizer": {"name": "adamm"}}, [], "optimizer.name", "must be one of"),
     ({"model": {"builder": "cnn"}, "optimizer": {"name": "adam", "momentum": 0.9}}, [], "optimizer.momentum", "keras.optimizers.Adam"),
     ({"model": {"builder": "cnn"}, "optimizer": {"learning_rate": -1.0}}, [], "optimizer.learning_rate", "> 0"),
-    ({"model": {"builder": "cnn"}, "optimizer": {"learning_rate": {"schedule": "linear"}}}, [], "optimizer.learning_rate.schedule", "cosine"),
+    ({"model": {"builder": "cnn"}, "optimizer": {"learning_rate": {"schedule": "triangular"}}}, [], "optimizer.learning_rate.schedule", "cosine"),
     ({"model": {"builder": "cnn"}, "optimizer": {"learning_rate": {"schedule": "cosine", "initial_learning_rate": 0.1, "alfa": 0}}}, [], "optimizer.learning_rate.alfa", "did you mean 'alpha'"),
     ({"model": {"builder": "cnn"}, "data": {"dataset": "imagenet"}}, [], "data.dataset", "fashion_mnist"),
     ({"model": {"builder": "cnn"}, "data": {"dataset": "csv"}}, [], "data.path", "is required"),
