@@ -197,6 +197,7 @@ def run(
     """
     data = load_data(recipe)
     if isinstance(data, Corpus):
+        keras.utils.set_random_seed(recipe["training"]["seed"])
         return word2vec.run(recipe, data, build_model(recipe, data), verbose=verbose, log=log)
     prepared = Prepared(recipe, data)
     training = recipe["training"]
