@@ -23,6 +23,7 @@ import csv
 import dataclasses
 import difflib
 import gc
+import inspect
 import io
 import json
 import os
@@ -40,6 +41,7 @@ from keras_tuner.engine import metrics_tracking
 from kerasdl import datasets, runs, schema, space, training
 from kerasdl.errors import RecipeError, TuningError
 from kerasdl.recipe import Checker, Recipe, dump_yaml, load_recipe, resolve_arguments, resolve_fields
+from kerasdl.registry import BUILDERS
 from kerasdl.space import label
 
 FINGERPRINT = "kerasdl.json"
@@ -122,6 +124,12 @@ def load_settings(recipe: Recipe) -> Settings:
             ranges reaching 0, an objective the recipe never logs, ...
     """
     check = Checker(recipe.path, recipe.overridden)
+    builder = recipe["model"]["builder"]
+    if "vocabulary_size" in inspect.signature(BUILDERS.get(builder)).parameters:
+        check.fail(
+            "model.builder", f"'{builder}' trains with its own sparse loop, which `kerasdl tune` does not drive "
+            "yet: it searches the classifiers (dense, cnn). Compare word2vec settings with `kerasdl run --set ...`.",
+        )
     given = recipe.values.get("tune")
     if given is None:
         check.fail(

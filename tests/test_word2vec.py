@@ -198,3 +198,12 @@ def test_bad_word2vec_recipes_fail_cleanly_before_writing(workdir, settings, mes
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (workdir / "runs").exists() and not (workdir / "saved_models").exists()
+
+
+def test_tune_refuses_a_word2vec_recipe_by_name(workdir):
+    recipe = workdir / "w2v.yaml"
+    recipe.write_text(Path(RECIPE).read_text() + "tune:\n  objective: loss\n  space:\n    model.embedding_dim: [50, 100]\n")
+    result = CliRunner().invoke(main, ["tune", str(recipe), "--max-trials", "1"])
+    assert result.exit_code == 2, result.output
+    assert "model.builder 'word2vec' trains with its own sparse loop" in result.output
+    assert list(workdir.iterdir()) == [recipe]
