@@ -71,6 +71,10 @@ class Registry:
             )
         return self._entries[name]
 
+    def data_arguments_of(self, name: str) -> set[str]:
+        """The parameters of an entry that kerasdl supplies from the data."""
+        return set(inspect.signature(self.get(name)).parameters) & set(self.data_arguments)
+
     def parameters(self, name: str) -> dict[str, inspect.Parameter]:
         """The recipe-settable parameters of an entry, by name."""
         return {

@@ -6,7 +6,6 @@ This is what ``kerasdl run`` does; the CLI only parses and prints.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import time
 from typing import Any, Callable, Optional, Union
@@ -79,8 +78,7 @@ def build_model(recipe: Recipe, data: Union[datasets.Dataset, Corpus]) -> keras.
         provided = {"vocabulary_size": len(data.vocabulary)}
     else:
         provided = {"input_shape": data.input_shape, "num_classes": data.num_classes}
-    wanted = set(inspect.signature(BUILDERS.get(builder)).parameters) & set(BUILDERS.data_arguments)
-    if wanted != set(provided):
+    if BUILDERS.data_arguments_of(builder) != set(provided):
         kind = "a text corpus" if isinstance(data, Corpus) else "examples with labels"
         raise RecipeError(
             f"{recipe.path}: model.builder: '{builder}' does not train on {kind} "

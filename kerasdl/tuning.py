@@ -23,7 +23,6 @@ import csv
 import dataclasses
 import difflib
 import gc
-import inspect
 import io
 import json
 import os
@@ -125,7 +124,7 @@ def load_settings(recipe: Recipe) -> Settings:
     """
     check = Checker(recipe.path, recipe.overridden)
     builder = recipe["model"]["builder"]
-    if "vocabulary_size" in inspect.signature(BUILDERS.get(builder)).parameters:
+    if "vocabulary_size" in BUILDERS.data_arguments_of(builder):
         check.fail(
             "model.builder", f"'{builder}' trains with its own sparse loop, which `kerasdl tune` does not drive "
             "yet: it searches the classifiers (dense, cnn). Compare word2vec settings with `kerasdl run --set ...`.",

@@ -279,14 +279,13 @@ class Plan:
     data: Corpus
     train_examples: int
     steps_per_epoch: int
-    trainer: SkipGramTrainer
 
 
 def plan(recipe: Recipe, corpus: Corpus, model: keras.Model) -> Plan:
     """Checks the optimizer and layout against the corpus; trains nothing."""
     trainer = trainer_for(recipe, model, corpus)
     centers = int(skipgram.expected_centers(corpus.vocabulary, corpus.sample))
-    return Plan(model, corpus, centers, corpus.steps_per_epoch(trainer.batch_size), trainer)
+    return Plan(model, corpus, centers, corpus.steps_per_epoch(trainer.batch_size))
 
 
 def run(recipe: Recipe, corpus: Corpus, model: keras.Model, *, verbose: Any = 1, log: Callable[[str], None] = print) -> dict:
