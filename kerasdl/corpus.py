@@ -15,7 +15,7 @@ import io
 import re
 import zipfile
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -96,8 +96,12 @@ def build_corpus(
     block_size: int,
     shared_negatives: int,
     lowercase: bool,
+    split: Optional[Callable[[str], list[str]]] = None,
 ) -> Corpus:
     """Tokenises texts, builds the vocabulary and checks the settings.
+
+    Args:
+        split: Turns a text into words; ``tokenize`` by default.
 
     Raises:
         DataError: for settings out of range or a corpus too small to train.
@@ -113,7 +117,7 @@ def build_corpus(
     for key, value, passed, expected in checks:
         if not passed:
             raise DataError(f"data.{key} must be {expected}. Received: {key}={value!r}")
-    token_lists = [tokenize(text, lowercase) for text in texts]
+    token_lists = [split(text) if split else tokenize(text, lowercase) for text in texts]
     vocabulary = skipgram.Vocabulary.build(token_lists, min_count=min_count, max_size=max_vocabulary_size)
     if len(vocabulary) < 2:
         raise DataError(

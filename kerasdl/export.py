@@ -1,11 +1,13 @@
 """Export: a verified SavedModel in the TF Serving layout, written atomically.
 
 ``<directory>/<name>/<version>/`` holds ``saved_model.pb``, ``variables/``
-and ``assets.extra/``. A classifier's ``serving_default`` signature takes
-``inputs`` (float32, raw values as in the data, e.g. 0-255 pixels, shape
-``[batch, *input_shape]``) and returns ``probabilities`` (float32,
-``[batch, num_classes]``); ``assets.extra/class_names.txt`` names the
-classes. Word vectors: see ``export_word_vectors``.
+and ``assets.extra/``. The ``serving_default`` signature takes ``inputs``
+as in the data: float32 raw values (0-255 pixels, ppm, ...) shaped
+``[batch, *input_shape]``, or for a text model strings shaped ``[batch]``.
+A classifier returns ``probabilities`` (float32, ``[batch, num_classes]``;
+``assets.extra/class_names.txt`` names the classes), a forecaster
+``forecast`` (float32, ``[batch, horizon]``; ``assets.extra/series.json``
+says how to feed it). Word vectors: see ``export_word_vectors``.
 """
 
 from __future__ import annotations
@@ -35,19 +37,23 @@ def next_version(folder: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def _write(model: keras.Model, path: Path) -> None:
+def _input_dtype(model: keras.Model) -> tf.DType:
+    return tf.string if model.inputs[0].dtype == "string" else tf.float32
+
+
+def _write(model: keras.Model, path: Path, output_name: str) -> None:
     archive = keras.export.ExportArchive()
     archive.track(model)
-    spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32, name=INPUT_NAME)
+    spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), _input_dtype(model), name=INPUT_NAME)
 
     def serve(inputs: tf.Tensor) -> dict:
-        return {OUTPUT_NAME: model(inputs, training=False)}
+        return {output_name: model(inputs, training=False)}
 
     archive.add_endpoint(name=SIGNATURE, fn=serve, input_signature=[spec])
     archive.write_out(str(path), verbose=False)
 
 
-def verify(path: Path, model: keras.Model, sample: np.ndarray, atol: float = 1e-4) -> float:
+def verify(path: Path, model: keras.Model, sample: np.ndarray, output_name: str = OUTPUT_NAME, atol: float = 1e-4) -> float:
     """Reloads the SavedModel and compares its outputs with the model's.
 
     Returns:
@@ -58,8 +64,8 @@ def verify(path: Path, model: keras.Model, sample: np.ndarray, atol: float = 1e-
     """
     loaded = tf.saved_model.load(str(path))
     serve = loaded.signatures[SIGNATURE]
-    inputs = tf.constant(sample, tf.float32)
-    exported = serve(**{INPUT_NAME: inputs})[OUTPUT_NAME].numpy()
+    inputs = tf.constant(sample.tolist() if sample.dtype == object else sample, _input_dtype(model))
+    exported = serve(**{INPUT_NAME: inputs})[output_name].numpy()
     expected = keras.ops.convert_to_numpy(model(inputs, training=False))
     difference = float(np.max(np.abs(exported - expected)))
     if not difference <= atol:
@@ -75,10 +81,16 @@ def export_savedmodel(
     directory: str,
     name: str,
     sample: np.ndarray,
-    class_names: Sequence[str],
+    assets: dict[str, str],
+    output_name: str = OUTPUT_NAME,
     check: bool = True,
 ) -> tuple[Path, Optional[float]]:
-    """Writes, verifies, then moves a classifier's SavedModel into place.
+    """Writes, verifies, then moves a model's SavedModel into place.
+
+    Args:
+        sample: Inputs the reloaded export must answer as the model does.
+        assets: File name -> text, written to ``assets.extra/``.
+        output_name: The signature's output: ``probabilities`` or ``forecast``.
 
     Returns:
         The version folder and the verification's max difference (None
@@ -86,11 +98,12 @@ def export_savedmodel(
     """
 
     def write(path: Path) -> Optional[float]:
-        _write(model, path)
+        _write(model, path, output_name)
         extra = path / "assets.extra"
         extra.mkdir(exist_ok=True)
-        (extra / "class_names.txt").write_text("\n".join(class_names) + "\n")
-        return verify(path, model, sample) if check else None
+        for name, text in assets.items():
+            (extra / name).write_text(text)
+        return verify(path, model, sample, output_name) if check else None
 
     return publish(directory, name, write)
 

@@ -4,7 +4,7 @@ Example:
 
 >>> from kerasdl.registry import BUILDERS, create_model
 >>> BUILDERS.names()
-['cnn', 'dense', 'word2vec']
+['cnn', 'dense', 'lstm', 'word2vec']
 >>> model = create_model("dense", input_shape=(28, 28, 1), num_classes=10)
 """
 
@@ -75,6 +75,10 @@ class Registry:
         """The parameters of an entry that kerasdl supplies from the data."""
         return set(inspect.signature(self.get(name)).parameters) & set(self.data_arguments)
 
+    def signature(self, name: str) -> dict[str, inspect.Parameter]:
+        """Every parameter of an entry, by name."""
+        return dict(inspect.signature(self.get(name)).parameters)
+
     def parameters(self, name: str) -> dict[str, inspect.Parameter]:
         """The recipe-settable parameters of an entry, by name."""
         return {
@@ -84,9 +88,12 @@ class Registry:
         }
 
 
-# Builders take the input shape and class count (or, for text, the
-# vocabulary size) from the data.
-BUILDERS = Registry("model builder", "kerasdl.builders", ("input_shape", "num_classes", "vocabulary_size"))
+# Builders take from the data: the input shape and class count, or the
+# forecast horizon; the training inputs that preprocessing layers adapt to;
+# for word2vec, the vocabulary size.
+BUILDERS = Registry(
+    "model builder", "kerasdl.builders", ("input_shape", "num_classes", "horizon", "adapt_data", "vocabulary_size")
+)
 # Loaders take the seed from the training section.
 DATASETS = Registry("dataset", "kerasdl.datasets", ("seed",))
 

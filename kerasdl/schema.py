@@ -69,6 +69,18 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "strategy": Field(str, "auto", "Device strategy: auto (several GPUs -> mirrored, else the default), default, mirrored, one_device.", choices=("auto", "default", "mirrored", "one_device")),
         "resume": Field(bool, True, "Resume an interrupted run of the same recipe from its last finished epoch."),
         "runs_dir": Field(str, "runs", "Folder that receives run folders: <runs_dir>/<name>/<timestamp>/."),
+        "baselines": Field(bool, True, "After the test, score simple baselines on the same test split: majority class and TF-IDF + logistic regression for texts (needs scikit-learn), last value and seasonal naive with drift for a series."),
+    },
+    # Unsupervised pretraining of a text model's embedding.
+    "pretrain": {
+        "enabled": Field(bool, False, "Before training a text model, train Word2Vec (kerasdl's own) on its training texts (never the validation or test texts) and start the embedding from those vectors."),
+        "epochs": Field(int, 10, "Word2Vec passes over the training texts.", minimum=1),
+        "window": Field(int, 5, "Largest distance between a word and a context word.", minimum=1),
+        "min_count": Field(int, 2, "Words seen fewer times keep a random vector.", minimum=1),
+        "sample": Field(float, 1e-3, "Subsampling of frequent words (gensim's rule); 0 for none.", minimum=0.0),
+        "num_negative_samples": Field(int, 5, "Noise words scored per pair.", minimum=1),
+        "learning_rate": Field(float, 0.1, "Row-wise Adagrad's learning rate.", minimum=0.0),
+        "batch_size": Field(int, 4096, "Centre words per step, a multiple of 16.", minimum=16),
     },
     "export": {
         "enabled": Field(bool, True, "Export a SavedModel after training."),

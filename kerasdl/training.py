@@ -5,20 +5,25 @@ This is what ``kerasdl run`` does; the CLI only parses and prints.
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import keras
 import numpy as np
 
-from kerasdl import datasets, devices, export, pipeline, runs, word2vec
+from kerasdl import datasets, devices, evaluation, export, pipeline, runs, word2vec
 from kerasdl.corpus import Corpus
+from kerasdl.series import Series
 from kerasdl.errors import BuilderArgumentError, RecipeError
 from kerasdl.optimizers import build_optimizer
 from kerasdl.recipe import Recipe
 from kerasdl.registry import BUILDERS, create_model
+
+# The run folder's copy of the word vectors a text model's embedding started from.
+PRETRAINED_VECTORS = "pretrained_vectors.txt"
 
 
 class _Throughput(keras.callbacks.Callback):
@@ -48,26 +53,36 @@ class _Throughput(keras.callbacks.Callback):
         return self.samples_per_epoch * len(timed) / sum(timed) if timed else None
 
 
-def load_data(recipe: Recipe) -> Union[datasets.Dataset, Corpus]:
-    """The recipe's dataset, cut to ``max_train_examples``/``max_test_examples``
+def load_data(recipe: Recipe) -> Union[datasets.Dataset, Series, Corpus]:
+    """The recipe's data, cut to ``max_train_examples``/``max_test_examples``
     (for a text corpus, ``max_train_examples`` counts documents)."""
     section = recipe["data"]
     data = datasets.load(section["dataset"], recipe.dataset_arguments(), recipe["training"]["seed"])
     if isinstance(data, Corpus):
         return data.limited(section["max_train_examples"])
-    train, test = section["max_train_examples"], section["max_test_examples"]
-    return dataclasses.replace(
-        data,
-        x_train=data.x_train[:train] if train else data.x_train,
-        y_train=data.y_train[:train] if train else data.y_train,
-        x_test=data.x_test[:test] if test else data.x_test,
-        y_test=data.y_test[:test] if test else data.y_test,
-    )
+    return data.limited(section["max_train_examples"], section["max_test_examples"])
 
 
-def build_model(recipe: Recipe, data: Union[datasets.Dataset, Corpus]) -> keras.Model:
-    """The recipe's uncompiled model for the data: input shape and classes
-    for examples, vocabulary size for a text corpus.
+def _kind(data: Any) -> str:
+    if isinstance(data, Corpus):
+        return "a text corpus"
+    if isinstance(data, Series):
+        return "a time series"
+    return "labelled texts" if data.is_text else "examples with labels"
+
+
+def build_model(
+    recipe: Recipe, data: Union[datasets.Dataset, Series, Corpus], fit_inputs: Optional[np.ndarray] = None,
+    embedding_path: Optional[str] = None,
+) -> keras.Model:
+    """The recipe's uncompiled model for the data: what the builder learns
+    from the data (input shape, classes or horizon, vocabulary size,
+    ``adapt_data``) plus the recipe's ``model`` section.
+
+    Args:
+        fit_inputs: The inputs the model trains on, which preprocessing
+            layers adapt to; the whole training split by default.
+        embedding_path: Pretrained word vectors (overrides the recipe's).
 
     Raises:
         RecipeError: naming ``model.<argument>`` when the builder rejects a
@@ -75,20 +90,70 @@ def build_model(recipe: Recipe, data: Union[datasets.Dataset, Corpus]) -> keras.
     """
     builder = recipe["model"]["builder"]
     if isinstance(data, Corpus):
-        provided = {"vocabulary_size": len(data.vocabulary)}
+        required, optional = {"vocabulary_size": len(data.vocabulary)}, {}
     else:
-        provided = {"input_shape": data.input_shape, "num_classes": data.num_classes}
-    if BUILDERS.data_arguments_of(builder) != set(provided):
-        kind = "a text corpus" if isinstance(data, Corpus) else "examples with labels"
+        required, optional = data.builder_inputs(data.x_train if fit_inputs is None else fit_inputs)
+    accepted = BUILDERS.data_arguments_of(builder)
+    needed = {name for name, parameter in BUILDERS.signature(builder).items()
+              if name in accepted and parameter.default is parameter.empty}
+    if not set(required) <= accepted or not needed <= set(required):
         raise RecipeError(
-            f"{recipe.path}: model.builder: '{builder}' does not train on {kind} "
+            f"{recipe.path}: model.builder: '{builder}' does not train on {_kind(data)} "
             f"(data.dataset: {recipe['data']['dataset']}). Pick a builder and dataset that fit: "
-            "word2vec with news_articles or text; the others with image or table datasets."
+            "word2vec with a text corpus (news_articles, text); lstm with labelled texts or a time "
+            "series; cnn, dense or lstm with image or table datasets."
         )
+    provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
+    arguments = recipe.builder_arguments()
+    if embedding_path:
+        arguments["embedding_path"] = embedding_path
     try:
-        return create_model(builder, **provided, **recipe.builder_arguments())
+        return create_model(builder, **provided, **arguments)
     except BuilderArgumentError as error:
         raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
+
+
+def _check_task(recipe: Recipe, data: Any) -> None:
+    """A forecast needs a regression loss and metrics, a classifier not."""
+    if not isinstance(data, Series):
+        return
+    if "crossentropy" in recipe["loss"]:
+        raise RecipeError(
+            f"{recipe.path}: loss: {recipe['loss']} is a classification loss, but {data.source} is "
+            "forecast: set loss: mse (or mae, huber)."
+        )
+    for index, metric in enumerate(recipe["metrics"]):
+        if metric in ("accuracy", "acc") or "accuracy" in metric or "crossentropy" in metric:
+            raise RecipeError(
+                f"{recipe.path}: metrics[{index}]: {metric} scores classes, but {data.source} is forecast: "
+                "use mae, root_mean_squared_error or mean_absolute_percentage_error."
+            )
+
+
+def _pretrained_vectors(recipe: Recipe, data: Any, texts: np.ndarray, log: Callable) -> Optional[Any]:
+    """Word vectors trained on the training texts when ``pretrain.enabled``
+    (a ``WordVectors``), else None."""
+    settings = recipe["pretrain"]
+    if not settings["enabled"]:
+        return None
+    arguments = BUILDERS.parameters(recipe["model"]["builder"])
+    if not isinstance(data, datasets.Dataset) or not data.is_text or "embedding_path" not in arguments:
+        raise RecipeError(
+            f"{recipe.path}: pretrain.enabled: Word2Vec pretraining starts the embedding of a text "
+            f"model, but this recipe trains '{recipe['model']['builder']}' on {_kind(data)}. "
+            "Set pretrain.enabled: false."
+        )
+    model = {**{key: parameter.default for key, parameter in arguments.items()}, **recipe.builder_arguments()}
+    if model["embedding_path"]:
+        raise RecipeError(
+            f"{recipe.path}: pretrain.enabled: the embedding would start from pretrained vectors and "
+            f"from model.embedding_path ({model['embedding_path']}). Keep one: set pretrain.enabled: false "
+            "or model.embedding_path: null."
+        )
+    return word2vec.pretrain(
+        texts, standardize=model["standardize"], embedding_dim=model["embedding_dim"], settings=settings,
+        seed=recipe["training"]["seed"], log=log,
+    )
 
 
 class Prepared:
@@ -98,18 +163,23 @@ class Prepared:
         recipe: The resolved recipe.
         data: Its dataset from ``load_data``, when the caller already has it
             (tuning trials share one copy); loaded here otherwise.
+        pretrain: Run the recipe's ``pretrain`` step (a dry run does not);
+            the vectors are kept in ``pretrained`` (a ``WordVectors``).
+        log: Progress messages.
     """
 
-    def __init__(self, recipe: Recipe, data: Optional[datasets.Dataset] = None):
+    def __init__(
+        self, recipe: Recipe, data: Optional[Union[datasets.Dataset, Series]] = None, *,
+        pretrain: bool = True, log: Callable[[str], None] = print,
+    ):
         data_section, training = recipe["data"], recipe["training"]
         self.recipe = recipe
         self.data = data = data if data is not None else load_data(recipe)
+        _check_task(recipe, data)
         keras.utils.set_random_seed(training["seed"])
-        x, y, x_val, y_val = data.x_train, data.y_train, None, None
-        if training["validation_split"]:
-            x, y, x_val, y_val = datasets.hold_out(
-                x, y, training["validation_split"], training["seed"], "training.validation_split"
-            )
+        # A random share for examples, the latest steps for a series.
+        x, y, x_val, y_val = data.split(training["validation_split"], training["seed"])
+        self.fit_inputs, self.fit_labels = x, y
         batch_size = training["batch_size"]
         self.train_examples = len(x)
         self.steps_per_epoch = math.ceil(len(x) / batch_size)
@@ -124,13 +194,18 @@ class Prepared:
         self.test = pipeline.make_dataset(data.x_test, data.y_test, batch_size, **options)
 
         self.strategy = devices.create_strategy(training["strategy"])
-        with self.strategy.scope():
-            self.model = build_model(recipe, data)
-            self.model.compile(
-                optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
-                loss=recipe["loss"],
-                metrics=list(recipe["metrics"]),
-            )
+        with tempfile.TemporaryDirectory(prefix="kerasdl-pretrain-") as scratch:
+            self.pretrained = _pretrained_vectors(recipe, data, x, log) if pretrain else None
+            path = Path(scratch) / PRETRAINED_VECTORS
+            if self.pretrained is not None:
+                self.pretrained.write_word2vec(path)
+            with self.strategy.scope():
+                self.model = build_model(recipe, data, x, embedding_path=str(path) if self.pretrained else None)
+                self.model.compile(
+                    optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
+                    loss=recipe["loss"],
+                    metrics=list(recipe["metrics"]),
+                )
 
     def fit(
         self, callbacks: list, *, verbose: Any = "auto", epochs: Optional[int] = None, initial_epoch: int = 0
@@ -197,7 +272,7 @@ def run(
     if isinstance(data, Corpus):
         keras.utils.set_random_seed(recipe["training"]["seed"])
         return word2vec.run(recipe, data, build_model(recipe, data), verbose=verbose, log=log)
-    prepared = Prepared(recipe, data)
+    prepared = Prepared(recipe, data, log=log)
     training = recipe["training"]
     recipe_yaml = recipe.to_yaml()
     folder = runs.find_unfinished(training["runs_dir"], recipe.name, recipe_yaml) if training["resume"] else None
@@ -208,30 +283,43 @@ def run(
     else:
         folder = runs.create(training["runs_dir"], recipe.name, recipe_yaml)
         log(f"Run folder: {folder}")
+    if prepared.pretrained is not None:
+        prepared.pretrained.write_word2vec(folder / PRETRAINED_VECTORS)
 
     throughput = _Throughput(prepared.train_examples)
     start = time.perf_counter()
     prepared.fit(_callbacks(recipe, folder, throughput), verbose=verbose)
     train_seconds = time.perf_counter() - start
-    test = prepared.model.evaluate(prepared.test, verbose=0, return_dict=True)
+    test = {key: float(value) for key, value in prepared.model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
+    predictions = prepared.model.predict(prepared.test, verbose=0)
+    scores = evaluation.test_scores(data, predictions)
+    test.update({key: value for key, value in scores.items() if key not in test})
     runs.plot_learning_curves(folder)
+    baselines = {}
+    if training["baselines"]:
+        baselines = evaluation.baselines(data, prepared.fit_inputs, prepared.fit_labels, log=log)
+    if baselines:
+        log("Test split, model and baselines:")
+        for line in evaluation.table(scores, baselines, tuple(scores)):
+            log("  " + line)
 
     export_path, difference = None, None
     if recipe["export"]["enabled"]:
-        sample = prepared.data.x_test[:64].astype(np.float32)
         export_path, difference = export.export_savedmodel(
             prepared.model,
             recipe["export"]["directory"],
             recipe.name,
-            sample,
-            prepared.data.class_names,
+            _export_sample(data),
+            data.export_assets(),
+            output_name=data.output_name,
             check=recipe["export"]["verify"],
         )
     history = runs.read_history(folder)
     summary = {
         "name": recipe.name,
         "dataset": prepared.data.source,
-        "test": {key: float(value) for key, value in test.items()},
+        "test": test,
+        "baselines": baselines,
         "validation": {
             key: float(values[-1]) for key, values in history.items() if key.startswith("val_") and values
         },
@@ -247,10 +335,16 @@ def run(
     return summary
 
 
+def _export_sample(data: Union[datasets.Dataset, Series]) -> np.ndarray:
+    """Test inputs the export is verified on, in the model's input dtype."""
+    sample = data.x_test[:64]
+    return sample if sample.dtype == object else sample.astype(np.float32)
+
+
 def dry_run(recipe: Recipe) -> Any:
     """Loads the data and builds the model without training: a ``Prepared``,
     or for a text corpus a ``word2vec.Plan`` (same attributes)."""
     data = load_data(recipe)
     if isinstance(data, Corpus):
         return word2vec.plan(recipe, data, build_model(recipe, data))
-    return Prepared(recipe, data)
+    return Prepared(recipe, data, pretrain=False)

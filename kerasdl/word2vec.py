@@ -349,3 +349,51 @@ def _history_csv(history: list[dict]) -> str:
     columns = ["epoch", "loss", "pairs", "seconds", "words_per_second"]
     lines = [",".join(columns)] + [",".join(str(entry[key]) for key in columns) for entry in history]
     return "\n".join(lines) + "\n"
+
+
+def pretrain(
+    texts, *, standardize: Optional[str], embedding_dim: int, settings: dict, seed: int,
+    log: Callable[[str], None] = print,
+) -> wordvectors.WordVectors:
+    """Word vectors for a text model's embedding, trained on its training texts.
+
+    The texts are split into words as the model's ``TextVectorization``
+    splits them, so the vectors' words are the model's tokens.
+
+    Args:
+        texts: The training texts (never the test split).
+        standardize: The text model's ``standardize`` setting.
+        embedding_dim: Length of the vectors (the model's embedding_dim).
+        settings: The recipe's ``pretrain`` section.
+        seed: Seeds the initial vectors and the sampling.
+
+    Raises:
+        RecipeError: naming ``pretrain.<key>`` for settings the corpus
+            cannot take (too few words, a batch size that is not a
+            multiple of 16, ...).
+    """
+    from kerasdl.builders.word2vec import build_word2vec
+    from kerasdl.corpus import BLOCK_SIZE, SHARED_NEGATIVES, build_corpus
+    from kerasdl.errors import DataError
+    from kerasdl.texts import standardize_texts
+
+    try:
+        corpus = build_corpus(
+            standardize_texts(texts, standardize), "the training texts", min_count=settings["min_count"],
+            max_vocabulary_size=None, window=settings["window"], sample=settings["sample"],
+            block_size=max(BLOCK_SIZE, 2 * settings["window"]), shared_negatives=SHARED_NEGATIVES,
+            lowercase=False, split=str.split,
+        )
+        skipgram.check_layout(corpus.window, settings["batch_size"], corpus.block_size)
+    except (DataError, ValueError) as error:
+        message = str(error).replace("data.", "pretrain.")
+        raise RecipeError(f"pretrain: {message}") from None
+    keras.utils.set_random_seed(seed)
+    model = build_word2vec(len(corpus.vocabulary), embedding_dim, settings["num_negative_samples"])
+    trainer = SkipGramTrainer(model, corpus, settings["batch_size"], optimizer="adagrad",
+                              learning_rate=settings["learning_rate"])
+    rng = np.random.default_rng(seed)
+    seconds = sum(trainer.train_epoch(rng)["seconds"] for _ in range(settings["epochs"]))
+    log(f"Pretrained word vectors: {len(corpus.vocabulary):,} words from {corpus.tokens:,} tokens of "
+        f"training text, {settings['epochs']} epochs in {seconds:.1f} s.")
+    return wordvectors.WordVectors(corpus.vocabulary.words, keras.ops.convert_to_numpy(trainer.target))

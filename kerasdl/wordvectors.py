@@ -104,6 +104,39 @@ class WordVectors:
         spearman = float(stats.spearmanr(human, model).statistic) if len(human) > 1 else float("nan")
         return {"spearman": spearman, "pairs": total, "covered": len(human), "coverage": len(human) / total if total else 0.0}
 
+    @classmethod
+    def read_word2vec(cls, path: Path) -> "WordVectors":
+        """Reads the word2vec text format (what ``write_word2vec`` and gensim's
+        ``save_word2vec_format`` write; the "count dim" header is optional).
+
+        Raises:
+            DataError: for a missing file, or a line that is not a word and
+                as many numbers as the others.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"Word-vector file not found: {path}. Expected the word2vec text format, e.g. the vectors.txt of a word2vec run.")
+        words, rows = [], []
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                parts = line.rstrip("\n").rstrip(" ").split(" ")
+                if line_number == 1 and len(parts) == 2 and all(part.isdigit() for part in parts):
+                    continue  # The "count dim" header.
+                try:
+                    row = [float(value) for value in parts[1:]]
+                except ValueError:
+                    row = []
+                if not row or rows and len(row) != len(rows[0]):
+                    raise DataError(
+                        f"{path}, line {line_number}: expected a word and {len(rows[0]) if rows else 'its'} "
+                        "numbers separated by spaces (the word2vec text format; binary files are not read)."
+                    )
+                words.append(parts[0])
+                rows.append(row)
+        if not rows:
+            raise DataError(f"{path} holds no word vectors.")
+        return cls(words, np.asarray(rows, dtype=np.float32))
+
     def write_word2vec(self, path: Path) -> None:
         """The word2vec text format: a "count dim" header, then "word v1 v2 ...";
         ``gensim.models.KeyedVectors.load_word2vec_format`` reads it."""

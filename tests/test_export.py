@@ -19,8 +19,8 @@ def _sample():
 
 
 def test_signature_and_versions(model, tmp_path):
-    first, difference = export.export_savedmodel(model, str(tmp_path), "m", _sample(), ["a", "b", "c"])
-    second, _ = export.export_savedmodel(model, str(tmp_path), "m", _sample(), ["a", "b", "c"])
+    first, difference = export.export_savedmodel(model, str(tmp_path), "m", _sample(), {"class_names.txt": "a\nb\nc\n"})
+    second, _ = export.export_savedmodel(model, str(tmp_path), "m", _sample(), {"class_names.txt": "a\nb\nc\n"})
     assert (first.name, second.name) == ("1", "2")
     assert difference <= 1e-4
     signature = tf.saved_model.load(str(first)).signatures["serving_default"]
@@ -36,12 +36,12 @@ def test_failed_verification_leaves_nothing_behind(model, tmp_path, monkeypatch)
 
     monkeypatch.setattr(export, "verify", broken)
     with pytest.raises(ExportError):
-        export.export_savedmodel(model, str(tmp_path), "m", _sample(), ["a", "b", "c"])
+        export.export_savedmodel(model, str(tmp_path), "m", _sample(), {"class_names.txt": "a\nb\nc\n"})
     assert list((tmp_path / "m").iterdir()) == []
 
 
 def test_verify_detects_a_different_model(model, tmp_path):
-    path, _ = export.export_savedmodel(model, str(tmp_path), "m", _sample(), ["a", "b", "c"], check=False)
+    path, _ = export.export_savedmodel(model, str(tmp_path), "m", _sample(), {"class_names.txt": "a\nb\nc\n"}, check=False)
     other = build_dense((4, 4, 1), 3, units=[8])  # Fresh random weights.
     with pytest.raises(ExportError, match="does not reproduce"):
         export.verify(path, other, _sample())

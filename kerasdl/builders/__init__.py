@@ -6,6 +6,7 @@
 
 from kerasdl.builders.cnn import build_cnn
 from kerasdl.builders.dense import build_dense
+from kerasdl.builders.lstm import build_lstm
 from kerasdl.builders.word2vec import build_word2vec
 
-__all__ = ["build_cnn", "build_dense", "build_word2vec"]
+__all__ = ["build_cnn", "build_dense", "build_lstm", "build_word2vec"]
