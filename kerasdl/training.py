@@ -88,11 +88,30 @@ def build_model(
         RecipeError: naming ``model.<argument>`` when the builder rejects a
             value, or ``model.builder`` when it does not fit the data.
     """
+    required, optional = _data_arguments(recipe, data, data.x_train if fit_inputs is None else fit_inputs)
+    accepted = BUILDERS.data_arguments_of(recipe["model"]["builder"])
+    provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
+    arguments = recipe.builder_arguments()
+    if embedding_path:
+        arguments["embedding_path"] = embedding_path
+    try:
+        return create_model(recipe["model"]["builder"], **provided, **arguments)
+    except BuilderArgumentError as error:
+        raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
+
+
+def _data_arguments(recipe: Recipe, data: Any, fit_inputs: Any) -> tuple[dict, dict]:
+    """What the data gives the builder, ``(required, optional)``, once the
+    builder is known to fit the data.
+
+    Raises:
+        RecipeError: naming ``model.builder`` when it does not fit.
+    """
     builder = recipe["model"]["builder"]
     if isinstance(data, Corpus):
         required, optional = {"vocabulary_size": len(data.vocabulary)}, {}
     else:
-        required, optional = data.builder_inputs(data.x_train if fit_inputs is None else fit_inputs)
+        required, optional = data.builder_inputs(fit_inputs)
     accepted = BUILDERS.data_arguments_of(builder)
     needed = {name for name, parameter in BUILDERS.signature(builder).items()
               if name in accepted and parameter.default is parameter.empty}
@@ -103,14 +122,7 @@ def build_model(
             "word2vec with a text corpus (news_articles, text); lstm with labelled texts or a time "
             "series; cnn, dense or lstm with image or table datasets."
         )
-    provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
-    arguments = recipe.builder_arguments()
-    if embedding_path:
-        arguments["embedding_path"] = embedding_path
-    try:
-        return create_model(builder, **provided, **arguments)
-    except BuilderArgumentError as error:
-        raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
+    return required, optional
 
 
 def _check_task(recipe: Recipe, data: Any) -> None:
@@ -176,6 +188,7 @@ class Prepared:
         self.recipe = recipe
         self.data = data = data if data is not None else load_data(recipe)
         _check_task(recipe, data)
+        _data_arguments(recipe, data, None)  # Fails early, before any pretraining.
         keras.utils.set_random_seed(training["seed"])
         # A random share for examples, the latest steps for a series.
         x, y, x_val, y_val = data.split(training["validation_split"], training["seed"])

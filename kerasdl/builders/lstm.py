@@ -183,15 +183,16 @@ def _text_features(
     vocabulary = vectorize.get_vocabulary()
     inputs = keras.Input(shape=(), dtype="string", name="inputs")
     tokens = vectorize(inputs)
-    embedding = layers.Embedding(
-        len(vocabulary), embedding_dim, mask_zero=True, trainable=embedding_trainable, name=EMBEDDING
-    )
+    embedding = layers.Embedding(len(vocabulary), embedding_dim, trainable=embedding_trainable, name=EMBEDDING)
     x = embedding(tokens)
     if embedding_path:
         embedding.embeddings.assign(_pretrained_rows(embedding_path, vocabulary, keras.ops.convert_to_numpy(embedding.embeddings)))
     if embedding_dropout:
         x = layers.SpatialDropout1D(embedding_dropout)(x)
-    return inputs, x, keras.ops.not_equal(tokens, 0)
+    # Padding (id 0) is masked, except the first step: an empty text then
+    # reads one padding token instead of nothing (an average of nothing is NaN).
+    first = keras.ops.equal(keras.ops.cumsum(keras.ops.ones_like(tokens), axis=1), 1)
+    return inputs, x, keras.ops.logical_or(keras.ops.not_equal(tokens, 0), first)
 
 
 def _pretrained_rows(path: str, vocabulary: list[str], initial: np.ndarray) -> np.ndarray:
@@ -269,11 +270,11 @@ def _recurrent_stack(x, mask, units, cell, bidirectional, dropout_rate, recurren
             width, dropout=dropout_rate, recurrent_dropout=recurrent_dropout,
             return_sequences=not last or pooling != "last",
         )
-        x = layers.Bidirectional(layer)(x) if bidirectional else layer(x)
+        x = (layers.Bidirectional(layer) if bidirectional else layer)(x, mask=mask)
     if pooling == "last":
         return x
     if pooling == "average":
-        return layers.GlobalAveragePooling1D()(x)  # Keras skips masked steps.
+        return layers.GlobalAveragePooling1D()(x, mask=mask)
     if mask is not None:  # Padding never wins the max.
         x = keras.ops.where(keras.ops.expand_dims(mask, -1), x, -1e9)
     return layers.GlobalMaxPooling1D()(x)
