@@ -88,7 +88,9 @@ def build_model(
         RecipeError: naming ``model.<argument>`` when the builder rejects a
             value, or ``model.builder`` when it does not fit the data.
     """
-    required, optional = _data_arguments(recipe, data, data.x_train if fit_inputs is None else fit_inputs)
+    if fit_inputs is None and not isinstance(data, Corpus):
+        fit_inputs = data.x_train
+    required, optional = _data_arguments(recipe, data, fit_inputs)
     accepted = BUILDERS.data_arguments_of(recipe["model"]["builder"])
     provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
     arguments = recipe.builder_arguments()
