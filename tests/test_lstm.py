@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasdl import datasets, evaluation
+from kerasdl import evaluation
 from kerasdl.builders import build_lstm
 from kerasdl.errors import BuilderArgumentError, DataError
-from kerasdl.series import Series, load_co2, load_series_csv, make_series
+from kerasdl.series import load_co2, load_series_csv, make_series
 from kerasdl.texts import load_text_csv, load_text_folder, load_tweet_sentiment, standardize_texts
 from tests.conftest import ROOT, run_cli
 
