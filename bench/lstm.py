@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,8 +31,7 @@ SCORES = {"lstm": ("accuracy", "macro_f1"), "lstm_forecast": ("rmse", "rmse_at_h
 
 
 def run(recipe: str, seed: int, folder: Path) -> tuple[dict, float, float]:
-    """One ``kerasdl run``: its summary, wall seconds, and the largest peak
-    RSS of any run so far in GB."""
+    """One ``kerasdl run``: its summary, wall seconds and peak RSS in GB."""
     command = [
         sys.executable, "-m", "kerasdl", "run", str(RECIPES / f"{recipe}.yaml"), "--json", "--quiet",
         "--set", f"training.seed={seed}", "--set", f"training.runs_dir={folder / 'runs'}",
@@ -38,19 +39,20 @@ def run(recipe: str, seed: int, folder: Path) -> tuple[dict, float, float]:
     ]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stdout, stderr = process.communicate()
+    output = {}
+    readers = [threading.Thread(target=lambda name, pipe: output.__setitem__(name, pipe.read()), args=item)
+               for item in (("stdout", process.stdout), ("stderr", process.stderr))]
+    for reader in readers:
+        reader.start()
+    # wait4 rather than Popen.wait: it also gives this child's own peak RSS.
+    _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
+    for reader in readers:
+        reader.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
-        raise SystemExit(f"{recipe} (seed {seed}) failed:\n{stderr[-3000:]}")
-    peak = resource_peak_gb()
-    return json.loads(stdout), seconds, peak
-
-
-def resource_peak_gb() -> float:
-    """Peak RSS of the largest finished child so far (Linux: kB)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
+        raise SystemExit(f"{recipe} (seed {seed}) failed:\n{output['stderr'][-3000:]}")
+    return json.loads(output["stdout"]), seconds, usage.ru_maxrss / 1e6  # Linux: kB.
 
 
 def main() -> None:
@@ -83,7 +85,7 @@ def main() -> None:
             print(f"  model / best baseline ({keys[0]}): {model / best:.3f}"
                   f" ({'higher' if higher else 'lower'} is better)")
             print(f"  whole command: median {statistics.median(seconds):.0f} s wall"
-                  f" (max {max(seconds):.0f} s), peak RSS up to {max(peaks):.2f} GB")
+                  f" (max {max(seconds):.0f} s), peak RSS median {statistics.median(peaks):.2f} GB")
 
 
 if __name__ == "__main__":
