@@ -6,15 +6,14 @@ This is what ``kerasdl run`` does; the CLI only parses and prints.
 from __future__ import annotations
 
 import math
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import keras
 import numpy as np
 
 from kerasdl import datasets, devices, evaluation, export, pipeline, runs, word2vec
+from kerasdl.builders.lstm import start_embedding
 from kerasdl.corpus import Corpus
 from kerasdl.series import Series
 from kerasdl.errors import BuilderArgumentError, RecipeError
@@ -73,7 +72,6 @@ def _kind(data: Any) -> str:
 
 def build_model(
     recipe: Recipe, data: Union[datasets.Dataset, Series, Corpus], fit_inputs: Optional[np.ndarray] = None,
-    embedding_path: Optional[str] = None,
 ) -> keras.Model:
     """The recipe's uncompiled model for the data: what the builder learns
     from the data (input shape, classes or horizon, vocabulary size,
@@ -82,7 +80,6 @@ def build_model(
     Args:
         fit_inputs: The inputs the model trains on, which preprocessing
             layers adapt to; the whole training split by default.
-        embedding_path: Pretrained word vectors (overrides the recipe's).
 
     Raises:
         RecipeError: naming ``model.<argument>`` when the builder rejects a
@@ -93,11 +90,8 @@ def build_model(
     required, optional = _data_arguments(recipe, data, fit_inputs)
     accepted = BUILDERS.data_arguments_of(recipe["model"]["builder"])
     provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
-    arguments = recipe.builder_arguments()
-    if embedding_path:
-        arguments["embedding_path"] = embedding_path
     try:
-        return create_model(recipe["model"]["builder"], **provided, **arguments)
+        return create_model(recipe["model"]["builder"], **provided, **recipe.builder_arguments())
     except BuilderArgumentError as error:
         raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
 
@@ -157,7 +151,7 @@ def _pretrained_vectors(recipe: Recipe, data: Any, texts: np.ndarray, log: Calla
             f"model, but this recipe trains '{recipe['model']['builder']}' on {_kind(data)}. "
             "Set pretrain.enabled: false."
         )
-    model = {**{key: parameter.default for key, parameter in arguments.items()}, **recipe.builder_arguments()}
+    model = recipe.builder_arguments()  # Resolved: every argument, defaults filled.
     if model["embedding_path"]:
         raise RecipeError(
             f"{recipe.path}: pretrain.enabled: the embedding would start from pretrained vectors and "
@@ -209,18 +203,19 @@ class Prepared:
         self.test = pipeline.make_dataset(data.x_test, data.y_test, batch_size, **options)
 
         self.strategy = devices.create_strategy(training["strategy"])
-        with tempfile.TemporaryDirectory(prefix="kerasdl-pretrain-") as scratch:
-            self.pretrained = _pretrained_vectors(recipe, data, x, log) if pretrain else None
-            path = Path(scratch) / PRETRAINED_VECTORS
+        self.pretrained = _pretrained_vectors(recipe, data, x, log) if pretrain else None
+        with self.strategy.scope():
+            self.model = build_model(recipe, data, x)
             if self.pretrained is not None:
-                self.pretrained.write_word2vec(path)
-            with self.strategy.scope():
-                self.model = build_model(recipe, data, x, embedding_path=str(path) if self.pretrained else None)
-                self.model.compile(
-                    optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
-                    loss=recipe["loss"],
-                    metrics=list(recipe["metrics"]),
-                )
+                try:
+                    start_embedding(self.model, self.pretrained)
+                except BuilderArgumentError as error:
+                    raise RecipeError(f"{recipe.path}: pretrain: {error}") from None
+            self.model.compile(
+                optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
+                loss=recipe["loss"],
+                metrics=list(recipe["metrics"]),
+            )
 
     def fit(
         self, callbacks: list, *, verbose: Any = "auto", epochs: Optional[int] = None, initial_epoch: int = 0

@@ -186,7 +186,13 @@ def _text_features(
     embedding = layers.Embedding(len(vocabulary), embedding_dim, trainable=embedding_trainable, name=EMBEDDING)
     x = embedding(tokens)
     if embedding_path:
-        embedding.embeddings.assign(_pretrained_rows(embedding_path, vocabulary, keras.ops.convert_to_numpy(embedding.embeddings)))
+        from kerasdl.wordvectors import WordVectors
+
+        try:
+            vectors = WordVectors.read_word2vec(embedding_path)
+        except KerasdlError as error:
+            raise BuilderArgumentError("embedding_path", str(error)) from None
+        _start_embedding(embedding, vocabulary, vectors, f"`embedding_dim` must match the vectors in {embedding_path}")
     if embedding_dropout:
         x = layers.SpatialDropout1D(embedding_dropout)(x)
     # Padding (id 0) is masked, except the first step: an empty text then
@@ -195,22 +201,29 @@ def _text_features(
     return inputs, x, keras.ops.logical_or(keras.ops.not_equal(tokens, 0), first)
 
 
-def _pretrained_rows(path: str, vocabulary: list[str], initial: np.ndarray) -> np.ndarray:
-    """The embedding matrix with the rows of words in a word2vec file
-    replaced by their vectors; the other rows keep their random start,
-    rescaled to the file's spread."""
-    from kerasdl.wordvectors import WordVectors
+def start_embedding(model: keras.Model, vectors: Any) -> None:
+    """Starts a text model's embedding from word vectors held in memory (a
+    ``kerasdl.wordvectors.WordVectors``): what ``embedding_path`` does for a
+    file. kerasdl's ``pretrain`` step uses it.
 
-    try:
-        vectors = WordVectors.read_word2vec(path)
-    except KerasdlError as error:
-        raise BuilderArgumentError("embedding_path", str(error)) from None
+    Raises:
+        BuilderArgumentError: if the vectors' length is not the embedding's,
+            or no word of the model's vocabulary has a vector.
+    """
+    vocabulary = model.get_layer("vectorize").get_vocabulary()
+    _start_embedding(model.get_layer(EMBEDDING), vocabulary, vectors, "`embedding_dim` must match the word vectors")
+
+
+def _start_embedding(embedding: layers.Embedding, vocabulary: list[str], vectors: Any, mismatch: str) -> None:
+    """Sets the rows of words that have vectors; the other rows keep their
+    random start, rescaled to the vectors' spread."""
+    initial = keras.ops.convert_to_numpy(embedding.embeddings)
     dim = vectors.vectors.shape[1]
     if dim != initial.shape[1]:
         raise BuilderArgumentError(
             "embedding_dim",
-            f"`embedding_dim` must match the vectors in {path}, which have {dim} dimensions: set "
-            f"embedding_dim: {dim}. Received: embedding_dim={initial.shape[1]}",
+            f"{mismatch}, which have {dim} dimensions: set embedding_dim: {dim}. "
+            f"Received: embedding_dim={initial.shape[1]}",
         )
     rows = initial * (vectors.vectors.std() / max(float(initial.std()), 1e-12))
     found = 0
@@ -224,10 +237,10 @@ def _pretrained_rows(path: str, vocabulary: list[str], initial: np.ndarray) -> n
     if not found:
         raise BuilderArgumentError(
             "embedding_path",
-            f"None of the {len(vocabulary)} words of the training texts is in {path}: "
-            "is it word vectors for this language and casing?",
+            f"None of the {len(vocabulary)} words of the training texts has a word vector: "
+            "are the vectors for this language and casing?",
         )
-    return rows
+    embedding.embeddings.assign(rows)
 
 
 def _anchored(inputs, adapt_data, input_shape):
