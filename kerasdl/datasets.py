@@ -40,6 +40,8 @@ MNIST_SHA256 = {
     "mnist_test.csv": "c5adfcc9ce29069f8a988a6af1dcdc009bba975d2c98a52233661f79d880292b",
 }
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# CSV fields may hold long texts; past 16 MB a field is a mistake, not a text.
+csv.field_size_limit(1 << 24)
 
 
 @dataclasses.dataclass
@@ -243,31 +245,64 @@ def encode_labels(labels: Sequence, class_names: Optional[list[str]] = None):
     return np.array([lookup[str(value)] for value in values], dtype=np.int64), names
 
 
-def _read_csv(path: Path, label_column: str) -> tuple[np.ndarray, list]:
+def read_csv_rows(
+    path: Path, columns: Sequence[tuple[str, str]], meaning: str, encoding: str = "utf-8"
+) -> tuple[list[str], list[int], list[tuple[int, list[str]]]]:
+    """Reads a CSV file with a header row: every CSV source reads through this.
+
+    Args:
+        columns: ``(recipe key, column name)`` pairs the file must have; a
+            missing one is named with its ``data.`` key.
+        meaning: What a row is, for the empty-file message ("one example").
+
+    Returns:
+        The header, the index of each of ``columns``, and the non-blank rows
+        with their line numbers, each as long as the header.
+
+    Raises:
+        DataError: for a missing or empty file, a missing column, a row with
+            the wrong number of fields, bytes that are not ``encoding``, or
+            no rows.
+    """
     if not path.is_file():
         raise DataError(f"CSV file not found: {path}. Set `data.path` to an existing file.")
-    with open(path, newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise DataError(f"{path} is empty; expected a header row, then one example a row.")
-        if label_column not in header:
-            raise DataError(
-                f"{path} has no column '{label_column}'. Set `data.label_column` "
-                f"to one of: {', '.join(header)}."
-            )
-        label_index = header.index(label_column)
-        features, labels = [], []
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            labels.append(row[label_index])
-            try:
-                features.append([float(v) for i, v in enumerate(row) if i != label_index])
-            except ValueError as error:
-                raise DataError(f"{path}, line {line}: features must be numbers ({error}).") from None
-    if not features:
+    try:
+        with open(path, newline="", encoding=encoding) as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise DataError(f"{path} is empty; expected a header row, then {meaning} a row.")
+            indices = []
+            for key, name in columns:
+                if name not in header:
+                    raise DataError(f"{path} has no column '{name}'. Set `data.{key}` to one of: {', '.join(header)}.")
+                indices.append(header.index(name))
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}.")
+                rows.append((line, row))
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path} is not {encoding} text ({error.reason} at byte {error.start}). "
+            "Set `data.encoding` to the file's encoding, e.g. latin-1."
+        ) from None
+    if not rows:
         raise DataError(f"{path} has a header but no rows.")
+    return header, indices, rows
+
+
+def _read_csv(path: Path, label_column: str) -> tuple[np.ndarray, list]:
+    _, (label_index,), rows = read_csv_rows(path, [("label_column", label_column)], "one example")
+    features, labels = [], []
+    for line, row in rows:
+        labels.append(row[label_index])
+        try:
+            features.append([float(v) for i, v in enumerate(row) if i != label_index])
+        except ValueError as error:
+            raise DataError(f"{path}, line {line}: features must be numbers ({error}).") from None
     try:
         labels = [int(label) for label in labels]
     except ValueError:

@@ -11,7 +11,6 @@ part before, as they would in use.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -20,7 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kerasdl.datasets import package_file
+from kerasdl.datasets import package_file, read_csv_rows
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -235,35 +234,19 @@ def read_series_csv(path: Path, time_column: str, value_columns: Sequence[str]) 
         DataError: for a missing file or column, a field that is not a
             number, a repeated time, or no rows.
     """
-    if not path.is_file():
-        raise DataError(f"CSV file not found: {path}. Set `data.path` to an existing file.")
-    with open(path, newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise DataError(f"{path} is empty; expected a header row, then one time step a row.")
-        indices = []
-        for key, name in [("time_column", time_column)] + [("value_column/covariate_columns", c) for c in value_columns]:
-            if name not in header:
-                raise DataError(f"{path} has no column '{name}'. Set `data.{key}` to one of: {', '.join(header)}.")
-            indices.append(header.index(name))
-        times, rows = [], []
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}.")
-            times.append(row[indices[0]].strip())
-            try:
-                rows.append([_number(row[index]) for index in indices[1:]])
-            except ValueError:
-                bad = next(name for name, index in zip(value_columns, indices[1:]) if _is_not_number(row[index]))
-                raise DataError(
-                    f"{path}, line {line}: column '{bad}' must hold numbers (or be empty where a value is "
-                    f"missing). Received: {row[header.index(bad)]!r}"
-                ) from None
-    if not rows:
-        raise DataError(f"{path} has a header but no rows.")
+    columns = [("time_column", time_column)] + [("value_column/covariate_columns", name) for name in value_columns]
+    header, indices, lines = read_csv_rows(path, columns, "one time step")
+    times, rows = [], []
+    for line, row in lines:
+        times.append(row[indices[0]].strip())
+        try:
+            rows.append([_number(row[index]) for index in indices[1:]])
+        except ValueError:
+            bad = next(name for name, index in zip(value_columns, indices[1:]) if _is_not_number(row[index]))
+            raise DataError(
+                f"{path}, line {line}: column '{bad}' must hold numbers (or be empty where a value is "
+                f"missing). Received: {row[header.index(bad)]!r}"
+            ) from None
     order = sorted(range(len(times)), key=_time_key(times))
     times = [times[index] for index in order]
     for before, after in zip(times, times[1:]):

@@ -9,13 +9,12 @@ Splits are stratified: the held-out part has each class's share.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from kerasdl.datasets import Dataset, encode_labels, package_file, stratified_hold_out
+from kerasdl.datasets import Dataset, encode_labels, package_file, read_csv_rows, stratified_hold_out
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -26,8 +25,6 @@ TEXT_SUFFIXES = (".txt", ".text", ".md")
 # What TextVectorization's "strip_punctuation" removes (keras/src/layers/
 # preprocessing/text_vectorization.py).
 KERAS_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
-# Reading stops here: a CSV field holding a whole book is a mistake, not a text.
-csv.field_size_limit(1 << 24)
 
 
 def standardize_texts(texts, standardize: Optional[str]) -> list[str]:
@@ -56,43 +53,19 @@ def read_text_csv(
         DataError: for a missing file or column, an empty text or label
             (naming the line), bytes that are not ``encoding``, or no rows.
     """
-    if not path.is_file():
-        raise DataError(f"CSV file not found: {path}. Set `data.path` to an existing file.")
+    columns = [("text_column", text_column), ("label_column", label_column)]
+    _, (text_index, label_index), rows = read_csv_rows(path, columns, "one text", encoding)
     texts, labels = [], []
-    try:
-        with open(path, newline="", encoding=encoding) as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if not header:
-                raise DataError(f"{path} is empty; expected a header row, then one text a row.")
-            columns = {}
-            for key, name in (("text_column", text_column), ("label_column", label_column)):
-                if name not in header:
-                    raise DataError(
-                        f"{path} has no column '{name}'. Set `data.{key}` to one of: {', '.join(header)}."
-                    )
-                columns[key] = header.index(name)
-            for line, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}.")
-                text, label = row[columns["text_column"]], row[columns["label_column"]].strip()
-                for name, value in ((text_column, text.strip()), (label_column, label)):
-                    if not value:
-                        raise DataError(
-                            f"{path}, line {line}: column '{name}' is empty. Every example needs a "
-                            "text and a label: fill the field or remove the row."
-                        )
-                texts.append(text)
-                labels.append(label)
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path} is not {encoding} text ({error.reason} at byte {error.start}). "
-            "Set `data.encoding` to the file's encoding, e.g. latin-1."
-        ) from None
-    if not texts:
-        raise DataError(f"{path} has a header but no rows.")
+    for line, row in rows:
+        text, label = row[text_index], row[label_index].strip()
+        for name, value in ((text_column, text.strip()), (label_column, label)):
+            if not value:
+                raise DataError(
+                    f"{path}, line {line}: column '{name}' is empty. Every example needs a "
+                    "text and a label: fill the field or remove the row."
+                )
+        texts.append(text)
+        labels.append(label)
     return np.array(texts, dtype=object), labels
 
 
