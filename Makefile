@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python bench/tune_memory.py
 	$(BIN)/python bench/word2vec.py
 	$(BIN)/python bench/lstm.py
+	$(BIN)/python bench/gan.py
 
 clean:
 	rm -rf runs saved_models/*/ .pytest_cache build *.egg-info

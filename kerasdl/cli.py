@@ -108,9 +108,11 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
     if as_json:
         click.echo(json.dumps(summary))
         return
-    metrics = ", ".join(f"{key} {value:.4f}" for key, value in summary["test"].items())
-    echo(f"Test: {metrics}")
+    if summary["test"]:
+        echo("Test: " + ", ".join(f"{key} {value:.4f}" for key, value in summary["test"].items()))
     echo(f"Run folder: {summary['run_dir']}")
+    if summary.get("samples"):
+        echo(f"Samples: {summary['samples']}")
     if summary["export_path"]:
         echo(f"SavedModel: {summary['export_path']} (reloaded and verified)")
 

@@ -4,7 +4,7 @@ Example:
 
 >>> from kerasdl.registry import BUILDERS, create_model
 >>> BUILDERS.names()
-['cnn', 'dense', 'lstm', 'word2vec']
+['cnn', 'dense', 'gan', 'lstm', 'word2vec']
 >>> model = create_model("dense", input_shape=(28, 28, 1), num_classes=10)
 """
 

@@ -40,6 +40,16 @@ def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path
     return None
 
 
+def checkpointed_epoch(folder: Path) -> int:
+    """The epochs an unfinished run's checkpoint holds (BackupAndRestore's
+    metadata), which is where it resumes; its history as a fallback."""
+    metadata = folder / BACKUP / "training_metadata.json"
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return len(read_history(folder).get("epoch", []))
+
+
 def create(runs_dir: str, name: str, recipe_yaml: str) -> Path:
     """Makes a new, never reused run folder and writes the resolved recipe."""
     parent = Path(runs_dir) / name
@@ -74,8 +84,14 @@ def read_history(folder: Path) -> dict[str, list[float]]:
         return {}
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
+    if rows and "epoch" in rows[0]:
+        # An epoch redone after a kill between its row and its checkpoint
+        # has two rows: the later one is the epoch that counted.
+        rows = list({row["epoch"]: row for row in rows}.values())
     keys = rows[0].keys() if rows else []
-    return {key: [float(row[key]) for row in rows if row[key] != ""] for key in keys}
+    # CSVLogger writes "NA" in the val_ columns of a run without validation.
+    history = {key: [float(row[key]) for row in rows if row[key] not in ("", "NA")] for key in keys}
+    return {key: values for key, values in history.items() if values or not rows}
 
 
 def plot_learning_curves(folder: Path) -> Optional[Path]:

@@ -82,6 +82,12 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "learning_rate": Field(float, 0.1, "Row-wise Adagrad's learning rate.", minimum=0.0),
         "batch_size": Field(int, 4096, "Centre words per step, a multiple of 16.", minimum=16),
     },
+    # How a GAN's samples are scored after training.
+    "quality": {
+        "enabled": Field(bool, True, "After a GAN trains, score its samples with a classifier of the same data (the judge): FID against its real-vs-real floor, class coverage, and for a conditional GAN the requested-class agreement."),
+        "samples": Field(int, 10000, "Images generated for the scores; the real sets are cut to the same size (at most the test split's).", minimum=2),
+        "judge_epochs": Field(int, 4, "Training epochs of the judge, trained once per dataset and cached in <runs_dir>/judges/.", minimum=1),
+    },
     "export": {
         "enabled": Field(bool, True, "Export a SavedModel after training."),
         "directory": Field(str, "saved_models", "Exports go to <directory>/<name>/<version>/ (TF Serving layout)."),

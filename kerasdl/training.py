@@ -12,7 +12,8 @@ from typing import Any, Callable, Optional, Union
 import keras
 import numpy as np
 
-from kerasdl import datasets, devices, evaluation, export, pipeline, runs, word2vec
+from kerasdl import datasets, devices, evaluation, export, gan, pipeline, runs, schema, word2vec
+from kerasdl.builders.gan import GAN
 from kerasdl.builders.lstm import start_embedding
 from kerasdl.corpus import Corpus
 from kerasdl.series import Series
@@ -116,7 +117,7 @@ def _data_arguments(recipe: Recipe, data: Any, fit_inputs: Any) -> tuple[dict, d
             f"{recipe.path}: model.builder: '{builder}' does not train on {_kind(data)} "
             f"(data.dataset: {recipe['data']['dataset']}). Pick a builder and dataset that fit: "
             "word2vec with a text corpus (news_articles, text); lstm with labelled texts or a time "
-            "series; cnn, dense or lstm with image or table datasets."
+            "series; cnn, dense or lstm with image or table datasets; gan with image datasets."
         )
     return required, optional
 
@@ -136,6 +137,18 @@ def _check_task(recipe: Recipe, data: Any) -> None:
                 f"{recipe.path}: metrics[{index}]: {metric} scores classes, but {data.source} is forecast: "
                 "use mae, root_mean_squared_error or mean_absolute_percentage_error."
             )
+
+
+def _check_quality(recipe: Recipe) -> None:
+    """The ``quality`` section scores GANs only; a GAN has its own limits."""
+    if recipe["model"]["builder"] == "gan":
+        gan.check(recipe)
+    elif recipe["quality"] != {key: field.default for key, field in schema.SECTIONS["quality"].items()}:
+        # Defaults pass: a resolved recipe (a run folder's copy) lists them.
+        raise RecipeError(
+            f"{recipe.path}: quality: scores the samples of a GAN, but this recipe trains "
+            f"'{recipe['model']['builder']}'. Remove the section (or leave it at its defaults)."
+        )
 
 
 def _pretrained_vectors(recipe: Recipe, data: Any, texts: np.ndarray, log: Callable) -> Optional[Any]:
@@ -202,6 +215,7 @@ class Prepared:
         )
         self.test = pipeline.make_dataset(data.x_test, data.y_test, batch_size, **options)
 
+        _check_quality(recipe)
         self.strategy = devices.create_strategy(training["strategy"])
         self.pretrained = _pretrained_vectors(recipe, data, x, log) if pretrain else None
         with self.strategy.scope():
@@ -211,11 +225,14 @@ class Prepared:
                     start_embedding(self.model, self.pretrained)
                 except BuilderArgumentError as error:
                     raise RecipeError(f"{recipe.path}: pretrain: {error}") from None
-            self.model.compile(
-                optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
-                loss=recipe["loss"],
-                metrics=list(recipe["metrics"]),
-            )
+            if isinstance(self.model, GAN):
+                gan.compile_gan(self.model, recipe, self.steps_per_epoch)
+            else:
+                self.model.compile(
+                    optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
+                    loss=recipe["loss"],
+                    metrics=list(recipe["metrics"]),
+                )
 
     def fit(
         self, callbacks: list, *, verbose: Any = "auto", epochs: Optional[int] = None, initial_epoch: int = 0
@@ -239,16 +256,21 @@ class Prepared:
 
 
 
-def _callbacks(recipe: Recipe, folder: Any, throughput: _Throughput) -> list:
+def _callbacks(recipe: Recipe, folder: Any, throughput: _Throughput, outputs: list) -> list:
+    """The run's callbacks, in the order that keeps a kill consistent: the
+    epoch's own outputs (``outputs``, e.g. a GAN's sample grid), then its
+    history row, then the checkpoint. A kill before the checkpoint redoes the
+    epoch, which rewrites the outputs and the row (``runs.read_history``
+    keeps the last row of an epoch)."""
     training = recipe["training"]
-    callbacks: list = [throughput]
+    callbacks: list = [throughput, *outputs]
+    callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
+    callbacks.append(keras.callbacks.TensorBoard(str(folder / runs.LOGS)))
     if training["resume"]:
         # Two checkpoints, so a kill during a write still leaves a good one.
         callbacks.append(keras.callbacks.BackupAndRestore(
             str(folder / runs.BACKUP), double_checkpoint=True
         ))
-    callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
-    callbacks.append(keras.callbacks.TensorBoard(str(folder / runs.LOGS)))
     return callbacks
 
 
@@ -288,7 +310,7 @@ def run(
     folder = runs.find_unfinished(training["runs_dir"], recipe.name, recipe_yaml) if training["resume"] else None
     resumed_from = None
     if folder is not None:
-        resumed_from = len(runs.read_history(folder).get("epoch", []))
+        resumed_from = runs.checkpointed_epoch(folder)
         log(f"Resuming unfinished run {folder} after epoch {resumed_from}.")
     else:
         folder = runs.create(training["runs_dir"], recipe.name, recipe_yaml)
@@ -296,27 +318,26 @@ def run(
     if prepared.pretrained is not None:
         prepared.pretrained.write_word2vec(folder / PRETRAINED_VECTORS)
 
+    model, adversarial = prepared.model, isinstance(prepared.model, GAN)
     throughput = _Throughput(prepared.train_examples)
+    outputs = gan.callbacks(model, recipe, folder, data.num_classes) if adversarial else []
+    callbacks = _callbacks(recipe, folder, throughput, outputs)
     start = time.perf_counter()
-    prepared.fit(_callbacks(recipe, folder, throughput), verbose=verbose)
+    prepared.fit(callbacks, verbose=verbose)
     train_seconds = time.perf_counter() - start
-    test = {key: float(value) for key, value in prepared.model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
-    predictions = prepared.model.predict(prepared.test, verbose=0)
-    scores = evaluation.test_scores(data, predictions)
-    test.update({key: value for key, value in scores.items() if key not in test})
     runs.plot_learning_curves(folder)
-    baselines = {}
-    if training["baselines"]:
-        baselines = evaluation.baselines(data, prepared.fit_inputs, prepared.fit_labels, log=log)
-    if baselines:
-        log("Test split, model and baselines:")
-        for line in evaluation.table(scores, baselines, tuple(scores)):
-            log("  " + line)
+    if adversarial:
+        test, baselines, quality = {}, {}, gan.evaluate(recipe, model, data, folder, log)
+    else:
+        test, baselines = _test(prepared, log)
+        quality = {}
 
     export_path, difference = None, None
-    if recipe["export"]["enabled"]:
+    if recipe["export"]["enabled"] and adversarial:
+        export_path, difference = gan.save_generator(recipe, model, data)
+    elif recipe["export"]["enabled"]:
         export_path, difference = export.export_savedmodel(
-            prepared.model,
+            model,
             recipe["export"]["directory"],
             recipe.name,
             _export_sample(data),
@@ -330,6 +351,8 @@ def run(
         "dataset": prepared.data.source,
         "test": test,
         "baselines": baselines,
+        "quality": quality,
+        "samples": str(folder / gan.SAMPLES) if adversarial else None,
         "validation": {
             key: float(values[-1]) for key, values in history.items() if key.startswith("val_") and values
         },
@@ -343,6 +366,23 @@ def run(
     }
     runs.write_json_atomically(folder / runs.METRICS, summary)
     return summary
+
+
+def _test(prepared: Prepared, log: Callable[[str], None]) -> tuple[dict, dict]:
+    """The model's scores on the test split, and the baselines' (when
+    ``training.baselines`` is on and the data has any)."""
+    model, data = prepared.model, prepared.data
+    test = {key: float(value) for key, value in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
+    scores = evaluation.test_scores(data, model.predict(prepared.test, verbose=0))
+    test.update({key: value for key, value in scores.items() if key not in test})
+    baselines = {}
+    if prepared.recipe["training"]["baselines"]:
+        baselines = evaluation.baselines(data, prepared.fit_inputs, prepared.fit_labels, log=log)
+    if baselines:
+        log("Test split, model and baselines:")
+        for line in evaluation.table(scores, baselines, tuple(scores)):
+            log("  " + line)
+    return test, baselines
 
 
 def _export_sample(data: Union[datasets.Dataset, Series]) -> np.ndarray:

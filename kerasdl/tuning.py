@@ -129,6 +129,11 @@ def load_settings(recipe: Recipe) -> Settings:
             "model.builder", f"'{builder}' trains with its own sparse loop, which `kerasdl tune` does not drive "
             "yet: it searches the classifiers (dense, cnn). Compare word2vec settings with `kerasdl run --set ...`.",
         )
+    if builder == "gan":
+        check.fail(
+            "model.builder", "a GAN's losses do not measure its samples, so `kerasdl tune` has no objective to "
+            "search it by. Compare GAN settings with `kerasdl run --set ...` and the FID each run prints.",
+        )
     given = recipe.values.get("tune")
     if given is None:
         check.fail(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,27 @@ def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedP
         [sys.executable, "-m", "kerasdl", *args],
         capture_output=True, text=True, timeout=timeout, **kwargs,
     )
+
+
+def kill_after_epochs(command: list, workdir: Path, family: str, epochs: int) -> int:
+    """Starts ``command``, SIGKILLs it once its checkpoint holds ``epochs``
+    epochs, and returns how many the checkpoint holds after the kill (the
+    epoch it must resume after)."""
+    metadata = workdir / "runs" / family
+
+    def checkpointed() -> int:
+        for path in metadata.glob("*/backup/training_metadata.json"):
+            try:
+                return json.loads(path.read_text())["epoch"]
+            except (OSError, ValueError):  # caught mid-write
+                return 0
+        return 0
+
+    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while checkpointed() < epochs and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    return checkpointed()

@@ -1,21 +1,13 @@
 """A run killed with SIGKILL resumes from its last finished epoch."""
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
-from tests.conftest import ROOT, TINY
+from kerasdl import runs
+from tests.conftest import ROOT, TINY, kill_after_epochs
 
 EPOCHS = 40
-
-
-def _history_rows(workdir):
-    files = list((workdir / "runs" / "cnn").glob("*/history.csv"))
-    if not files:
-        return []
-    return [line for line in files[0].read_text().splitlines()[1:] if line]
 
 
 def test_kill_9_then_same_command_resumes(workdir):
@@ -23,14 +15,7 @@ def test_kill_9_then_same_command_resumes(workdir):
         sys.executable, "-m", "kerasdl", "run", str(ROOT / "recipes" / "cnn.yaml"), "--json", "--quiet",
         *[item for s in TINY + [f"training.epochs={EPOCHS}", "export.enabled=false"] for item in ("--set", s)],
     ]
-    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while len(_history_rows(workdir)) < 3 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    done_before = len(_history_rows(workdir))
+    done_before = kill_after_epochs(command, workdir, "cnn", 3)
     assert 3 <= done_before < EPOCHS
 
     resumed = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
@@ -38,8 +23,26 @@ def test_kill_9_then_same_command_resumes(workdir):
     assert f"after epoch {done_before}" in resumed.stderr
     summary = json.loads(resumed.stdout)
     assert summary["resumed_from_epoch"] == done_before
-    # One run folder, whose history covers every epoch once, in order.
-    assert len(list((workdir / "runs" / "cnn").iterdir())) == 1
-    epochs = [int(row.split(",")[0]) for row in _history_rows(workdir)]
-    assert epochs == list(range(EPOCHS))
+    # One run folder, whose history covers every epoch once, in order (an
+    # epoch redone after the kill counts once).
+    folders = list((workdir / "runs" / "cnn").iterdir())
+    assert len(folders) == 1
+    assert runs.read_history(folders[0])["epoch"] == list(range(EPOCHS))
     assert summary["epochs"] == EPOCHS
+
+
+def test_an_epoch_redone_after_a_kill_counts_once(tmp_path):
+    # Killed after epoch 1's row but before its checkpoint: epoch 1 ran again.
+    (tmp_path / runs.HISTORY).write_text(
+        "epoch,accuracy,loss\n0,0.5,1.0\n1,0.6,0.9\n1,0.62,0.88\n2,0.7,0.8\n"
+    )
+    history = runs.read_history(tmp_path)
+    assert history == {"epoch": [0, 1, 2], "accuracy": [0.5, 0.62, 0.7], "loss": [1.0, 0.88, 0.8]}
+
+
+def test_the_resume_epoch_is_the_checkpoints(tmp_path):
+    (tmp_path / runs.HISTORY).write_text("epoch,loss\n0,1.0\n1,0.9\n2,0.8\n")
+    assert runs.checkpointed_epoch(tmp_path) == 3  # no checkpoint metadata: the history
+    (tmp_path / runs.BACKUP).mkdir()
+    (tmp_path / runs.BACKUP / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+    assert runs.checkpointed_epoch(tmp_path) == 2

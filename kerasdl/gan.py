@@ -1,0 +1,164 @@
+"""What ``kerasdl run`` does for a GAN beyond any model: two optimizers,
+sample grids, the judge's scores and the generator's export.
+
+``training.run`` trains a GAN with ``fit`` like any other model (run
+folder, history, resume); this module supplies the GAN's parts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasdl import export, judge, runs
+from kerasdl.builders.gan import CLASS_ID, GAN, LATENT
+from kerasdl.errors import RecipeError
+from kerasdl.optimizers import build_optimizer
+from kerasdl.recipe import Recipe
+
+SAMPLES = "samples.png"
+SAMPLES_DIR = "samples"
+QUALITY = "quality.json"
+# The judges live beside the runs, shared by every GAN recipe of a dataset.
+JUDGES_DIR = "judges"
+GRID_COLUMNS = 10
+GRID_SCALE = 2  # 28-pixel garments are small on a screen.
+
+
+def check(recipe: Recipe) -> None:
+    """Recipe settings that a GAN cannot use.
+
+    Raises:
+        RecipeError: naming the key.
+    """
+    if recipe["training"]["early_stopping"]:
+        raise RecipeError(
+            f"{recipe.path}: training.early_stopping: a GAN's losses do not fall as it improves, so there is "
+            "nothing to stop on. Set training.early_stopping: false and choose training.epochs."
+        )
+
+
+def compile_gan(gan: GAN, recipe: Recipe, steps_per_epoch: int) -> None:
+    """One optimizer per network, both from the recipe's ``optimizer`` section."""
+    epochs = recipe["training"]["epochs"]
+    gan.compile(
+        discriminator_optimizer=build_optimizer(recipe["optimizer"], steps_per_epoch, epochs),
+        generator_optimizer=build_optimizer(recipe["optimizer"], steps_per_epoch, epochs),
+    )
+
+
+def fixed_inputs(gan: GAN, count: int, seed: int, num_classes: int) -> dict[str, np.ndarray]:
+    """The same latent vectors (and class ids: one class per grid row) every time."""
+    latent = np.random.default_rng(seed).standard_normal((count, gan.latent_dim)).astype(np.float32)
+    inputs = {LATENT: latent}
+    if gan.conditional:
+        inputs[CLASS_ID] = (np.arange(count) // GRID_COLUMNS % num_classes).astype(np.int32)
+    return inputs
+
+
+def generate(gan: GAN, inputs: dict[str, np.ndarray], batch_size: int = 500) -> np.ndarray:
+    """uint8 images from named inputs, as the export returns them."""
+    images = []
+    for start in range(0, len(inputs[LATENT]), batch_size):
+        batch = {key: value[start:start + batch_size] for key, value in inputs.items()}
+        generated = gan.generator(batch if gan.conditional else batch[LATENT], training=False)
+        images.append(export.to_uint8(generated, gan.value_range).numpy())
+    return np.concatenate(images)
+
+
+def grid(images: np.ndarray, columns: int = GRID_COLUMNS, scale: int = GRID_SCALE, border: int = 2) -> np.ndarray:
+    """Tiles uint8 images ``[n, h, w, c]`` into one image, rows of ``columns``."""
+    count, height, width, channels = images.shape
+    rows = -(-count // columns)
+    canvas = np.full(
+        (rows * (height + border) + border, columns * (width + border) + border, channels), 255, np.uint8
+    )
+    for index, image in enumerate(images):
+        top = border + (index // columns) * (height + border)
+        left = border + (index % columns) * (width + border)
+        canvas[top:top + height, left:left + width] = image
+    return canvas.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Writes a uint8 ``[h, w, c]`` image as PNG, whole or not at all."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(tf.io.encode_png(image).numpy())
+    temporary.replace(path)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After each epoch, a grid of samples from fixed latent vectors
+    (``samples/epoch_NNN.png``; a conditional GAN's rows are the classes in
+    order), so the epochs can be compared image by image; the latest is
+    also ``samples.png``.
+
+    Args:
+        folder: The run folder.
+        inputs: From ``fixed_inputs``.
+    """
+
+    def __init__(self, folder: Path, inputs: dict[str, np.ndarray]):
+        super().__init__()
+        self.folder = folder
+        self.inputs = inputs
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        picture = grid(generate(self.model, self.inputs))
+        (self.folder / SAMPLES_DIR).mkdir(exist_ok=True)
+        write_png(self.folder / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png", picture)
+        write_png(self.folder / SAMPLES, picture)
+
+
+def callbacks(gan: GAN, recipe: Recipe, folder: Path, num_classes: int) -> list:
+    rows = num_classes if gan.conditional else GRID_COLUMNS
+    return [SampleGrid(folder, fixed_inputs(gan, rows * GRID_COLUMNS, recipe["training"]["seed"], num_classes))]
+
+
+def evaluate(recipe: Recipe, gan: GAN, data: Any, folder: Path, log: Callable[[str], None]) -> dict:
+    """The judge's scores of the trained generator (``quality.json`` in the
+    run folder), or {} when ``quality.enabled`` is off."""
+    settings = recipe["quality"]
+    if not settings["enabled"]:
+        return {}
+    seed = recipe["training"]["seed"]
+    referee = judge.load_or_train(
+        data, str(Path(recipe["training"]["runs_dir"]) / JUDGES_DIR), settings["judge_epochs"], seed, log=log
+    )
+
+    def sample(latent: np.ndarray, class_id: Optional[np.ndarray]) -> np.ndarray:
+        inputs = {LATENT: latent} if class_id is None else {LATENT: latent, CLASS_ID: class_id.astype(np.int32)}
+        return generate(gan, inputs)
+
+    result = judge.score(
+        sample, referee, data, latent_dim=gan.latent_dim, conditional=gan.conditional,
+        samples=settings["samples"], seed=seed,
+    )
+    result["judge"] = str(referee.path)
+    for line in judge.report(result):
+        log(line)
+    runs.write_json_atomically(folder / QUALITY, result)
+    return result
+
+
+def save_generator(recipe: Recipe, gan: GAN, data: Any) -> tuple[Path, Optional[float]]:
+    """The generator's verified SavedModel; ``assets.extra`` says what it takes."""
+    description = {
+        "latent_dim": gan.latent_dim,
+        "conditional": gan.conditional,
+        "image_shape": list(gan.generator.output_shape[1:]),
+        "latent_distribution": "standard normal",
+    }
+    assets = {"generator.json": json.dumps(description, indent=2) + "\n"}
+    if gan.conditional:
+        assets["class_names.txt"] = "\n".join(data.class_names) + "\n"
+    sample = fixed_inputs(gan, 16, recipe["training"]["seed"] + 1, data.num_classes)
+    return export.export_generator(
+        gan.generator, recipe["export"]["directory"], recipe.name, sample, assets,
+        value_range=gan.value_range, check=recipe["export"]["verify"],
+    )

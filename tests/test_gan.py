@@ -1,0 +1,303 @@
+"""The GAN family: builders, the GAN's training step and saving, the judge's
+scores, the generator export, and runs through the CLI."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasdl import export, judge, runs
+from kerasdl.builders import GAN, build_discriminator, build_gan, build_generator
+from kerasdl.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from kerasdl.errors import BuilderArgumentError, ExportError
+from tests.conftest import ROOT, kill_after_epochs, run_cli
+
+# Tiny networks on a few hundred real images: seconds per run.
+TINY_GAN = [
+    "data.max_train_examples=384",
+    "data.max_test_examples=200",
+    "training.epochs=2",
+    "model.latent_dim=8",
+    "model.generator_filters=[8, 4]",
+    "model.discriminator_filters=[4, 8]",
+    "quality.samples=200",
+    "quality.judge_epochs=1",
+]
+
+
+def _sets(settings):
+    return [item for setting in settings for item in ("--set", setting)]
+
+
+def _tiny_gan(conditional=False, **options):
+    gan = build_gan((28, 28, 1), 10, latent_dim=8, conditional=conditional, generator_filters=(8, 4),
+                    discriminator_filters=(4, 8), seed=3, **options)
+    gan.compile(
+        discriminator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    )
+    return gan
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return load_fashion_mnist()
+
+
+@pytest.fixture(scope="module")
+def small_fashion(fashion):
+    return fashion.limited(1000, 300)
+
+
+def test_generator_and_discriminator_are_functional_and_work_in_pixel_units():
+    generator = build_generator(16, (28, 28, 1), filters=(8, 4), value_range=(0, 255))
+    discriminator = build_discriminator((28, 28, 1), filters=(4, 8))
+    assert generator.__class__.__name__ == discriminator.__class__.__name__ == "Functional"
+    images = generator(tf.random.normal((5, 16)), training=False).numpy()
+    assert images.shape == (5, 28, 28, 1) and images.min() >= 0.0 and images.max() <= 255.0
+    assert discriminator(images).shape == (5, 1)
+    # The same network in [-1, 1] units: the range moves, the tanh stays.
+    signed = build_generator(16, (28, 28, 1), filters=(8, 4), value_range=(-1, 1))
+    signed.set_weights(generator.get_weights())
+    latent = tf.random.normal((3, 16), seed=1)
+    np.testing.assert_allclose(
+        (signed(latent).numpy() + 1.0) * 127.5, generator(latent).numpy(), rtol=1e-5, atol=1e-3
+    )
+
+
+def test_conditional_networks_take_class_ids():
+    generator = build_generator(16, (28, 28, 1), num_classes=10, filters=(8, 4))
+    discriminator = build_discriminator((28, 28, 1), num_classes=10, filters=(4, 8))
+    assert set(generator.input) == {"latent", "class_id"} and set(discriminator.input) == {"images", "class_id"}
+    latent = tf.repeat(tf.random.normal((1, 16), seed=2), 2, axis=0)
+    images = generator({"latent": latent, "class_id": tf.constant([0, 7])})
+    assert not np.allclose(images[0], images[1]), "the class id changes the image"
+    same = tf.repeat(images[:1], 2, axis=0)
+    logits = discriminator({"images": same, "class_id": tf.constant([0, 7])}, training=False)
+    assert not np.isclose(logits[0, 0], logits[1, 0]), "the projection makes the logit depend on the class"
+
+
+@pytest.mark.parametrize("options, argument", [
+    ({"generator_filters": [8, 8, 8]}, "generator_filters"),  # 28 is not a multiple of 8
+    ({"discriminator_filters": [0]}, "discriminator_filters"),
+    ({"negative_slope": 1.5}, "negative_slope"),
+    ({"label_smoothing": 1.0}, "label_smoothing"),
+    ({"dropout_rate": 1.0}, "dropout_rate"),
+    ({"value_range": [255, 0]}, "value_range"),
+    ({"input_shape": (784,)}, "input_shape"),
+])
+def test_builder_errors_name_the_recipe_argument(options, argument):
+    arguments = {"input_shape": (28, 28, 1), "num_classes": 10, **options}
+    with pytest.raises(BuilderArgumentError) as raised:
+        build_gan(**arguments)
+    assert raised.value.argument == argument
+
+
+def test_discriminator_loss_is_one_sided_smoothed_cross_entropy():
+    gan = _tiny_gan(label_smoothing=0.1)
+    real, fake = np.array([[2.0], [-1.0]], np.float32), np.array([[0.5], [-3.0]], np.float32)
+    sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+    expected = np.mean(-0.9 * np.log(sigmoid(real)) - 0.1 * np.log(1 - sigmoid(real))) + np.mean(
+        -np.log(1 - sigmoid(fake))
+    )
+    np.testing.assert_allclose(float(gan._discriminator_loss(real, fake)), expected, rtol=1e-5)
+
+
+def test_fit_updates_both_networks_with_their_own_optimizers(small_fashion):
+    gan = _tiny_gan(conditional=True)
+    generator_before = [w.copy() for w in gan.generator.get_weights()]
+    discriminator_before = [w.copy() for w in gan.discriminator.get_weights()]
+    history = gan.fit(small_fashion.x_train[:256], small_fashion.y_train[:256], batch_size=64, epochs=1, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(0.0 < history.history[key][0] < 1.0 for key in ("d_real", "d_fake"))
+    assert int(gan.discriminator_optimizer.iterations) == int(gan.generator_optimizer.iterations) == 4
+    assert gan.optimizer is None  # No third optimizer.
+    for before, after in ((generator_before, gan.generator.get_weights()),
+                          (discriminator_before, gan.discriminator.get_weights())):
+        assert any(not np.array_equal(b, a) for b, a in zip(before, after))
+
+
+def test_saved_gan_keeps_both_optimizers_and_the_noise_state(small_fashion, tmp_path):
+    gan = _tiny_gan()
+    gan.fit(small_fashion.x_train[:256], batch_size=64, epochs=1, verbose=0)
+    # What BackupAndRestore writes and reads: the weights file.
+    gan.save_weights(tmp_path / "backup.weights.h5")
+    restored = _tiny_gan()
+    restored.load_weights(tmp_path / "backup.weights.h5")
+    for name in ("discriminator_optimizer", "generator_optimizer"):
+        saved, loaded = getattr(gan, name).variables, getattr(restored, name).variables
+        assert len(saved) == len(loaded) > 1
+        for a, b in zip(saved, loaded):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    np.testing.assert_array_equal(gan.seed_generator.state.numpy(), restored.seed_generator.state.numpy())
+    # The whole model as a .keras file: config, weights and compile state.
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras")
+    assert isinstance(loaded, GAN) and loaded.label_smoothing == gan.label_smoothing
+    latent = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    np.testing.assert_allclose(loaded(latent).numpy(), gan(latent).numpy(), atol=1e-5)
+    assert int(loaded.generator_optimizer.iterations) == 4
+    loaded.fit(small_fashion.x_train[:128], batch_size=64, epochs=1, verbose=0)
+    assert int(loaded.generator_optimizer.iterations) == 6
+
+
+def test_frechet_distance_matches_the_matrix_square_root_formula():
+    linalg = pytest.importorskip("scipy.linalg")
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6))
+    b = rng.standard_normal((400, 6)) @ rng.standard_normal((6, 6)) + 0.5
+    covariance_a, covariance_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = linalg.sqrtm(covariance_a @ covariance_b).real
+    expected = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(covariance_a + covariance_b - 2 * root)
+    np.testing.assert_allclose(judge.frechet_distance(a, b), expected, rtol=1e-6)
+
+
+def test_frechet_distance_known_cases():
+    a = np.random.default_rng(1).standard_normal((300, 4))
+    assert judge.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    shift = np.array([1.0, -2.0, 0.0, 0.5])
+    assert judge.frechet_distance(a, a + shift) == pytest.approx(np.sum(shift ** 2), rel=1e-6)
+    with pytest.raises(ValueError):
+        judge.frechet_distance(a, a[:, :3])
+
+
+def test_coverage_summary():
+    assert judge.coverage_summary(np.full(10, 0.1)) == {"classes_covered": 10, "evenness": pytest.approx(1.0)}
+    collapsed = judge.coverage_summary(judge.class_shares(np.zeros(50, int), 10))
+    assert collapsed == {"classes_covered": 1, "evenness": 0.0}
+
+
+def test_judge_is_trained_once_and_scores_real_and_broken_generators(small_fashion, tmp_path):
+    messages = []
+    referee = judge.load_or_train(small_fashion, str(tmp_path), epochs=2, seed=0, log=messages.append)
+    again = judge.load_or_train(small_fashion, str(tmp_path), epochs=2, seed=0, log=messages.append)
+    assert "cached" in messages[-1] and again.test_accuracy == referee.test_accuracy > 0.5
+    assert len(list(tmp_path.iterdir())) == 1
+    assert judge.fingerprint(small_fashion, 3, 0) != judge.fingerprint(small_fashion, 2, 0)
+
+    data = small_fashion
+    by_class = {label: data.x_train[data.y_train == label] for label in range(10)}
+
+    def real_images(latent, class_id):  # A perfect conditional generator: real images of the class.
+        return np.stack([by_class[label][index % len(by_class[label])] for index, label in enumerate(class_id)])
+
+    def gray(latent, class_id):  # A collapsed generator.
+        return np.full((len(latent), 28, 28, 1), 128, np.uint8)
+
+    good = judge.score(real_images, referee, data, latent_dim=4, conditional=True, samples=300, seed=0)
+    bad = judge.score(gray, referee, data, latent_dim=4, conditional=False, samples=300, seed=0)
+    assert good["samples"] == bad["samples"] == 300
+    assert good["fid"] < 2 * good["fid_floor"] < bad["fid"] / 5
+    assert good["agreement"] > 0.7 and good["classes_covered"] >= 8
+    assert bad["classes_covered"] == 1 and bad["evenness"] == 0.0
+    assert good["fid_floor"] == bad["fid_floor"]  # The floor does not depend on the generator.
+    lines = judge.report(good)
+    assert any("Requested-class agreement" in line for line in lines)
+
+
+def test_generator_export_returns_uint8_images_and_is_verified(tmp_path):
+    generator = build_generator(8, (28, 28, 1), num_classes=10, filters=(8, 4))
+    sample = {"latent": np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32),
+              "class_id": np.arange(6, dtype=np.int32)}
+    path, difference = export.export_generator(generator, str(tmp_path), "g", sample, {"generator.json": "{}\n"})
+    assert difference <= 1 and (path / "assets.extra" / "generator.json").is_file()
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    images = serve(latent=tf.constant(sample["latent"]), class_id=tf.constant(sample["class_id"]))["images"]
+    assert images.dtype == tf.uint8 and images.shape == (6, 28, 28, 1)
+    expected = export.to_uint8(generator({"latent": sample["latent"], "class_id": sample["class_id"]}))
+    assert np.max(np.abs(images.numpy().astype(int) - expected.numpy().astype(int))) <= 1
+    # Another generator's images fail the verification.
+    other = build_generator(8, (28, 28, 1), num_classes=10, filters=(8, 4))
+    with pytest.raises(ExportError, match="does not reproduce the generator"):
+        export.verify_generator(path, other, sample)
+
+
+def test_to_uint8_maps_the_value_range():
+    values = tf.constant([-1.0, -0.999, 0.0, 1.0, 1.5])
+    assert export.to_uint8(values, (-1.0, 1.0)).numpy().tolist() == [0, 0, 128, 255, 255]
+
+
+def test_gan_run_end_to_end(workdir):
+    result = run_cli("run", str(ROOT / "recipes" / "gan.yaml"), "--json", *_sets(TINY_GAN), cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    quality = summary["quality"]
+    assert {"fid", "fid_floor", "class_shares", "classes_covered", "evenness"} <= set(quality)
+    assert "agreement" not in quality and quality["samples"] == 200
+    assert sum(quality["class_shares"].values()) == pytest.approx(1.0)
+    assert "FID" in result.stderr and "Class coverage" in result.stderr
+    run = workdir / summary["run_dir"]
+    assert json.loads((run / "quality.json").read_text())["fid"] == quality["fid"]
+    for name in ("samples.png", "samples/epoch_001.png", "samples/epoch_002.png"):
+        picture = tf.io.decode_png((run / name).read_bytes()).numpy()
+        assert picture.shape == (2 * (10 * 30 + 2), 2 * (10 * 30 + 2), 1)
+    assert (run / "samples.png").read_bytes() == (run / "samples/epoch_002.png").read_bytes()
+    # CSVLogger writes NA in val_ columns when there is no validation: the
+    # history leaves them out, and the learning curves are drawn.
+    history = runs.read_history(run)
+    assert set(history) == {"epoch", "d_fake", "d_loss", "d_real", "g_loss"} and len(history["epoch"]) == 2
+    assert (run / "learning_curve.png").is_file()
+    # The judge is cached beside the runs; a second run reuses it.
+    assert len(list((workdir / "runs" / "judges").iterdir())) == 1
+    export_path = workdir / summary["export_path"]
+    info = json.loads((export_path / "assets.extra" / "generator.json").read_text())
+    assert info == {"latent_dim": 8, "conditional": False, "image_shape": [28, 28, 1],
+                    "latent_distribution": "standard normal"}
+    serve = tf.saved_model.load(str(export_path)).signatures["serving_default"]
+    images = serve(latent=tf.random.normal((3, 8)))["images"]
+    assert images.dtype == tf.uint8 and images.shape == (3, 28, 28, 1)
+
+
+def test_conditional_run_reports_agreement_and_exports_class_ids(workdir):
+    result = run_cli("run", str(ROOT / "recipes" / "cgan.yaml"), "--json", *_sets(TINY_GAN), cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert 0.0 <= summary["quality"]["agreement"] <= 1.0
+    assert set(summary["quality"]["agreement_per_class"]) == set(FASHION_MNIST_CLASSES)
+    assert "Requested-class agreement" in result.stderr
+    export_path = workdir / summary["export_path"]
+    assert (export_path / "assets.extra" / "class_names.txt").read_text().split("\n")[0] == "T-shirt/top"
+    serve = tf.saved_model.load(str(export_path)).signatures["serving_default"]
+    images = serve(latent=tf.random.normal((2, 8)), class_id=tf.constant([1, 9], tf.int32))["images"]
+    assert images.shape == (2, 28, 28, 1)
+
+
+def test_kill_9_then_the_same_command_resumes_a_gan(workdir):
+    epochs = 30
+    command = [
+        sys.executable, "-m", "kerasdl", "run", str(ROOT / "recipes" / "gan.yaml"), "--json", "--quiet",
+        *_sets(TINY_GAN + [f"training.epochs={epochs}", "export.enabled=false", "quality.enabled=false",
+                           "data.max_train_examples=128"]),
+    ]
+    done_before = kill_after_epochs(command, workdir, "gan", 3)
+    assert 3 <= done_before < epochs
+
+    resumed = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads(resumed.stdout)
+    assert summary["resumed_from_epoch"] == done_before and summary["epochs"] == epochs
+    run = workdir / summary["run_dir"]
+    assert runs.read_history(run)["epoch"] == list(range(epochs))
+    assert len(list((run / "samples").glob("epoch_*.png"))) == epochs
+
+
+@pytest.mark.parametrize("recipe, settings, message", [
+    ("gan.yaml", ["training.early_stopping=true"], "training.early_stopping: a GAN's losses"),
+    ("gan.yaml", ["model.generator_filters=[8, 8, 8]"], "model.generator_filters"),
+    ("gan.yaml", ["data={dataset: tweet_sentiment}"], "'gan' does not train on labelled texts"),
+    ("cnn.yaml", ["quality.samples=100"], "quality: scores the samples of a GAN"),
+])
+def test_bad_gan_recipes_fail_cleanly_before_writing(workdir, recipe, settings, message):
+    result = run_cli("run", str(ROOT / "recipes" / recipe), "--set", "tune=null", *_sets(settings), cwd=workdir)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (workdir / "runs").exists() and not (workdir / "saved_models").exists()
+
+
+def test_tune_refuses_a_gan(workdir):
+    result = run_cli("tune", str(ROOT / "recipes" / "gan.yaml"), cwd=workdir)
+    assert result.returncode == 2 and "has no objective" in result.stderr and "Traceback" not in result.stderr
