@@ -121,6 +121,19 @@ def test_fit_updates_both_networks_with_their_own_optimizers(small_fashion):
         assert any(not np.array_equal(b, a) for b, a in zip(before, after))
 
 
+def test_a_conditional_gan_asks_for_class_ids_and_generates_the_classes_it_is_given(small_fashion):
+    gan = _tiny_gan(conditional=True)
+    with pytest.raises(ValueError, match=r"fit\(images, class_ids\)"):
+        gan.fit(small_fashion.x_train[:64], batch_size=64, epochs=1, verbose=0)
+    images = gan({"latent": keras.random.normal((10, 8)), "class_id": keras.ops.arange(10)})
+    assert tuple(images.shape) == (10, 28, 28, 1)
+    # Same noise, other classes: other images.
+    latent = keras.random.normal((2, 8), seed=1)
+    first = gan({"latent": latent, "class_id": keras.ops.array([0, 0])})
+    second = gan({"latent": latent, "class_id": keras.ops.array([9, 9])})
+    assert not np.allclose(keras.ops.convert_to_numpy(first), keras.ops.convert_to_numpy(second))
+
+
 def test_saved_gan_keeps_both_optimizers_and_the_noise_state(small_fashion, tmp_path):
     gan = _tiny_gan()
     gan.fit(small_fashion.x_train[:256], batch_size=64, epochs=1, verbose=0)

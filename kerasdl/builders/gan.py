@@ -330,6 +330,15 @@ class GAN(keras.Model):
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.generator(inputs, training=training)
 
+    def _unpack(self, data: Any) -> tuple[Any, Any]:
+        images, class_id = data if isinstance(data, tuple) else (data, None)
+        if self.conditional and class_id is None:
+            raise ValueError(
+                "A conditional GAN trains on images and their class ids: fit(images, class_ids). "
+                "Received images alone."
+            )
+        return images, class_id
+
     def _generator_inputs(self, latent: Any, class_id: Any) -> Any:
         return {LATENT: latent, CLASS_ID: class_id} if self.conditional else latent
 
@@ -341,7 +350,7 @@ class GAN(keras.Model):
         return _bce(real_labels, real_logits) + _bce(ops.zeros_like(fake_logits), fake_logits)
 
     def train_step(self, data: Any) -> dict:
-        images, class_id = data if isinstance(data, tuple) else (data, None)
+        images, class_id = self._unpack(data)
         images = ops.cast(images, "float32")
         class_id = ops.cast(class_id, "int32") if class_id is not None else None
         batch_size = ops.shape(images)[0]
@@ -370,7 +379,7 @@ class GAN(keras.Model):
         """The same losses on held-out images, nothing updated: a
         discriminator that memorises its training images scores the
         validation images as less real than the training ones."""
-        images, class_id = data if isinstance(data, tuple) else (data, None)
+        images, class_id = self._unpack(data)
         images = ops.cast(images, "float32")
         class_id = ops.cast(class_id, "int32") if class_id is not None else None
         latent = keras.random.normal((ops.shape(images)[0], self.latent_dim), seed=self.seed_generator)
