@@ -43,12 +43,14 @@ def check(recipe: Recipe) -> None:
         )
 
 
-def compile_gan(gan: GAN, recipe: Recipe, steps_per_epoch: int) -> None:
-    """One optimizer per network, both from the recipe's ``optimizer`` section."""
+def compile_gan(gan: GAN, recipe: Recipe, steps_per_epoch: int, **kwargs) -> None:
+    """One optimizer per network, both from the recipe's ``optimizer``
+    section; ``kwargs`` go to ``compile`` (``jit_compile``, ...)."""
     epochs = recipe["training"]["epochs"]
     gan.compile(
         discriminator_optimizer=build_optimizer(recipe["optimizer"], steps_per_epoch, epochs),
         generator_optimizer=build_optimizer(recipe["optimizer"], steps_per_epoch, epochs),
+        **kwargs,
     )
 
 

@@ -81,6 +81,14 @@ def build_schedule(spec: dict, steps_per_epoch: int, epochs: int) -> LearningRat
     return WarmUp(schedule, warmup_steps) if warmup_steps else schedule
 
 
+def optimizer_class(name: str) -> type:
+    """The Keras optimizer class of a recipe's ``optimizer.name`` (looked up,
+    not instantiated: an instance would start TensorFlow's runtime before
+    the devices are set up)."""
+    classes = {cls.__name__.lower(): cls for cls in vars(keras.optimizers).values() if isinstance(cls, type)}
+    return classes[name.lower()]
+
+
 def build_optimizer(section: dict, steps_per_epoch: int, epochs: int) -> keras.optimizers.Optimizer:
     """Builds the optimizer of a resolved ``optimizer`` section.
 
@@ -95,5 +103,4 @@ def build_optimizer(section: dict, steps_per_epoch: int, epochs: int) -> keras.o
     rate = options.pop("learning_rate")
     if isinstance(rate, dict):
         rate = build_schedule(rate, steps_per_epoch, epochs)
-    optimizer_class = type(keras.optimizers.get(name))
-    return optimizer_class(learning_rate=rate, **options)
+    return optimizer_class(name)(learning_rate=rate, **options)

@@ -303,9 +303,9 @@ def _resolve_registered(
 
 def _resolve_optimizer(check: Checker, given: dict) -> dict:
     resolved = resolve_fields(check, "optimizer", given)
-    import keras
+    from kerasdl.optimizers import optimizer_class as find_optimizer
 
-    optimizer_class = type(keras.optimizers.get(resolved["name"]))
+    optimizer_class = find_optimizer(resolved["name"])
     extra = {key: value for key, value in given.items() if key not in resolved}
     arguments = resolve_arguments(
         check, "optimizer", extra, optimizer_class.__init__,

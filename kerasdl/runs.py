@@ -4,16 +4,22 @@ A run folder holds ``recipe.yaml`` (resolved), ``history.csv``, ``logs/``
 (TensorBoard), ``backup/`` while training (for resume), and at the end
 ``metrics.json`` and ``learning_curve.png``. A folder with ``recipe.yaml``
 and no ``metrics.json`` is an unfinished run that the same recipe resumes.
+
+Only the chief of a multi-worker run writes here; the other workers write
+to a scratch folder that is deleted when they finish (``workspace``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Iterator, Optional
 
 RECIPE = "recipe.yaml"
 METRICS = "metrics.json"
@@ -38,6 +44,45 @@ def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path
         ):
             return folder
     return None
+
+
+@contextlib.contextmanager
+def workspace(
+    recipe: Any, chief: bool, log: Callable[[str], None], resume: bool = True,
+) -> Iterator[tuple[Path, Optional[int]]]:
+    """The folder a run writes to, and the epoch it resumes after (or None).
+
+    The chief (and a single process) gets the run folder: the unfinished
+    run of the same resolved recipe when ``training.resume`` is on, else a
+    new one (always new with ``resume`` off). Any other worker of a multi-worker run gets a scratch folder,
+    deleted afterwards; it resumes from the chief's checkpoint when it sees
+    the chief's run folder (a runs_dir on a shared filesystem), as every
+    worker must start from the same epoch.
+    """
+    training, recipe_yaml = recipe["training"], recipe.to_yaml()
+    resume = resume and training["resume"]
+    unfinished = find_unfinished(training["runs_dir"], recipe.name, recipe_yaml) if resume else None
+    resumed_from = checkpointed_epoch(unfinished) if unfinished is not None else None
+    if chief:
+        if unfinished is not None:
+            log(f"Resuming unfinished run {unfinished} after epoch {resumed_from}.")
+            yield unfinished, resumed_from
+        else:
+            folder = create(training["runs_dir"], recipe.name, recipe_yaml)
+            log(f"Run folder: {folder}")
+            yield folder, None
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="kerasdl-worker-"))
+    try:
+        folder = scratch / "run"
+        folder.mkdir()
+        if unfinished is not None:
+            shutil.copytree(unfinished / BACKUP, folder / BACKUP)
+            log(f"Resuming with the chief's checkpoint {unfinished} after epoch {resumed_from}.")
+        log(f"Worker: writes only to the scratch folder {folder} (the chief writes the run and the export).")
+        yield folder, resumed_from
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def checkpointed_epoch(folder: Path) -> int:

@@ -53,6 +53,15 @@ class _Throughput(keras.callbacks.Callback):
         return self.samples_per_epoch * len(timed) / sum(timed) if timed else None
 
 
+def place(recipe: Recipe) -> devices.Placement:
+    """The recipe's strategy and precision (``devices.place``), its errors
+    naming the recipe."""
+    try:
+        return devices.place(recipe["training"])
+    except RecipeError as error:
+        raise RecipeError(f"{recipe.path}: {error}") from None
+
+
 def load_data(recipe: Recipe) -> Union[datasets.Dataset, Series, Corpus]:
     """The recipe's data, cut to ``max_train_examples``/``max_test_examples``
     (for a text corpus, ``max_train_examples`` counts documents)."""
@@ -191,10 +200,11 @@ class Prepared:
 
     def __init__(
         self, recipe: Recipe, data: Optional[Union[datasets.Dataset, Series]] = None, *,
-        pretrain: bool = True, log: Callable[[str], None] = print,
+        pretrain: bool = True, placement: Optional[devices.Placement] = None, log: Callable[[str], None] = print,
     ):
         data_section, training = recipe["data"], recipe["training"]
         self.recipe = recipe
+        self.placement = placement = placement or place(recipe)
         self.data = data = data if data is not None else load_data(recipe)
         _check_task(recipe, data)
         _data_arguments(recipe, data, None)  # Fails early, before any pretraining.
@@ -202,7 +212,8 @@ class Prepared:
         # A random share for examples, the latest steps for a series.
         x, y, x_val, y_val = data.split(training["validation_split"], training["seed"])
         self.fit_inputs, self.fit_labels = x, y
-        batch_size = training["batch_size"]
+        batch_size = placement.global_batch_size(training["batch_size"], training["batch_scope"])
+        self.batch_size = batch_size
         self.train_examples = len(x)
         self.steps_per_epoch = math.ceil(len(x) / batch_size)
         options = dict(cache=data_section["cache"])
@@ -216,22 +227,24 @@ class Prepared:
         self.test = pipeline.make_dataset(data.x_test, data.y_test, batch_size, **options)
 
         _check_quality(recipe)
-        self.strategy = devices.create_strategy(training["strategy"])
+        self.strategy = placement.strategy
         self.pretrained = _pretrained_vectors(recipe, data, x, log) if pretrain else None
-        with self.strategy.scope():
+        with devices.building(placement):
             self.model = build_model(recipe, data, x)
             if self.pretrained is not None:
                 try:
                     start_embedding(self.model, self.pretrained)
                 except BuilderArgumentError as error:
                     raise RecipeError(f"{recipe.path}: pretrain: {error}") from None
+            execution = dict(jit_compile=training["jit_compile"], steps_per_execution=training["steps_per_execution"])
             if isinstance(self.model, GAN):
-                gan.compile_gan(self.model, recipe, self.steps_per_epoch)
+                gan.compile_gan(self.model, recipe, self.steps_per_epoch, **execution)
             else:
                 self.model.compile(
                     optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
                     loss=recipe["loss"],
                     metrics=list(recipe["metrics"]),
+                    **execution,
                 )
 
     def fit(
@@ -300,21 +313,24 @@ def run(
     Returns:
         A summary: test metrics, run folder, export path, throughput.
     """
+    placement = place(recipe)  # First: a multi-worker strategy must start before TensorFlow does.
+    log(placement.describe())
     data = load_data(recipe)
     if isinstance(data, Corpus):
         keras.utils.set_random_seed(recipe["training"]["seed"])
-        return word2vec.run(recipe, data, build_model(recipe, data), verbose=verbose, log=log)
-    prepared = Prepared(recipe, data, log=log)
-    training = recipe["training"]
-    recipe_yaml = recipe.to_yaml()
-    folder = runs.find_unfinished(training["runs_dir"], recipe.name, recipe_yaml) if training["resume"] else None
-    resumed_from = None
-    if folder is not None:
-        resumed_from = runs.checkpointed_epoch(folder)
-        log(f"Resuming unfinished run {folder} after epoch {resumed_from}.")
-    else:
-        folder = runs.create(training["runs_dir"], recipe.name, recipe_yaml)
-        log(f"Run folder: {folder}")
+        with placement.strategy.scope():
+            model = build_model(recipe, data)
+        return word2vec.run(recipe, data, model, placement=placement, verbose=verbose, log=log)
+    prepared = Prepared(recipe, data, placement=placement, log=log)
+    with runs.workspace(recipe, placement.is_chief, log) as (folder, resumed_from):
+        return _train_evaluate_export(recipe, prepared, folder, resumed_from, verbose, log)
+
+
+def _train_evaluate_export(
+    recipe: Recipe, prepared: Prepared, folder: Any, resumed_from: Optional[int], verbose: Any, log: Callable,
+) -> dict:
+    data, placement = prepared.data, prepared.placement
+    chief = placement.is_chief
     if prepared.pretrained is not None:
         prepared.pretrained.write_word2vec(folder / PRETRAINED_VECTORS)
 
@@ -327,15 +343,16 @@ def run(
     train_seconds = time.perf_counter() - start
     runs.plot_learning_curves(folder)
     if adversarial:
-        test, baselines, quality = {}, {}, gan.evaluate(recipe, model, data, folder, log)
+        # The judge is local work: the chief's alone.
+        test, baselines, quality = {}, {}, gan.evaluate(recipe, model, data, folder, log) if chief else {}
     else:
         test, baselines = _test(prepared, log)
         quality = {}
 
     export_path, difference = None, None
-    if recipe["export"]["enabled"] and adversarial:
+    if recipe["export"]["enabled"] and chief and adversarial:
         export_path, difference = gan.save_generator(recipe, model, data)
-    elif recipe["export"]["enabled"]:
+    elif recipe["export"]["enabled"] and chief:
         export_path, difference = export.export_savedmodel(
             model,
             recipe["export"]["directory"],
@@ -349,6 +366,12 @@ def run(
     summary = {
         "name": recipe.name,
         "dataset": prepared.data.source,
+        "role": "chief" if chief else "worker",
+        "strategy": placement.name,
+        "replicas": placement.replicas,
+        "workers": placement.workers,
+        "precision": placement.precision,
+        "global_batch_size": prepared.batch_size,
         "test": test,
         "baselines": baselines,
         "quality": quality,
@@ -360,7 +383,7 @@ def run(
         "resumed_from_epoch": resumed_from,
         "train_seconds": round(train_seconds, 2),
         "train_samples_per_second": throughput.samples_per_second(),
-        "run_dir": str(folder),
+        "run_dir": str(folder) if chief else None,
         "export_path": str(export_path) if export_path else None,
         "export_max_difference": difference,
     }

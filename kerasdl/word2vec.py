@@ -11,17 +11,19 @@ The step is compiled with XLA.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl import export, runs, skipgram, wordvectors
+from kerasdl import devices, export, runs, skipgram, wordvectors
 from kerasdl.builders.word2vec import CONTEXT_EMBEDDING, TARGET_EMBEDDING
 from kerasdl.corpus import Corpus
 from kerasdl.errors import RecipeError
@@ -119,6 +121,11 @@ class SkipGramTrainer:
             row, updated from the row's squared gradient).
         learning_rate: A number or a Keras schedule of the step.
         jit_compile: Compile the step with XLA.
+        strategy: A ``tf.distribute`` strategy with several replicas splits
+            each batch's blocks across them; the replicas' sparse gradients
+            are gathered (across workers too) and the same update is applied
+            to every copy of the tables. The model must have been built in
+            the strategy's scope (its tables mirrored).
     """
 
     def __init__(
@@ -129,8 +136,17 @@ class SkipGramTrainer:
         optimizer: str = "sgd",
         learning_rate: Any = 0.025,
         jit_compile: bool = True,
+        strategy: Optional[tf.distribute.Strategy] = None,
     ):
-        skipgram.check_layout(corpus.window, batch_size, corpus.block_size)
+        replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+        if replicas > 1 and batch_size % (replicas * corpus.block_size):
+            raise ValueError(
+                f"batch_size must split into whole blocks of {corpus.block_size} across the {replicas} replicas "
+                f"(a multiple of {replicas * corpus.block_size}). Received: batch_size={batch_size}"
+            )
+        skipgram.check_layout(corpus.window, batch_size // replicas, corpus.block_size)
+        self.strategy = strategy if replicas > 1 else None
+        self.replicas = replicas
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={optimizer!r}")
         self.corpus, self.batch_size, self.optimizer = corpus, batch_size, optimizer
@@ -139,14 +155,19 @@ class SkipGramTrainer:
         self.context = model.get_layer(CONTEXT_EMBEDDING).embeddings.value
         self.num_negative_samples = int(model.input["negatives"].shape[-1])
         rows = int(self.target.shape[0])
-        self.accumulators = (
-            (tf.Variable(tf.zeros(rows)), tf.Variable(tf.zeros(rows))) if optimizer == "adagrad" else None
-        )
-        self.iterations = tf.Variable(0, dtype=tf.int64)
-        # The epoch's summed loss and pair count, kept on the device.
-        self.totals = tf.Variable(tf.zeros(2))
+        with strategy.scope() if self.strategy else contextlib.nullcontext():
+            self.accumulators = (
+                (tf.Variable(tf.zeros(rows)), tf.Variable(tf.zeros(rows))) if optimizer == "adagrad" else None
+            )
+            self.iterations = tf.Variable(0, dtype=tf.int64)
+            # The epoch's summed loss and pair count, kept on the device.
+            self.totals = tf.Variable(tf.zeros(2))
         self.noise = skipgram.NoiseTable(corpus.vocabulary.counts)
-        self._step = tf.function(self._train_step, jit_compile=jit_compile)
+        if self.strategy is None:
+            self._step = tf.function(self._train_step, jit_compile=jit_compile)
+        else:
+            self._gradients_fn = tf.function(self._gradients, jit_compile=jit_compile)
+            self._distributed = tf.function(self._distributed_step)
 
     def _rate(self) -> tf.Tensor:
         if callable(self.learning_rate):
@@ -161,7 +182,9 @@ class SkipGramTrainer:
         scale = rate / (tf.sqrt(tf.gather(accumulator, rows)) + 1e-7)
         table.scatter_sub(tf.IndexedSlices(scale[:, None] * gradient, rows))
 
-    def _train_step(self, tokens, documents, reach, negatives) -> None:
+    def _gradients(self, tokens, documents, reach, negatives) -> tuple:
+        """The batch's summed loss and pairs, and the rows of both tables it
+        touches with their gradients."""
         corpus = self.corpus
         layout = block_examples(
             tokens, documents, reach, negatives, window=corpus.window, block_size=corpus.block_size,
@@ -189,17 +212,54 @@ class SkipGramTrainer:
             tf.einsum("bcj,bcd->bjd", window_error, targets), corpus.window, corpus.block_size
         )
         negative_gradient = tf.einsum("bcs,bcd->bsd", negative_error, targets)
-        rate = self._rate()
-        adagrad = self.accumulators or (None, None)
-        self._apply(self.target, adagrad[0], tf.reshape(centers, [-1]), tf.reshape(target_gradient, [-1, dimension]), rate)
-        self._apply(
-            self.context, adagrad[1],
+        return (
+            tf.stack([loss, tf.reduce_sum(positive)]),
+            tf.reshape(centers, [-1]),
+            tf.reshape(target_gradient, [-1, dimension]),
             tf.concat([tokens, tf.reshape(negatives, [-1])], axis=0),
             tf.concat([window_gradient, tf.reshape(negative_gradient, [-1, dimension])], axis=0),
-            rate,
         )
+
+    def _update(self, totals, target_rows, target_gradient, context_rows, context_gradient) -> None:
+        rate = self._rate()
+        adagrad = self.accumulators or (None, None)
+        self._apply(self.target, adagrad[0], target_rows, target_gradient, rate)
+        self._apply(self.context, adagrad[1], context_rows, context_gradient, rate)
         self.iterations.assign_add(1)
-        self.totals.assign_add(tf.stack([loss, tf.reduce_sum(positive)]))
+        self.totals.assign_add(totals)
+
+    def _train_step(self, tokens, documents, reach, negatives) -> None:
+        self._update(*self._gradients(tokens, documents, reach, negatives))
+
+    def _distributed_step(self, per_replica) -> None:
+        results = self.strategy.run(lambda parts: self._gradients_fn(*parts), args=(per_replica,))
+        totals, *rows_and_gradients = (self.strategy.gather(value, axis=0) for value in results)
+        self._update(tf.reduce_sum(tf.reshape(totals, [-1, 2]), axis=0), *rows_and_gradients)
+
+    def _shares(self, batch: skipgram.Batch) -> tuple:
+        """Each replica's consecutive share of the batch's blocks, with the
+        ``window`` tokens of context on either side of it."""
+        share = len(batch.reach) // self.replicas
+        window, blocks = self.corpus.window, share // self.corpus.block_size
+
+        def part(context: tf.distribute.ValueContext) -> tuple:
+            index = context.replica_id_in_sync_group
+            start = index * share
+            return (
+                batch.tokens[start:start + share + 2 * window],
+                batch.documents[start:start + share + 2 * window],
+                batch.reach[start:start + share],
+                batch.negatives[index * blocks:(index + 1) * blocks],
+            )
+
+        return self.strategy.experimental_distribute_values_from_function(part)
+
+    def step(self, batch: skipgram.Batch) -> None:
+        """One training step on a batch."""
+        if self.strategy is None:
+            self._step(batch.tokens, batch.documents, batch.reach, batch.negatives)
+        else:
+            self._distributed(self._shares(batch))
 
     def train_epoch(self, rng: np.random.Generator) -> dict:
         """One pass over the corpus; batches are made on a second thread.
@@ -211,7 +271,7 @@ class SkipGramTrainer:
         start = time.perf_counter()
         self.totals.assign(tf.zeros(2))
         for batch in _prefetch(self.corpus.batches(self.batch_size, rng, self.noise)):
-            self._step(batch.tokens, batch.documents, batch.reach, batch.negatives)
+            self.step(batch)
         loss, pairs = (float(value) for value in self.totals.numpy())
         return {
             "loss": loss / max(pairs, 1.0),
@@ -244,8 +304,11 @@ def _prefetch(iterator: Iterator, depth: int = 8) -> Iterator:
         raise failure[0]
 
 
-def trainer_for(recipe: Recipe, model: keras.Model, corpus: Corpus) -> SkipGramTrainer:
-    """The trainer a recipe's ``optimizer`` and ``training`` sections describe.
+def trainer_for(
+    recipe: Recipe, model: keras.Model, corpus: Corpus, placement: Optional[devices.Placement] = None,
+) -> SkipGramTrainer:
+    """The trainer a recipe's ``optimizer`` and ``training`` sections describe
+    (``jit_compile: auto`` is on: XLA fuses the step's gathers and einsums).
 
     Raises:
         RecipeError: naming the key, for an optimizer or option the sparse
@@ -261,14 +324,24 @@ def trainer_for(recipe: Recipe, model: keras.Model, corpus: Corpus) -> SkipGramT
     if section:
         key = sorted(section)[0]
         raise RecipeError(f"{recipe.path}: optimizer.{key}: not used by word2vec's sparse {name}; remove it.")
+    if training["precision"] != "float32":
+        raise RecipeError(
+            f"{recipe.path}: training.precision: word2vec's sparse step computes in float32 (its cost is "
+            f"gathers and scatters, not matrix products); remove the key. Received: {training['precision']!r}"
+        )
+    strategy = placement.strategy if placement is not None else None
     batch_size = training["batch_size"]
-    try:
-        skipgram.check_layout(corpus.window, batch_size, corpus.block_size)
-    except ValueError as error:
-        raise RecipeError(f"{recipe.path}: training.batch_size: {error}") from None
+    if placement is not None:
+        batch_size = placement.global_batch_size(batch_size, training["batch_scope"])
     if isinstance(rate, dict):
         rate = build_schedule(rate, corpus.steps_per_epoch(batch_size), training["epochs"])
-    return SkipGramTrainer(model, corpus, batch_size, optimizer=name, learning_rate=rate)
+    try:
+        return SkipGramTrainer(
+            model, corpus, batch_size, optimizer=name, learning_rate=rate,
+            jit_compile=training["jit_compile"] is not False, strategy=strategy,
+        )
+    except ValueError as error:
+        raise RecipeError(f"{recipe.path}: training.batch_size: {error}") from None
 
 
 @dataclasses.dataclass
@@ -288,17 +361,28 @@ def plan(recipe: Recipe, corpus: Corpus, model: keras.Model) -> Plan:
     return Plan(model, corpus, centers, corpus.steps_per_epoch(trainer.batch_size))
 
 
-def run(recipe: Recipe, corpus: Corpus, model: keras.Model, *, verbose: Any = 1, log: Callable[[str], None] = print) -> dict:
+def run(
+    recipe: Recipe, corpus: Corpus, model: keras.Model, *, placement: Optional[devices.Placement] = None,
+    verbose: Any = 1, log: Callable[[str], None] = print,
+) -> dict:
     """Trains, evaluates and exports word vectors; the ``kerasdl run`` of word2vec.
 
     The run folder gets history.csv, metrics.json and the vectors in
     word2vec text format (vectors.txt) and as vectors.tsv + metadata.tsv
     for the TensorBoard Embedding Projector.
     """
+    trainer = trainer_for(recipe, model, corpus, placement)
+    chief = placement is None or placement.is_chief
+    # Epochs take seconds: a word2vec run starts afresh, it does not resume.
+    with runs.workspace(recipe, chief, log, resume=False) as (folder, _):
+        return _train_evaluate_export(recipe, corpus, trainer, folder, chief, verbose, log)
+
+
+def _train_evaluate_export(
+    recipe: Recipe, corpus: Corpus, trainer: SkipGramTrainer, folder: Path, chief: bool, verbose: Any,
+    log: Callable[[str], None],
+) -> dict:
     training = recipe["training"]
-    trainer = trainer_for(recipe, model, corpus)
-    folder = runs.create(training["runs_dir"], recipe.name, recipe.to_yaml())
-    log(f"Run folder: {folder}")
     log(f"Corpus: {corpus.source}: {len(corpus.documents)} documents, {corpus.tokens:,} tokens, "
         f"{len(corpus.vocabulary):,} words in the vocabulary.")
     rng = np.random.default_rng(training["seed"])
@@ -320,7 +404,7 @@ def run(recipe: Recipe, corpus: Corpus, model: keras.Model, *, verbose: Any = 1,
     vectors.write_word2vec(folder / "vectors.txt")
     vectors.write_projector(folder)
     export_path, difference = None, None
-    if recipe["export"]["enabled"]:
+    if recipe["export"]["enabled"] and chief:
         export_path, difference = export.export_word_vectors(
             vectors, recipe["export"]["directory"], recipe.name, lowercase=corpus.lowercase,
             check=recipe["export"]["verify"],
@@ -336,8 +420,10 @@ def run(recipe: Recipe, corpus: Corpus, model: keras.Model, *, verbose: Any = 1,
         "train_seconds": round(train_seconds, 2),
         "words_per_second": corpus.tokens * len(history) / train_seconds,
         "vocabulary_size": len(corpus.vocabulary),
-        "run_dir": str(folder),
-        "vectors": str(folder / "vectors.txt"),
+        "role": "chief" if chief else "worker",
+        "replicas": trainer.replicas,
+        "run_dir": str(folder) if chief else None,
+        "vectors": str(folder / "vectors.txt") if chief else None,
         "export_path": str(export_path) if export_path else None,
         "export_max_difference": difference,
     }

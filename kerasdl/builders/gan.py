@@ -296,9 +296,10 @@ class GAN(keras.Model):
                 ``steps_per_execution``); no ``optimizer`` or ``loss``: the
                 GAN's losses are its own.
         """
+        auto_scale_loss = kwargs.pop("auto_scale_loss", True)
         super().compile(optimizer=None, **kwargs)
-        self.discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
-        self.generator_optimizer = keras.optimizers.get(generator_optimizer)
+        self.discriminator_optimizer = _loss_scaled(keras.optimizers.get(discriminator_optimizer), self, auto_scale_loss)
+        self.generator_optimizer = _loss_scaled(keras.optimizers.get(generator_optimizer), self, auto_scale_loss)
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
         self.generator_optimizer.build(self.generator.trainable_variables)
 
@@ -330,6 +331,17 @@ class GAN(keras.Model):
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.generator(inputs, training=training)
 
+    def _noise(self, batch_size: Any) -> Any:
+        """Latent vectors from the model's seed generator; each replica of a
+        distribution strategy folds its id into the seed, or all replicas
+        would draw the same vectors."""
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        seed = self.seed_generator.next()
+        seed = seed + tf.cast(tf.stack([0, context.replica_id_in_sync_group]), seed.dtype)
+        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed)
+
     def _unpack(self, data: Any) -> tuple[Any, Any]:
         images, class_id = data if isinstance(data, tuple) else (data, None)
         if self.conditional and class_id is None:
@@ -350,29 +362,38 @@ class GAN(keras.Model):
         return _bce(real_labels, real_logits) + _bce(ops.zeros_like(fake_logits), fake_logits)
 
     def train_step(self, data: Any) -> dict:
+        """Each loss is a mean over this replica's examples; divided by the
+        replicas, the gradients that the optimizers sum across replicas are
+        those of the mean over the global batch. Under ``mixed_float16``
+        the optimizers are ``LossScaleOptimizer``s: ``scale_loss`` scales the
+        loss up, ``apply`` scales the gradients back and skips a step whose
+        gradients overflowed."""
         images, class_id = self._unpack(data)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         images = ops.cast(images, "float32")
         class_id = ops.cast(class_id, "int32") if class_id is not None else None
         batch_size = ops.shape(images)[0]
 
         # The discriminator: real images against generated ones.
-        latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        latent = self._noise(batch_size)
         fake = self.generator(self._generator_inputs(latent, class_id), training=True)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(self._discriminator_inputs(images, class_id), training=True)
             fake_logits = self.discriminator(self._discriminator_inputs(fake, class_id), training=True)
             discriminator_loss = self._discriminator_loss(real_logits, fake_logits)
+            scaled = self.discriminator_optimizer.scale_loss(discriminator_loss / replicas)
         variables = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply(tape.gradient(discriminator_loss, variables), variables)
+        self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)
 
         # The generator: new noise, judged by the updated discriminator.
-        latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        latent = self._noise(batch_size)
         with tf.GradientTape() as tape:
             fake = self.generator(self._generator_inputs(latent, class_id), training=True)
             logits = self.discriminator(self._discriminator_inputs(fake, class_id), training=True)
             generator_loss = _bce(ops.ones_like(logits), logits)
+            scaled = self.generator_optimizer.scale_loss(generator_loss / replicas)
         variables = self.generator.trainable_variables
-        self.generator_optimizer.apply(tape.gradient(generator_loss, variables), variables)
+        self.generator_optimizer.apply(tape.gradient(scaled, variables), variables)
         return self._update_metrics(discriminator_loss, generator_loss, real_logits, fake_logits)
 
     def test_step(self, data: Any) -> dict:
@@ -382,7 +403,7 @@ class GAN(keras.Model):
         images, class_id = self._unpack(data)
         images = ops.cast(images, "float32")
         class_id = ops.cast(class_id, "int32") if class_id is not None else None
-        latent = keras.random.normal((ops.shape(images)[0], self.latent_dim), seed=self.seed_generator)
+        latent = self._noise(ops.shape(images)[0])
         fake = self.generator(self._generator_inputs(latent, class_id), training=False)
         real_logits = self.discriminator(self._discriminator_inputs(images, class_id), training=False)
         fake_logits = self.discriminator(self._discriminator_inputs(fake, class_id), training=False)
@@ -418,6 +439,17 @@ class GAN(keras.Model):
 
 def _latent_input(generator: keras.Model) -> Any:
     return generator.input[LATENT] if isinstance(generator.input, dict) else generator.input
+
+
+def _loss_scaled(optimizer: keras.optimizers.Optimizer, model: keras.Model, auto: bool) -> keras.optimizers.Optimizer:
+    """The optimizer, wrapped in a ``LossScaleOptimizer`` under the
+    ``mixed_float16`` policy (as ``Model.compile`` does for one optimizer)."""
+    if (
+        auto and model.dtype_policy.name == "mixed_float16"
+        and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    ):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def _bce(labels: Any, logits: Any) -> Any:
