@@ -164,6 +164,9 @@ def _check_devices(devices: Sequence[str]) -> list[str]:
 @functools.lru_cache(maxsize=None)
 def _multi_worker() -> tf.distribute.Strategy:
     # One per process: it configures the collective runtime for the cluster.
+    from kerasdl import multiworker
+
+    multiworker.repair()  # Keras 3's fit under this strategy needs it.
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

@@ -54,14 +54,22 @@ def _write(model: keras.Model, path: Path, output_name: str) -> None:
     archive.write_out(str(path), verbose=False)
 
 
-def verify(path: Path, model: keras.Model, sample: np.ndarray, output_name: str = OUTPUT_NAME, atol: float = 1e-4) -> float:
+# How closely a reloaded export must reproduce the model, by the precision
+# it computes in: (absolute, relative) tolerance. A mixed-precision model's
+# SavedModel may pick other kernels, each rounding to 8 (bfloat16) or 11
+# (float16) significant bits.
+TOLERANCES = {"float32": (1e-4, 0.0), "mixed_float16": (2e-3, 2e-3), "mixed_bfloat16": (2e-2, 2e-2)}
+
+
+def verify(path: Path, model: keras.Model, sample: np.ndarray, output_name: str = OUTPUT_NAME, precision: str = "float32") -> float:
     """Reloads the SavedModel and compares its outputs with the model's.
 
     Returns:
         The largest absolute difference seen.
 
     Raises:
-        ExportError: if the outputs differ by more than ``atol``.
+        ExportError: if an output differs by more than the ``precision``'s
+            tolerance (``TOLERANCES``).
     """
     loaded = tf.saved_model.load(str(path))
     serve = loaded.signatures[SIGNATURE]
@@ -69,10 +77,12 @@ def verify(path: Path, model: keras.Model, sample: np.ndarray, output_name: str 
     exported = serve(**{INPUT_NAME: inputs})[output_name].numpy()
     expected = keras.ops.convert_to_numpy(model(inputs, training=False))
     difference = float(np.max(np.abs(exported - expected)))
-    if not difference <= atol:
+    atol, rtol = TOLERANCES[precision]
+    if not np.all(np.abs(exported - expected) <= atol + rtol * np.abs(expected)):
         raise ExportError(
             f"The SavedModel at {path} does not reproduce the trained model: "
-            f"max |difference| = {difference:.3g} > {atol}."
+            f"max |difference| = {difference:.3g} > {atol}"
+            + (f" + {rtol} x |output| ({precision})." if rtol else ".")
         )
     return difference
 
@@ -85,6 +95,7 @@ def export_savedmodel(
     assets: dict[str, str],
     output_name: str = OUTPUT_NAME,
     check: bool = True,
+    precision: str = "float32",
 ) -> tuple[Path, Optional[float]]:
     """Writes, verifies, then moves a model's SavedModel into place.
 
@@ -92,6 +103,8 @@ def export_savedmodel(
         sample: Inputs the reloaded export must answer as the model does.
         assets: File name -> text, written to ``assets.extra/``.
         output_name: The signature's output: ``probabilities`` or ``forecast``.
+        precision: The dtype policy the model computes in (the
+            verification's tolerance).
 
     Returns:
         The version folder and the verification's max difference (None
@@ -104,7 +117,7 @@ def export_savedmodel(
         extra.mkdir(exist_ok=True)
         for name, text in assets.items():
             (extra / name).write_text(text)
-        return verify(path, model, sample, output_name) if check else None
+        return verify(path, model, sample, output_name, precision) if check else None
 
     return publish(directory, name, write)
 

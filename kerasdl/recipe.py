@@ -191,7 +191,8 @@ class Checker:
         short = key.rsplit(".", 1)[-1]
         if field.choices is not None and value not in field.choices:
             hint = self.did_you_mean(value, [choice for choice in field.choices if choice is not None])
-            self.fail(key, f"must be one of: {', '.join(map(str, field.choices))}{hint}. Received: {short}={value!r}")
+            shown = ", ".join(str(choice).lower() if isinstance(choice, bool) else str(choice) for choice in field.choices)
+            self.fail(key, f"must be one of: {shown}{hint}. Received: {short}={value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             low, high = field.minimum, field.maximum
             if low is not None and value < low or high is not None and (

@@ -361,6 +361,7 @@ def _train_evaluate_export(
             data.export_assets(),
             output_name=data.output_name,
             check=recipe["export"]["verify"],
+            precision=placement.precision,
         )
     history = runs.read_history(folder)
     summary = {
