@@ -31,7 +31,7 @@ def test_signature_and_versions(model, tmp_path):
 
 
 def test_failed_verification_leaves_nothing_behind(model, tmp_path, monkeypatch):
-    def broken(path, model, sample, atol=1e-4):
+    def broken(path, model, sample, output_name="probabilities", precision="float32"):
         raise ExportError("mismatch")
 
     monkeypatch.setattr(export, "verify", broken)
