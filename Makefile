@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python bench/word2vec.py
 	$(BIN)/python bench/lstm.py
 	$(BIN)/python bench/gan.py
+	$(BIN)/python bench/precision.py
 
 clean:
 	rm -rf runs saved_models/*/ .pytest_cache build *.egg-info
