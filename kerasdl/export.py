@@ -113,13 +113,20 @@ def export_savedmodel(
 
     def write(path: Path) -> Optional[float]:
         _write(model, path, output_name)
-        extra = path / "assets.extra"
-        extra.mkdir(exist_ok=True)
-        for name, text in assets.items():
-            (extra / name).write_text(text)
+        _write_assets(path, assets)
         return verify(path, model, sample, output_name, precision) if check else None
 
     return publish(directory, name, write)
+
+
+def _write_assets(path: Path, assets: dict[str, str]) -> Path:
+    """Writes ``assets`` (file name -> text) to the export's ``assets.extra/``
+    (TF Serving ignores that folder) and returns the folder."""
+    extra = path / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    for file_name, text in assets.items():
+        (extra / file_name).write_text(text)
+    return extra
 
 
 def publish(directory: str, name: str, write: Callable[[Path], Optional[float]]) -> tuple[Path, Optional[float]]:
@@ -207,8 +214,7 @@ def export_word_vectors(vectors: Any, directory: str, name: str, lowercase: bool
     def write(path: Path) -> Optional[float]:
         module = _WordVectorModule(vectors.words, vectors.vectors, lowercase)
         tf.saved_model.save(module, str(path), signatures={SIGNATURE: module.lookup, NEIGHBOURS: module.neighbours})
-        extra = path / "assets.extra"
-        extra.mkdir(exist_ok=True)
+        extra = _write_assets(path, {})
         vectors.write_word2vec(extra / "vectors.txt")
         vectors.write_projector(extra)
         return verify_word_vectors(path, vectors) if check else None
@@ -301,10 +307,7 @@ def export_generator(
     def write(path: Path) -> Optional[float]:
         module = _GeneratorModule(generator, conditional, value_range)
         tf.saved_model.save(module, str(path), signatures={SIGNATURE: module.serve})
-        extra = path / "assets.extra"
-        extra.mkdir(exist_ok=True)
-        for file_name, text in assets.items():
-            (extra / file_name).write_text(text)
+        _write_assets(path, assets)
         return verify_generator(path, generator, sample, value_range) if check else None
 
     return publish(directory, name, write)

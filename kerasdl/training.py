@@ -346,7 +346,7 @@ def _train_evaluate_export(
         # The judge is local work: the chief's alone.
         test, baselines, quality = {}, {}, gan.evaluate(recipe, model, data, folder, log) if chief else {}
     else:
-        test, baselines = _test(prepared, log)
+        test, baselines = _test(prepared, log, baselines=chief)  # The model's test is collective work.
         quality = {}
 
     export_path, difference = None, None
@@ -376,7 +376,7 @@ def _train_evaluate_export(
         "test": test,
         "baselines": baselines,
         "quality": quality,
-        "samples": str(folder / gan.SAMPLES) if adversarial else None,
+        "samples": str(folder / gan.SAMPLES) if adversarial and chief else None,
         "validation": {
             key: float(values[-1]) for key, values in history.items() if key.startswith("val_") and values
         },
@@ -392,21 +392,21 @@ def _train_evaluate_export(
     return summary
 
 
-def _test(prepared: Prepared, log: Callable[[str], None]) -> tuple[dict, dict]:
+def _test(prepared: Prepared, log: Callable[[str], None], baselines: bool = True) -> tuple[dict, dict]:
     """The model's scores on the test split, and the baselines' (when
-    ``training.baselines`` is on and the data has any)."""
+    ``baselines`` and ``training.baselines`` are on and the data has any)."""
     model, data = prepared.model, prepared.data
     test = {key: float(value) for key, value in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
     scores = evaluation.test_scores(data, model.predict(prepared.test, verbose=0))
     test.update({key: value for key, value in scores.items() if key not in test})
-    baselines = {}
-    if prepared.recipe["training"]["baselines"]:
-        baselines = evaluation.baselines(data, prepared.fit_inputs, prepared.fit_labels, log=log)
-    if baselines:
+    scored = {}
+    if baselines and prepared.recipe["training"]["baselines"]:
+        scored = evaluation.baselines(data, prepared.fit_inputs, prepared.fit_labels, log=log)
+    if scored:
         log("Test split, model and baselines:")
-        for line in evaluation.table(scores, baselines, tuple(scores)):
+        for line in evaluation.table(scores, scored, tuple(scores)):
             log("  " + line)
-    return test, baselines
+    return test, scored
 
 
 def _export_sample(data: Union[datasets.Dataset, Series]) -> np.ndarray:
