@@ -1,6 +1,6 @@
 """Memory across tuning trials, side by side in one run (keras-tuner #873).
 
-1. ``kerasdl tune recipes/cnn.yaml`` (its shipped search space, random
+1. ``kerasdl tune recipes/cnn_bn.yaml`` (its shipped search space, random
    search, a small budget per trial), reading the resident memory that each
    trial records when it ends; as it runs by default (a fresh process every
    5 trials) and with ``--trials-per-process 0`` (one process throughout).
@@ -34,7 +34,7 @@ BUDGET = [f"data.max_train_examples={EXAMPLES}", "data.max_test_examples=500", "
 
 def kerasdl_search(trials: int, folder: str, *options: str) -> list[dict]:
     """Runs ``kerasdl tune`` and returns its per-trial records."""
-    command = [sys.executable, "-m", "kerasdl", "tune", str(ROOT / "recipes" / "cnn.yaml"),
+    command = [sys.executable, "-m", "kerasdl", "tune", str(ROOT / "recipes" / "cnn_bn.yaml"),
                "--algorithm", "random", "--max-trials", str(trials), "--quiet", "--json", "--overwrite", *options]
     for assignment in BUDGET:
         command += ["--set", assignment]

@@ -85,6 +85,19 @@ def test_cnn_pooling_head_and_dense_units():
     assert model.get_layer("dense1").units == 16
 
 
+def test_cnn_valid_padding_and_an_unpooled_last_block():
+    """recipes/cnn.yaml's layout: 28 -> 26 -> 13 -> 11 -> 5 -> 3, and the
+    3x3 map reaches the head whole."""
+    model = build_cnn((28, 28, 1), 10, filters=[16, 32, 64], convs_per_block=1, padding="valid",
+                      batch_norm=False, pool_last_block=False, head="flatten")
+    assert model.get_layer("block3_conv1").output.shape[1:] == (3, 3, 64)
+    assert model.get_layer("flatten").output.shape[1:] == (576,)
+    assert "block3_pool" not in [layer.name for layer in model.layers]
+    assert model.get_layer("block2_conv1").use_bias  # No batch norm to absorb the bias.
+    pooled = build_cnn((28, 28, 1), 10, filters=[16, 32, 64], convs_per_block=1, padding="valid")
+    assert pooled.get_layer("block3_pool").output.shape[1:] == (1, 1, 64)
+
+
 def test_cnn_augmentation_is_active_only_in_training():
     model = build_cnn(
         (28, 28, 1), 3, filters=[4], random_flip="horizontal", random_rotation=0.1,
@@ -114,6 +127,9 @@ def test_cnn_augmentation_is_active_only_in_training():
         (build_cnn, {"filters": [8, 0]}, "filters"),
         (build_cnn, {"random_flip": "sideways"}, "random_flip"),
         (build_cnn, {"head": "attention"}, "head"),
+        (build_cnn, {"residual": True, "padding": "valid"}, "padding"),
+        (build_cnn, {"filters": [8, 16, 32, 64], "padding": "valid"}, "filters"),
+        (build_cnn, {"filters": [8] * 5}, "filters"),
     ],
 )
 def test_bad_arguments_name_the_argument(builder, arguments, argument):

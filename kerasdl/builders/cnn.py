@@ -86,6 +86,28 @@ def _residual_block(
     return layers.Activation(act, name=f"{name}_out")(x)
 
 
+def _check_size(
+    input_shape: Sequence[int], blocks: int, kernel_size: int, strides: int, padding: str,
+    convs: int, pool_size: Optional[int], pool_last_block: bool,
+) -> None:
+    """Raises a clear error when the blocks shrink the image to nothing
+    (Keras would fail deep inside a layer)."""
+    size = min(input_shape[:2])
+    for block in range(blocks):
+        for conv in range(convs):
+            stride = strides if conv == 0 else 1
+            size = (size - kernel_size) // stride + 1 if padding == "valid" else -(-size // stride)
+        if pool_size and (pool_last_block or block < blocks - 1):
+            size //= pool_size
+        if size < 1:
+            raise BuilderArgumentError(
+                "filters",
+                f"{blocks} blocks shrink a {input_shape[0]}x{input_shape[1]} image to nothing by block "
+                f"{block + 1}: use fewer blocks, padding 'same', or a smaller pool_size or strides. "
+                f"Received: {blocks} filters, padding={padding!r}, convs_per_block={convs}",
+            )
+
+
 @register_builder("cnn")
 def build_cnn(
     input_shape: Sequence[int],
@@ -99,6 +121,7 @@ def build_cnn(
     batch_norm: bool = True,
     pooling: Optional[str] = "max",
     pool_size: int = 2,
+    pool_last_block: bool = True,
     head: str = "global_average",
     dense_units: Sequence[int] = (),
     dropout_rate: float = 0.3,
@@ -128,12 +151,15 @@ def build_cnn(
         filters: Filters of each block, first to last.
         kernel_size: Convolution window size.
         strides: Stride of the first convolution of each block.
-        padding: ``"same"`` or ``"valid"``.
+        padding: ``"same"`` or ``"valid"`` (each convolution then trims
+            ``kernel_size - 1`` pixels: fewer multiply-adds, a smaller map).
         convs_per_block: Convolutions in a plain block (residual blocks have two).
         residual: Use ResNet basic blocks instead of plain ones.
         batch_norm: Batch normalization after each convolution.
         pooling: ``"max"``, ``"avg"`` or None, applied after each block.
         pool_size: Pooling window and stride.
+        pool_last_block: Pool after the last block too; off keeps its
+            positions for a ``"flatten"`` head.
         head: ``"global_average"`` (global average pooling) or ``"flatten"``.
         dense_units: Widths of hidden dense layers between head and output.
         dropout_rate: Dropout before each dense layer of the head.
@@ -184,6 +210,14 @@ def build_cnn(
             "flat features with the data section's `feature_shape`. "
             f"Received: input_shape={tuple(input_shape)}",
         )
+    if residual and padding != "same":
+        raise BuilderArgumentError(
+            "padding",
+            "Residual blocks add a block's input to its output, so their convolutions "
+            f"keep the size: use padding 'same'. Received: padding={padding!r}",
+        )
+    _check_size(input_shape, len(filters), kernel_size, strides, padding,
+                2 if residual else convs_per_block, pooling and pool_size, pool_last_block)
     act = options.activation_function("activation", activation)
     regularizer = options.regularizer(l1, l2)
     augment = _augmentation(
@@ -209,9 +243,10 @@ def build_cnn(
             x = _plain_block(
                 x, width, strides, convs_per_block, batch_norm, act, conv_options, name
             )
-        if pooling == "max":
+        pooled = pool_last_block or index < len(filters) - 1
+        if pooled and pooling == "max":
             x = layers.MaxPooling2D(pool_size, name=f"{name}_pool")(x)
-        elif pooling == "avg":
+        elif pooled and pooling == "avg":
             x = layers.AveragePooling2D(pool_size, name=f"{name}_pool")(x)
 
     if head == "global_average":
