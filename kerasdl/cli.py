@@ -49,11 +49,11 @@ def _stdout_for_json(as_json: bool) -> Any:
 
 def _call(function: Callable[[], Any]) -> Any:
     """Runs library code, turning kerasdl's own errors into clean exits."""
-    from kerasdl.errors import DataError, ExportError, RecipeError, RegistryError, TuningError
+    from kerasdl.errors import DataError, ExportError, InputError, RecipeError, RegistryError, TuningError
 
     try:
         return function()
-    except (RecipeError, RegistryError) as error:
+    except (RecipeError, RegistryError, InputError) as error:
         raise BadInput(str(error)) from None
     except (DataError, ExportError, TuningError) as error:
         raise click.ClickException(str(error)) from None
@@ -202,6 +202,101 @@ def tune(
         export = summary["export"]
         metrics = ", ".join(f"{key} {value:.4f}" for key, value in export["test"].items())
         echo(f"Retrained best recipe: test {metrics}; SavedModel: {export['export_path']}")
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.argument("recipe_or_data", required=False)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a key of the recipe whose data is used, e.g. --set data.max_test_examples=1000.")
+@click.option("--output", type=click.Path(file_okay=False),
+              help="Folder for metrics.json and confusion_matrix.png (default evaluations/<name>/<timestamp>).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
+def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_json: bool) -> None:
+    """Score a trained MODEL on the test split of RECIPE_OR_DATA.
+
+    MODEL is a run folder, an export (saved_models/<name>[/<version>]) or a
+    .keras or .tflite file. RECIPE_OR_DATA is a recipe file or a dataset
+    name; by default the recipe that came with the model. Writes metrics.json
+    and, for a classifier, confusion_matrix.png.
+
+    Example: kerasdl evaluate saved_models/cnn
+    """
+    _quiet_tensorflow()
+    from kerasdl import evaluate as evaluating
+
+    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    summary = _call(lambda: evaluating.evaluate(model, recipe_or_data, overrides, output, log=echo))
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    echo("Test: " + ", ".join(f"{key} {value:.4f}" for key, value in summary["test"].items()))
+    if "per_class_accuracy" in summary:
+        echo("Per class: " + ", ".join(f"{name} {value:.3f}" for name, value in summary["per_class_accuracy"].items()))
+    echo(f"Written: {summary['output']}")
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the answers.")
+def predict(model: str, inputs: tuple, top: int, as_json: bool) -> None:
+    """Answer INPUTS with a trained MODEL: image files, a .npy batch, or
+    strings for a text model.
+
+    Prints each input's top classes with probabilities (a forecaster: its
+    forecast). MODEL is as for `kerasdl evaluate`.
+
+    Example: kerasdl predict saved_models/cnn shoe.png shirt.png
+    """
+    _quiet_tensorflow()
+    from kerasdl import predict as predicting
+
+    result = _call(lambda: predicting.predict(model, inputs, top))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for line in predicting.lines(result):
+        click.echo(line)
+
+
+@main.command(name="export")
+@click.argument("model", type=click.Path())
+@click.option("--format", "format_", type=click.Choice(["savedmodel", "keras", "tflite"]), default="savedmodel",
+              show_default=True, help="The format to write.")
+@click.option("--quantize", type=click.Choice(["dynamic", "float16", "int8"]),
+              help="TFLite only: int8 weights (dynamic), float16 weights, or int8 weights and activations (int8).")
+@click.option("--directory", type=click.Path(file_okay=False),
+              help="Where the versions go (default: the recipe's export.directory, saved_models).")
+@click.option("--no-evaluate", is_flag=True, help="Do not score the output and the float SavedModel on the test split.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
+def export_model(model: str, format_: str, quantize: str, directory: str, no_evaluate: bool, as_json: bool) -> None:
+    """Write a trained MODEL as a SavedModel, a .keras file or TFLite.
+
+    MODEL is a run folder or an export (saved_models/<name>[/<version>]).
+    Prints the output's size and test scores beside the float SavedModel's
+    (TFLite scored with the TFLite interpreter). Writes the next version of
+    <directory>/<name>[-<format>[-<quantize>]]/.
+
+    Example: kerasdl export saved_models/cnn --format tflite --quantize int8
+    """
+    _quiet_tensorflow()
+    from kerasdl import convert
+
+    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    summary = _call(lambda: convert.convert(model, format_, quantize, directory, not no_evaluate, log=echo))
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    echo(f"Written: {summary['output']}")
+    echo(f"Size: {summary['bytes']:,} bytes, {summary['size_ratio']:.3f}x the float SavedModel's "
+         f"{summary['float_savedmodel_bytes']:,}"
+         + (f", {summary['size_ratio_to_float_tflite']:.3f}x the float TFLite model's {summary['float_tflite_bytes']:,}"
+            if "float_tflite_bytes" in summary else ""))
+    if "test" in summary:
+        for label, key in (("This model", "test"), ("Float SavedModel", "float_test")):
+            echo(f"{label}: " + ", ".join(f"{name} {value:.4f}" for name, value in summary[key].items()))
 
 
 @main.command(name="list")

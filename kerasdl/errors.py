@@ -42,3 +42,9 @@ class BuilderArgumentError(KerasdlError, ValueError):
 
 class TuningError(KerasdlError, RuntimeError):
     """A search ran but produced nothing usable (every trial failed)."""
+
+
+class InputError(KerasdlError, ValueError):
+    """A path or value given on the command line is unusable: a model path
+    that is not a model, an input file that cannot be read, a conversion
+    the model does not support."""

@@ -25,6 +25,7 @@ import tensorflow as tf
 from kerasdl.errors import ExportError
 
 SIGNATURE = "serving_default"
+KERAS_FILE = "model.keras"
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "probabilities"
 # Word-vector exports: strings in; a second signature for neighbours.
@@ -101,7 +102,8 @@ def export_savedmodel(
 
     Args:
         sample: Inputs the reloaded export must answer as the model does.
-        assets: File name -> text, written to ``assets.extra/``.
+        assets: File name -> text, written to ``assets.extra/`` (with
+            ``model.keras``, the model itself).
         output_name: The signature's output: ``probabilities`` or ``forecast``.
         precision: The dtype policy the model computes in (the
             verification's tolerance).
@@ -113,7 +115,9 @@ def export_savedmodel(
 
     def write(path: Path) -> Optional[float]:
         _write(model, path, output_name)
-        _write_assets(path, assets)
+        # The Keras model beside the SavedModel: what `kerasdl export` converts
+        # and a transfer-learning backbone starts from.
+        model.save(_write_assets(path, assets) / KERAS_FILE)
         return verify(path, model, sample, output_name, precision) if check else None
 
     return publish(directory, name, write)

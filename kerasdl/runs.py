@@ -2,7 +2,9 @@
 
 A run folder holds ``recipe.yaml`` (resolved), ``history.csv``, ``logs/``
 (TensorBoard), ``backup/`` while training (for resume), and at the end
-``metrics.json`` and ``learning_curve.png``. A folder with ``recipe.yaml``
+``metrics.json``, ``learning_curve.png``, and for a classifier or
+forecaster the trained ``model.keras`` with ``class_names.txt`` (what
+``kerasdl evaluate``, ``predict`` and ``export`` take). A folder with ``recipe.yaml``
 and no ``metrics.json`` is an unfinished run that the same recipe resumes.
 
 Only the chief of a multi-worker run writes here; the other workers write
@@ -26,6 +28,7 @@ METRICS = "metrics.json"
 HISTORY = "history.csv"
 CURVE = "learning_curve.png"
 BACKUP = "backup"
+MODEL = "model.keras"
 LOGS = "logs"
 
 
@@ -120,6 +123,17 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 def write_json_atomically(path: Path, content: dict) -> None:
     write_text_atomically(path, json.dumps(content, indent=2) + "\n")
+
+
+def save_model(folder: Path, model: Any, assets: dict[str, str]) -> None:
+    """Saves the trained model as ``model.keras`` (written under another
+    name, then renamed: never half a file) and ``assets`` (file name ->
+    text) beside it."""
+    temporary = folder / f".{MODEL}.tmp.keras"
+    model.save(temporary)
+    temporary.replace(folder / MODEL)
+    for name, text in assets.items():
+        write_text_atomically(folder / name, text)
 
 
 def read_history(folder: Path) -> dict[str, list[float]]:

@@ -349,6 +349,9 @@ def _train_evaluate_export(
         test, baselines = _test(prepared, log, baselines=chief)  # The model's test is collective work.
         quality = {}
 
+    assets = {**data.export_assets(), runs.RECIPE: recipe.to_yaml()} if not adversarial else {}
+    if chief and not adversarial:
+        runs.save_model(folder, model, data.export_assets())
     export_path, difference = None, None
     if recipe["export"]["enabled"] and chief and adversarial:
         export_path, difference = gan.save_generator(recipe, model, data)
@@ -358,7 +361,7 @@ def _train_evaluate_export(
             recipe["export"]["directory"],
             recipe.name,
             _export_sample(data),
-            data.export_assets(),
+            assets,
             output_name=data.output_name,
             check=recipe["export"]["verify"],
             precision=placement.precision,

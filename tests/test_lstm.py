@@ -303,3 +303,16 @@ def test_bad_lstm_recipes_fail_cleanly_before_writing(workdir, recipe, settings,
     assert result.returncode == (1 if "too few" in message else 2), result.stderr[-2000:]
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (workdir / "runs").exists() and not (workdir / "saved_models").exists()
+
+
+def test_a_text_model_with_line_separators_in_its_vocabulary_saves_and_loads(tmp_path):
+    """Keras reads a saved vocabulary with str.splitlines, which breaks at
+    U+0085 (found in the tweets' mojibake): the builder drops such tokens."""
+    texts = np.array(["good day \x99\x85ok", "bad \x85 day", "good good", "bad mood \u2028x"] * 5, dtype=object)
+    model = build_lstm(input_shape=(), num_classes=2, adapt_data=texts, units=[4], embedding_dim=4)
+    vocabulary = model.get_layer("vectorize").get_vocabulary()
+    assert "good" in vocabulary and not any(len(f"{token}x".splitlines()) > 1 for token in vocabulary)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.get_layer("vectorize").get_vocabulary() == vocabulary
+    np.testing.assert_allclose(loaded.predict(texts[:4], verbose=0), model.predict(texts[:4], verbose=0), atol=1e-6)

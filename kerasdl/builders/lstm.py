@@ -160,6 +160,20 @@ def build_lstm(
     return keras.Model(inputs, options.predictions(num_classes, "softmax")(x), name="lstm")
 
 
+def _savable(vectorize: layers.TextVectorization) -> list[str]:
+    """Drops the tokens that a saved ``.keras`` file cannot give back, and
+    returns the vocabulary. Keras writes the vocabulary one token a line and
+    reads it with ``str.splitlines``, which also breaks at characters such as
+    U+0085 (mojibake in tweets has them): the reloaded vocabulary then has
+    repeated terms and the model does not load."""
+    vocabulary = vectorize.get_vocabulary()
+    kept = [token for token in vocabulary[2:] if len(f"{token}x".splitlines()) == 1]
+    if len(kept) < len(vocabulary) - 2:
+        vectorize.set_vocabulary(kept)
+        vocabulary = vectorize.get_vocabulary()
+    return vocabulary
+
+
 def _text_features(
     adapt_data, max_tokens, sequence_length, standardize, embedding_dim, embedding_dropout,
     embedding_path, embedding_trainable,
@@ -180,7 +194,7 @@ def _text_features(
         max_tokens=max_tokens, standardize=standardize, output_sequence_length=sequence_length, name="vectorize"
     )
     vectorize.adapt(np.asarray(adapt_data, dtype=object).astype(str))
-    vocabulary = vectorize.get_vocabulary()
+    vocabulary = _savable(vectorize)
     inputs = keras.Input(shape=(), dtype="string", name="inputs")
     tokens = vectorize(inputs)
     embedding = layers.Embedding(len(vocabulary), embedding_dim, trainable=embedding_trainable, name=EMBEDDING)

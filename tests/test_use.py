@@ -1,0 +1,180 @@
+"""Using a trained model without code: kerasdl evaluate, predict and export
+(other formats, TFLite quantization), on a small CNN trained once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from kerasdl.cli import main
+from tests.conftest import ROOT, run_cli
+
+CNN = str(ROOT / "recipes" / "cnn.yaml")
+SMALL = [
+    "data.max_train_examples=3000", "data.max_test_examples=1000", "training.epochs=3",
+    "optimizer.learning_rate.warmup_steps=20",
+]
+
+
+def _sets(*assignments: str) -> list[str]:
+    return [part for assignment in assignments for part in ("--set", assignment)]
+
+
+def _json(result) -> dict:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def trained_cnn(tmp_path_factory):
+    """One run of the CNN recipe on 3,000 images: (folder, its summary)."""
+    folder = tmp_path_factory.mktemp("use")
+    summary = _json(run_cli("run", CNN, "--json", "--quiet", *_sets(*SMALL), cwd=folder))
+    return folder, summary
+
+
+@pytest.fixture
+def workdir_with_model(trained_cnn, tmp_path):
+    """A copy of the trained run and export, so a test may add versions."""
+    folder, summary = trained_cnn
+    for name in ("runs", "saved_models"):
+        shutil.copytree(folder / name, tmp_path / name)
+    return tmp_path, summary
+
+
+def test_evaluate_reproduces_the_runs_test_accuracy(workdir_with_model):
+    folder, summary = workdir_with_model
+    for model in ("saved_models/cnn", summary["run_dir"]):
+        result = _json(run_cli("evaluate", model, "--json", cwd=folder))
+        assert result["test"]["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
+        assert result["test_examples"] == 1000
+        written = folder / result["output"]
+        assert json.loads((written / "metrics.json").read_text())["test"] == result["test"]
+        matrix = np.array(result["confusion_matrix"])
+        assert matrix.sum() == 1000 and np.trace(matrix) / 1000 == pytest.approx(result["test"]["accuracy"])
+        with Image.open(written / "confusion_matrix.png") as image:
+            assert image.size[0] > 300
+
+
+def test_predict_names_the_class_of_a_test_image_png(workdir_with_model):
+    from kerasdl.datasets import load_fashion_mnist
+
+    folder, _ = workdir_with_model
+    data = load_fashion_mnist()
+    images = data.x_test[:20]
+    np.save(folder / "batch.npy", images)
+    batch = _json(run_cli("predict", "saved_models/cnn", "batch.npy", "--json", "--top", "1", cwd=folder))
+    best = [entry["top"][0]["index"] for entry in batch["predictions"]]
+    right = [index for index in range(20) if best[index] == data.y_test[index]]
+    assert len(right) >= 12  # The model is right on most of them (about 80% on the test split).
+    paths = []
+    for index in right[:3]:
+        Image.fromarray(images[index, :, :, 0]).save(folder / f"test{index}.png")
+        paths.append(f"test{index}.png")
+    result = run_cli("predict", "saved_models/cnn", *paths, cwd=folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    for line, index in zip(lines, right[:3]):
+        assert line.startswith(f"test{index}.png: {data.class_names[data.y_test[index]]} ")
+        assert line.count("%") == 3  # The top three with probabilities.
+
+
+def test_predict_resizes_an_rgb_image_to_the_models_input(workdir_with_model):
+    folder, _ = workdir_with_model
+    Image.fromarray(np.full((56, 40, 3), 200, np.uint8)).save(folder / "big.jpg")
+    result = _json(run_cli("predict", "saved_models/cnn", "big.jpg", "--json", cwd=folder))
+    probabilities = [choice["probability"] for choice in result["predictions"][0]["top"]]
+    assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
+
+
+def test_export_tflite_int8_is_a_quarter_of_the_float_size_and_scores_alike(workdir_with_model):
+    folder, summary = workdir_with_model
+    result = _json(run_cli("export", "saved_models/cnn", "--format", "tflite", "--quantize", "int8", "--json", cwd=folder))
+    assert result["output"] == "saved_models/cnn-tflite-int8/1"
+    assert (folder / result["output"] / "model.tflite").is_file()
+    assert result["size_ratio_to_float_tflite"] <= 0.3
+    assert result["bytes"] < 0.25 * result["float_savedmodel_bytes"]
+    assert result["float_test"]["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
+    assert abs(result["test"]["accuracy"] - result["float_test"]["accuracy"]) <= 0.02
+    # The TFLite model is a MODEL for evaluate and predict too.
+    evaluated = _json(run_cli("evaluate", "saved_models/cnn-tflite-int8", "--json", cwd=folder))
+    assert evaluated["format"] == "tflite"
+    assert evaluated["test"]["accuracy"] == pytest.approx(result["test"]["accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("options, file", [
+    (["--format", "keras"], "model.keras"),
+    (["--format", "savedmodel"], "saved_model.pb"),
+    (["--format", "tflite", "--quantize", "dynamic"], "model.tflite"),
+    (["--format", "tflite", "--quantize", "float16"], "model.tflite"),
+])
+def test_export_formats_score_as_the_float_model(options, file, workdir_with_model):
+    folder, summary = workdir_with_model
+    result = _json(run_cli("export", summary["run_dir"], *options, "--json", cwd=folder))
+    assert (folder / result["output"] / file).is_file()
+    assert (folder / result["output"] / "assets.extra" / "class_names.txt").is_file()
+    assert abs(result["test"]["accuracy"] - summary["test"]["accuracy"]) <= 0.01
+
+
+BAD = [
+    (["evaluate", "nowhere"], "nowhere: no such file or folder"),
+    (["evaluate", "runs"], "runs: holds no model kerasdl knows"),
+    (["evaluate", "batch.txt"], "is not a model file kerasdl reads"),
+    (["evaluate", "saved_models/cnn", "mnist"], "was trained on the classes"),
+    (["predict", "saved_models/cnn", "batch.txt"], "unknown input type"),
+    (["predict", "saved_models/cnn", "absent.png"], "absent.png: no such file"),
+    (["predict", "saved_models/cnn", "wrong.npy"], "holds an array of shape (3, 5)"),
+    (["predict", "saved_models/cnn", "batch.txt.png"], "cannot be read as an image"),
+    (["export", "saved_models/cnn", "--format", "keras", "--quantize", "int8"], "quantization is for --format tflite"),
+]
+
+
+@pytest.mark.parametrize("arguments, message", BAD, ids=[message for _, message in BAD])
+def test_bad_input_exits_2_with_one_message_and_writes_nothing(arguments, message, workdir_with_model, monkeypatch):
+    folder, _ = workdir_with_model
+    monkeypatch.chdir(folder)
+    (folder / "batch.txt").write_text("not a model\n")
+    (folder / "batch.txt.png").write_text("not an image\n")
+    np.save(folder / "wrong.npy", np.zeros((3, 5)))
+    before = sorted(path for path in folder.rglob("*"))
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert sorted(path for path in folder.rglob("*")) == before
+
+
+def test_an_unfinished_run_is_not_a_model(workdir_with_model):
+    folder, summary = workdir_with_model
+    run = folder / summary["run_dir"]
+    (run / "model.keras").unlink()
+    result = CliRunner().invoke(main, ["predict", str(run), "x.png"])
+    assert result.exit_code == 2 and "an unfinished run: it has no model yet" in result.output
+
+
+def test_tflite_of_a_text_model_is_refused_and_writes_nothing(tmp_path):
+    summary = _json(run_cli(
+        "run", str(ROOT / "recipes" / "lstm.yaml"), "--json", "--quiet",
+        *_sets("data.max_train_examples=400", "data.max_test_examples=100", "training.epochs=1",
+               "pretrain.enabled=false", "training.baselines=false"),
+        cwd=tmp_path,
+    ))
+    before = sorted(tmp_path.rglob("*"))
+    for options, message in (
+        ([], "--format tflite: TFLite conversion is not supported by this model's operations"),
+        (["--quantize", "int8"], "int8 quantization calibrates on numeric inputs"),
+    ):
+        result = run_cli("export", summary["export_path"], "--format", "tflite", *options, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert sorted(tmp_path.rglob("*")) == before
+    # The text model still answers strings.
+    answer = _json(run_cli("predict", summary["export_path"], "what a lovely day", "--json", cwd=tmp_path))
+    assert len(answer["predictions"][0]["top"]) == 3
