@@ -79,6 +79,36 @@ class Dataset:
             x_test=self.x_test[:max_test], y_test=self.y_test[:max_test],
         )
 
+    def only(self, classes: Sequence[int]) -> "Dataset":
+        """The examples of ``classes`` alone (indices into ``class_names``),
+        relabelled 0, 1, ... in the order given.
+
+        Raises:
+            ValueError: naming the index that is not a class, or a repeat.
+        """
+        if len(set(classes)) != len(classes) or not classes:
+            raise ValueError(f"expected distinct class indices. Received: {list(classes)}")
+        for index in classes:
+            if not 0 <= index < self.num_classes:
+                raise ValueError(
+                    f"{self.source} has classes 0 to {self.num_classes - 1} ({', '.join(self.class_names)}). "
+                    f"Received: {index}"
+                )
+        relabel = np.full(self.num_classes, -1, dtype=np.int64)
+        relabel[list(classes)] = np.arange(len(classes))
+
+        def keep(x: np.ndarray, y: np.ndarray) -> tuple:
+            mask = relabel[y] >= 0
+            return x[mask], relabel[y[mask]]
+
+        x_train, y_train = keep(self.x_train, self.y_train)
+        x_test, y_test = keep(self.x_test, self.y_test)
+        return dataclasses.replace(
+            self, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+            class_names=[self.class_names[index] for index in classes],
+            source=f"{self.source}, classes {', '.join(self.class_names[index] for index in classes)}",
+        )
+
     def split(self, fraction: float, seed: int) -> tuple:
         """The training examples less a seeded random validation share.
 

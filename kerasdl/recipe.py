@@ -401,7 +401,7 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
         if metric not in ("accuracy", "acc"):
             _resolve_named(check, f"metrics[{index}]", metric, keras.metrics.get)
 
-    for section in ("training", "pretrain", "quality", "export"):
+    for section in ("training", "fine_tune", "pretrain", "quality", "export"):
         given = values.get(section) or {}
         check.unknown_keys(section, given, schema.SECTIONS[section], f"a key of section '{section}'")
         resolved[section] = resolve_fields(check, section, given)
@@ -412,7 +412,7 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
             check, "training.early_stopping", stopping, callback, {},
             "an argument of keras.callbacks.EarlyStopping",
         )
-    for key in ("data", "model", "optimizer", "training", "pretrain", "quality", "export"):
+    for key in ("data", "model", "optimizer", "training", "fine_tune", "pretrain", "quality", "export"):
         resolved[key] = _plain(resolved[key])
     for section in schema.READ_ELSEWHERE:
         if values.get(section) is not None:

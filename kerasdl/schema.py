@@ -50,6 +50,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "dataset": Field(str, "fashion_mnist", "Dataset name from the catalogue (`kerasdl list`); the other keys of this section not listed here are that loader's arguments."),
         "max_train_examples": Field(Optional[int], None, "Use only the first N training examples (quick runs, tests); null for all.", minimum=1),
         "max_test_examples": Field(Optional[int], None, "Use only the first N test examples; null for all.", minimum=1),
+        "classes": Field(Optional[typing.Sequence[int]], None, "Keep only these classes (indices into the dataset's classes), relabelled 0, 1, ... in this order; null for all."),
         "shuffle_buffer": Field(Optional[int], None, "Shuffle buffer size in examples; null shuffles the whole training set.", minimum=1),
         "cache": Field(bool, True, "Cache the decoded examples in memory after the first epoch."),
     },
@@ -75,6 +76,12 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "resume": Field(bool, True, "Resume an interrupted run of the same recipe from its last finished epoch."),
         "runs_dir": Field(str, "runs", "Folder that receives run folders: <runs_dir>/<name>/<timestamp>/."),
         "baselines": Field(bool, True, "After the test, score simple baselines on the same test split: majority class and TF-IDF + logistic regression for texts (needs scikit-learn), last value and seasonal naive with drift for a series."),
+    },
+    # The second phase of transfer learning (builder `transfer`).
+    "fine_tune": {
+        "epochs": Field(int, 0, "After training.epochs, train this many more with the top of the backbone unfrozen; 0 for none.", minimum=0),
+        "unfreeze": Field(Any, True, "Backbone layers to unfreeze: true (all), a fraction of the layers from the top (0.3), a count from the top (20), or a list of layer names or patterns (block3_*). Batch-norm layers stay frozen, in inference mode."),
+        "learning_rate": Field(float, 1e-5, "The constant learning rate of the second phase (the optimizer of the first, rebuilt).", minimum=0.0),
     },
     # Unsupervised pretraining of a text model's embedding.
     "pretrain": {

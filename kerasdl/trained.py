@@ -71,9 +71,9 @@ class Trained:
             )
         import keras
 
-        # kerasdl's serializable classes (learning-rate schedules, the GAN) register on import.
+        # kerasdl's serializable classes (schedules, the GAN, layers) register on import.
+        import kerasdl.builders  # noqa: F401
         from kerasdl import optimizers  # noqa: F401
-        from kerasdl.builders import gan  # noqa: F401
 
         try:
             return keras.saving.load_model(self.keras_file)

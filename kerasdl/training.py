@@ -18,10 +18,12 @@ from kerasdl.builders.lstm import start_embedding
 from kerasdl.corpus import Corpus
 from kerasdl.series import Series
 from kerasdl.errors import BuilderArgumentError, RecipeError
-from kerasdl.optimizers import build_optimizer
+from kerasdl.optimizers import build_optimizer, optimizer_class
 from kerasdl.recipe import Recipe
 from kerasdl.registry import BUILDERS, create_model
 
+# The second phase of transfer learning checkpoints here, inside the run's backup folder.
+FINE_TUNE_BACKUP = "fine_tune"
 # The run folder's copy of the word vectors a text model's embedding started from.
 PRETRAINED_VECTORS = "pretrained_vectors.txt"
 
@@ -69,6 +71,13 @@ def load_data(recipe: Recipe) -> Union[datasets.Dataset, Series, Corpus]:
     data = datasets.load(section["dataset"], recipe.dataset_arguments(), recipe["training"]["seed"])
     if isinstance(data, Corpus):
         return data.limited(section["max_train_examples"])
+    if section["classes"] is not None:
+        if not isinstance(data, datasets.Dataset):
+            raise RecipeError(f"{recipe.path}: data.classes: {data.source} has no classes to choose from. Remove the key.")
+        try:
+            data = data.only(list(section["classes"]))
+        except ValueError as error:
+            raise RecipeError(f"{recipe.path}: data.classes: {error}") from None
     return data.limited(section["max_train_examples"], section["max_test_examples"])
 
 
@@ -227,6 +236,11 @@ class Prepared:
         self.test = pipeline.make_dataset(data.x_test, data.y_test, batch_size, **options)
 
         _check_quality(recipe)
+        if recipe["fine_tune"]["epochs"] and recipe["model"]["builder"] != "transfer":
+            raise RecipeError(
+                f"{recipe.path}: fine_tune.epochs: a second phase unfreezes a backbone, and this recipe's "
+                f"builder '{recipe['model']['builder']}' has none. Use model.builder: transfer, or set fine_tune.epochs: 0."
+            )
         self.strategy = placement.strategy
         self.pretrained = _pretrained_vectors(recipe, data, x, log) if pretrain else None
         with devices.building(placement):
@@ -246,6 +260,33 @@ class Prepared:
                     metrics=list(recipe["metrics"]),
                     **execution,
                 )
+
+    def fine_tune(self, callbacks: list, *, verbose: Any = "auto") -> keras.callbacks.History:
+        """The second phase of transfer learning: unfreezes the top of the
+        backbone (``fine_tune.unfreeze``; batch norm stays frozen), rebuilds
+        the optimizer at ``fine_tune.learning_rate`` and trains
+        ``fine_tune.epochs`` more epochs."""
+        from kerasdl.builders.transfer import BACKBONE, select_layers
+
+        recipe, section = self.recipe, self.recipe["fine_tune"]
+        backbone = self.model.get_layer(BACKBONE)
+        try:
+            chosen = select_layers(backbone.layers[1:], section["unfreeze"], from_top=True)
+        except ValueError as error:
+            raise RecipeError(f"{recipe.path}: fine_tune.unfreeze: {error}") from None
+        for layer in chosen:
+            layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+        training = recipe["training"]
+        with devices.building(self.placement):
+            self.model.compile(
+                optimizer=optimizer_class(recipe["optimizer"]["name"])(learning_rate=section["learning_rate"]),
+                loss=recipe["loss"],
+                metrics=list(recipe["metrics"]),
+                jit_compile=training["jit_compile"],
+                steps_per_execution=training["steps_per_execution"],
+            )
+        first = training["epochs"]
+        return self.fit(callbacks, verbose=verbose, epochs=first + section["epochs"], initial_epoch=first)
 
     def fit(
         self, callbacks: list, *, verbose: Any = "auto", epochs: Optional[int] = None, initial_epoch: int = 0
@@ -269,7 +310,7 @@ class Prepared:
 
 
 
-def _callbacks(recipe: Recipe, folder: Any, throughput: _Throughput, outputs: list) -> list:
+def _callbacks(recipe: Recipe, folder: Any, throughput: _Throughput, outputs: list, backup: str = runs.BACKUP) -> list:
     """The run's callbacks, in the order that keeps a kill consistent: the
     epoch's own outputs (``outputs``, e.g. a GAN's sample grid), then its
     history row, then the checkpoint. A kill before the checkpoint redoes the
@@ -282,7 +323,7 @@ def _callbacks(recipe: Recipe, folder: Any, throughput: _Throughput, outputs: li
     if training["resume"]:
         # Two checkpoints, so a kill during a write still leaves a good one.
         callbacks.append(keras.callbacks.BackupAndRestore(
-            str(folder / runs.BACKUP), double_checkpoint=True
+            str(folder / backup), double_checkpoint=True
         ))
     return callbacks
 
@@ -339,7 +380,14 @@ def _train_evaluate_export(
     outputs = gan.callbacks(model, recipe, folder, data.num_classes) if adversarial else []
     callbacks = _callbacks(recipe, folder, throughput, outputs)
     start = time.perf_counter()
-    prepared.fit(callbacks, verbose=verbose)
+    # The second phase keeps its checkpoint inside the first's folder (the
+    # first deletes its own when it ends): a run killed in the second phase
+    # resumes there, not from the start.
+    second = f"{runs.BACKUP}/{FINE_TUNE_BACKUP}"
+    if not (folder / second).is_dir():
+        prepared.fit(callbacks, verbose=verbose)
+    if recipe["fine_tune"]["epochs"]:
+        prepared.fine_tune(_callbacks(recipe, folder, throughput, outputs, backup=second), verbose=verbose)
     train_seconds = time.perf_counter() - start
     runs.plot_learning_curves(folder)
     if adversarial:
