@@ -11,7 +11,7 @@ from kerasdl.builders import build_cnn, build_dense
 from kerasdl.errors import BuilderArgumentError
 from kerasdl.registry import BUILDERS, create_model
 
-SMALL = {"dense": {"units": [8]}, "cnn": {"filters": [4, 8]}}
+SMALL = {"dense": {"units": [8]}, "cnn": {"filters": [4, 8]}, "transfer": {"backbone": "MobileNetV2", "input_size": [32, 32]}}
 
 
 # Classifiers; word2vec takes a vocabulary instead (tests/test_word2vec.py),

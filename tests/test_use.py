@@ -111,9 +111,9 @@ def test_export_tflite_int8_is_a_quarter_of_the_float_size_and_scores_alike(work
 
 @pytest.mark.parametrize("options, file", [
     (["--format", "keras"], "model.keras"),
-    (["--format", "savedmodel"], "saved_model.pb"),
+    pytest.param(["--format", "savedmodel"], "saved_model.pb", marks=pytest.mark.slow),
     (["--format", "tflite", "--quantize", "dynamic"], "model.tflite"),
-    (["--format", "tflite", "--quantize", "float16"], "model.tflite"),
+    pytest.param(["--format", "tflite", "--quantize", "float16"], "model.tflite", marks=pytest.mark.slow),
 ])
 def test_export_formats_score_as_the_float_model(options, file, workdir_with_model):
     folder, summary = workdir_with_model
