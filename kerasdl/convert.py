@@ -142,23 +142,23 @@ def convert(
     with tempfile.TemporaryDirectory(prefix="kerasdl-export-") as scratch:
         reference = source.path if source.kind == "savedmodel" else Path(scratch) / "float"
         if source.kind != "savedmodel":
-            export._write(model, reference, output_name)
+            export.write_savedmodel(model, reference, output_name)
 
         # Converted first: a model the converter refuses leaves nothing behind.
         flatbuffer = to_tflite(reference, quantize, recipe) if format == "tflite" else b""
 
         def write(path: Path) -> None:
             if format == "savedmodel":
-                export._write(model, path, output_name)
-                model.save(export._write_assets(path, assets) / export.KERAS_FILE)
+                export.write_savedmodel(model, path, output_name)
+                model.save(export.write_assets(path, assets) / export.KERAS_FILE)
             elif format == "keras":
                 path.mkdir()
                 model.save(path / export.KERAS_FILE)
-                export._write_assets(path, assets)
+                export.write_assets(path, assets)
             else:
                 path.mkdir()
                 (path / trained.TFLITE_FILE).write_bytes(flatbuffer)
-                export._write_assets(path, assets)
+                export.write_assets(path, assets)
 
         written, _ = export.publish(directory, name, write)
         located = trained.locate(written)

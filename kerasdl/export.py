@@ -43,7 +43,8 @@ def _input_dtype(model: keras.Model) -> tf.DType:
     return tf.string if model.inputs[0].dtype == "string" else tf.float32
 
 
-def _write(model: keras.Model, path: Path, output_name: str) -> None:
+def write_savedmodel(model: keras.Model, path: Path, output_name: str) -> None:
+    """Writes the model's serving_default signature (inputs -> output_name) to ``path``, unverified."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), _input_dtype(model), name=INPUT_NAME)
@@ -114,16 +115,16 @@ def export_savedmodel(
     """
 
     def write(path: Path) -> Optional[float]:
-        _write(model, path, output_name)
+        write_savedmodel(model, path, output_name)
         # The Keras model beside the SavedModel: what `kerasdl export` converts
         # and a transfer-learning backbone starts from.
-        model.save(_write_assets(path, assets) / KERAS_FILE)
+        model.save(write_assets(path, assets) / KERAS_FILE)
         return verify(path, model, sample, output_name, precision) if check else None
 
     return publish(directory, name, write)
 
 
-def _write_assets(path: Path, assets: dict[str, str]) -> Path:
+def write_assets(path: Path, assets: dict[str, str]) -> Path:
     """Writes ``assets`` (file name -> text) to the export's ``assets.extra/``
     (TF Serving ignores that folder) and returns the folder."""
     extra = path / "assets.extra"
@@ -218,7 +219,7 @@ def export_word_vectors(vectors: Any, directory: str, name: str, lowercase: bool
     def write(path: Path) -> Optional[float]:
         module = _WordVectorModule(vectors.words, vectors.vectors, lowercase)
         tf.saved_model.save(module, str(path), signatures={SIGNATURE: module.lookup, NEIGHBOURS: module.neighbours})
-        extra = _write_assets(path, {})
+        extra = write_assets(path, {})
         vectors.write_word2vec(extra / "vectors.txt")
         vectors.write_projector(extra)
         return verify_word_vectors(path, vectors) if check else None
@@ -311,7 +312,7 @@ def export_generator(
     def write(path: Path) -> Optional[float]:
         module = _GeneratorModule(generator, conditional, value_range)
         tf.saved_model.save(module, str(path), signatures={SIGNATURE: module.serve})
-        _write_assets(path, assets)
+        write_assets(path, assets)
         return verify_generator(path, generator, sample, value_range) if check else None
 
     return publish(directory, name, write)
