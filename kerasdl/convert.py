@@ -39,11 +39,8 @@ def folder_size(path: Path) -> int:
     )
 
 
-def _representative(recipe: Any) -> Callable:
+def _representative(recipe: Any, data: Any) -> Callable:
     """The calibration sample: the first examples of the training split."""
-    from kerasdl import training
-
-    data = training.load_data(recipe)
     if data.x_train.dtype == object:
         raise InputError(f"{recipe.path}: int8 quantization calibrates on numeric inputs; this model reads strings.")
     sample = data.x_train[:REPRESENTATIVE].astype(np.float32)
@@ -55,7 +52,7 @@ def _representative(recipe: Any) -> Callable:
     return examples
 
 
-def to_tflite(saved_model: Path, quantize: Optional[str], recipe: Any) -> bytes:
+def to_tflite(saved_model: Path, quantize: Optional[str], recipe: Any = None, data: Any = None) -> bytes:
     """Converts a SavedModel's serving signature to a TFLite flatbuffer.
 
     Raises:
@@ -70,12 +67,12 @@ def to_tflite(saved_model: Path, quantize: Optional[str], recipe: Any) -> bytes:
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":
-        if recipe is None:
+        if recipe is None or data is None:
             raise InputError(
                 f"{saved_model}: int8 quantization calibrates on the recipe's training data, and this model "
                 "came without its recipe. Export from the run folder or from kerasdl's SavedModel export."
             )
-        converter.representative_dataset = _representative(recipe)
+        converter.representative_dataset = _representative(recipe, data)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
         return converter.convert()
@@ -138,6 +135,11 @@ def convert(
     output_name = export.OUTPUT_NAME if source.class_names is not None else "forecast"
     directory = directory or (recipe["export"]["directory"] if recipe is not None else "saved_models")
     name = source.name + ("" if format == "savedmodel" else f"-{format}") + (f"-{quantize}" if quantize else "")
+    data = None
+    if recipe is not None and (quantize == "int8" or evaluate):
+        from kerasdl import training
+
+        data = training.load_data(recipe)  # Once: the calibration sample and the test split.
 
     with tempfile.TemporaryDirectory(prefix="kerasdl-export-") as scratch:
         reference = source.path if source.kind == "savedmodel" else Path(scratch) / "float"
@@ -145,7 +147,7 @@ def convert(
             export.write_savedmodel(model, reference, output_name)
 
         # Converted first: a model the converter refuses leaves nothing behind.
-        flatbuffer = to_tflite(reference, quantize, recipe) if format == "tflite" else b""
+        flatbuffer = to_tflite(reference, quantize, recipe, data) if format == "tflite" else b""
 
         def write(path: Path) -> None:
             if format == "savedmodel":
@@ -169,18 +171,13 @@ def convert(
         summary["size_ratio"] = summary["bytes"] / summary["float_savedmodel_bytes"]
         if quantize:
             # The float TFLite model, for the size the quantization saves.
-            summary["float_tflite_bytes"] = len(to_tflite(reference, None, recipe))
+            summary["float_tflite_bytes"] = len(to_tflite(reference, None))
             summary["size_ratio_to_float_tflite"] = summary["bytes"] / summary["float_tflite_bytes"]
-        if evaluate and recipe is not None:
-            from kerasdl import training
-
-            data = training.load_data(recipe)
-            if hasattr(data, "x_test"):
-                inputs = data.x_test if data.x_test.dtype == object else data.x_test.astype(np.float32)
-                log(f"Scoring both on {len(inputs)} test examples of {data.source}")
-                reference_model = trained.locate(reference)
-                summary["test"] = _scores(located, data, inputs)
-                summary["float_test"] = _scores(reference_model, data, inputs)
+        if evaluate and data is not None and hasattr(data, "x_test"):
+            inputs = trained.as_inputs(data.x_test)
+            log(f"Scoring both on {len(inputs)} test examples of {data.source}")
+            summary["test"] = _scores(located, data, inputs)
+            summary["float_test"] = _scores(trained.locate(reference), data, inputs)
     return summary
 
 

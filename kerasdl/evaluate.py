@@ -105,8 +105,7 @@ def evaluate(
         raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a model on.")
     _check_fits(model, data, recipe)
     log(f"Scoring {model.path} ({model.kind}) on {len(data.x_test)} test examples of {data.source}")
-    inputs = data.x_test if data.x_test.dtype == object else data.x_test.astype(np.float32)
-    predictions = model.predictor()(inputs)
+    predictions = model.predictor()(trained.as_inputs(data.x_test))
     _check_outputs(model, predictions, data)
     scores = evaluation.test_scores(data, predictions)
     summary: dict[str, Any] = {

@@ -22,10 +22,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasdl import runs
 from kerasdl.errors import ExportError
 
 SIGNATURE = "serving_default"
-KERAS_FILE = "model.keras"
+KERAS_FILE = runs.MODEL  # The Keras model beside the SavedModel, as in a run folder.
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "probabilities"
 # Word-vector exports: strings in; a second signature for neighbours.

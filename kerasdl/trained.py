@@ -25,11 +25,12 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from kerasdl import runs
 from kerasdl.errors import InputError
 from kerasdl.export import KERAS_FILE, SIGNATURE
 
 TFLITE_FILE = "model.tflite"
-RECIPE_FILE = "recipe.yaml"
+RECIPE_FILE = runs.RECIPE
 CLASS_NAMES = "class_names.txt"
 ASSETS = "assets.extra"
 SAVED_MODEL = "saved_model.pb"
@@ -46,6 +47,8 @@ class Trained:
     keras_file: Optional[Path]
     recipe_file: Optional[Path]
     class_names: Optional[list[str]]
+    # What was loaded from disk, kept: the shape and the answers need the same model.
+    _loaded: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -75,20 +78,32 @@ class Trained:
         import kerasdl.builders  # noqa: F401
         from kerasdl import optimizers  # noqa: F401
 
-        try:
-            return keras.saving.load_model(self.keras_file)
-        except Exception as error:  # Keras raises many kinds for a bad file.
-            raise InputError(f"{self.keras_file}: is not a Keras model file Keras can load ({error}).") from None
+        if "keras" not in self._loaded:
+            try:
+                self._loaded["keras"] = keras.saving.load_model(self.keras_file)
+            except Exception as error:  # Keras raises many kinds for a bad file.
+                raise InputError(f"{self.keras_file}: is not a Keras model file Keras can load ({error}).") from None
+        return self._loaded["keras"]
 
     def predictor(self) -> Callable[[np.ndarray], np.ndarray]:
         """A function from a batch of inputs (as in the data: raw pixels,
         strings, windows) to the model's outputs, as a NumPy array."""
         if self.kind == "savedmodel":
-            return _saved_model_predictor(self.path)
+            return _saved_model_predictor(self._signature())
         if self.kind == "tflite":
-            return _tflite_predictor(self.path)
+            return _tflite_predictor(self._interpreter())
         model = self.keras_model()
         return lambda inputs: np.asarray(model.predict(inputs, batch_size=CHUNK, verbose=0))
+
+    def _signature(self) -> Any:
+        if "signature" not in self._loaded:
+            self._loaded["signature"] = _signature(self.path)
+        return self._loaded["signature"]
+
+    def _interpreter(self) -> Any:
+        if "interpreter" not in self._loaded:
+            self._loaded["interpreter"] = _interpreter(self.path)
+        return self._loaded["interpreter"]
 
     def input_shape(self) -> tuple:
         """One example's shape (``()`` for a string) and whether inputs are
@@ -96,11 +111,11 @@ class Trained:
         if self.kind == "savedmodel":
             import tensorflow as tf
 
-            spec = _signature(self.path).structured_input_signature[1]
+            spec = self._signature().structured_input_signature[1]
             (tensor,) = spec.values()
             return tuple(tensor.shape[1:]), tensor.dtype == tf.string
         if self.kind == "tflite":
-            details = _interpreter(self.path).get_input_details()[0]
+            details = self._interpreter().get_input_details()[0]
             return tuple(int(size) for size in details["shape"][1:]), False
         model = self.keras_model()
         return tuple(model.input_shape[1:]), model.inputs[0].dtype == "string"
@@ -146,6 +161,12 @@ def locate(path: str | Path) -> Trained:
     )
 
 
+def as_inputs(examples: np.ndarray) -> np.ndarray:
+    """A data split's examples as a model takes them: strings as they are,
+    numbers as float32."""
+    return examples if examples.dtype == object else examples.astype(np.float32)
+
+
 def _with_assets(found: Trained, folder: Path) -> Trained:
     if (folder / RECIPE_FILE).is_file():
         found.recipe_file = folder / RECIPE_FILE
@@ -163,10 +184,9 @@ def _signature(path: Path) -> Any:
         raise InputError(f"{path}: is not a SavedModel with a {SIGNATURE} signature ({error}).") from None
 
 
-def _saved_model_predictor(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+def _saved_model_predictor(serve: Any) -> Callable[[np.ndarray], np.ndarray]:
     import tensorflow as tf
 
-    serve = _signature(path)
     (name, spec), = serve.structured_input_signature[1].items()
 
     def predict(inputs: np.ndarray) -> np.ndarray:
@@ -191,9 +211,8 @@ def _interpreter(path: Path) -> Any:
     return interpreter
 
 
-def _tflite_predictor(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+def _tflite_predictor(interpreter: Any) -> Callable[[np.ndarray], np.ndarray]:
     """Runs the TFLite interpreter over the inputs, a slice at a time."""
-    interpreter = _interpreter(path)
     allocated = [-1]
 
     def predict(inputs: np.ndarray) -> np.ndarray:

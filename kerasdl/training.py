@@ -12,13 +12,13 @@ from typing import Any, Callable, Optional, Union
 import keras
 import numpy as np
 
-from kerasdl import datasets, devices, evaluation, export, gan, pipeline, runs, schema, word2vec
+from kerasdl import datasets, devices, evaluation, export, gan, pipeline, runs, schema, trained, word2vec
 from kerasdl.builders.gan import GAN
 from kerasdl.builders.lstm import start_embedding
 from kerasdl.corpus import Corpus
 from kerasdl.series import Series
 from kerasdl.errors import BuilderArgumentError, RecipeError
-from kerasdl.optimizers import build_optimizer, optimizer_class
+from kerasdl.optimizers import build_optimizer
 from kerasdl.recipe import Recipe
 from kerasdl.registry import BUILDERS, create_model
 
@@ -250,41 +250,50 @@ class Prepared:
                     start_embedding(self.model, self.pretrained)
                 except BuilderArgumentError as error:
                     raise RecipeError(f"{recipe.path}: pretrain: {error}") from None
-            execution = dict(jit_compile=training["jit_compile"], steps_per_execution=training["steps_per_execution"])
             if isinstance(self.model, GAN):
-                gan.compile_gan(self.model, recipe, self.steps_per_epoch, **execution)
+                gan.compile_gan(self.model, recipe, self.steps_per_epoch, **self._execution())
             else:
-                self.model.compile(
-                    optimizer=build_optimizer(recipe["optimizer"], self.steps_per_epoch, training["epochs"]),
-                    loss=recipe["loss"],
-                    metrics=list(recipe["metrics"]),
-                    **execution,
-                )
+                self._compile(recipe["optimizer"], training["epochs"])
+        # Checked now, not after the first phase has trained.
+        self.unfreeze = self._unfreeze() if recipe["fine_tune"]["epochs"] else []
+
+    def _execution(self) -> dict:
+        training = self.recipe["training"]
+        return dict(jit_compile=training["jit_compile"], steps_per_execution=training["steps_per_execution"])
+
+    def _compile(self, optimizer: dict, epochs: int) -> None:
+        """Compiles the model with an optimizer built from an ``optimizer``
+        section (its schedule spanning ``epochs``)."""
+        self.model.compile(
+            optimizer=build_optimizer(optimizer, self.steps_per_epoch, epochs),
+            loss=self.recipe["loss"],
+            metrics=list(self.recipe["metrics"]),
+            **self._execution(),
+        )
+
+    def _unfreeze(self) -> list:
+        """The backbone layers the second phase trains (``fine_tune.unfreeze``)."""
+        from kerasdl.builders.transfer import BACKBONE, select_layers
+
+        try:
+            return select_layers(
+                self.model.get_layer(BACKBONE).layers[1:], self.recipe["fine_tune"]["unfreeze"], from_top=True
+            )
+        except ValueError as error:
+            raise RecipeError(f"{self.recipe.path}: fine_tune.unfreeze: {error}") from None
 
     def fine_tune(self, callbacks: list, *, verbose: Any = "auto") -> keras.callbacks.History:
         """The second phase of transfer learning: unfreezes the top of the
         backbone (``fine_tune.unfreeze``; batch norm stays frozen), rebuilds
         the optimizer at ``fine_tune.learning_rate`` and trains
         ``fine_tune.epochs`` more epochs."""
-        from kerasdl.builders.transfer import BACKBONE, select_layers
-
         recipe, section = self.recipe, self.recipe["fine_tune"]
-        backbone = self.model.get_layer(BACKBONE)
-        try:
-            chosen = select_layers(backbone.layers[1:], section["unfreeze"], from_top=True)
-        except ValueError as error:
-            raise RecipeError(f"{recipe.path}: fine_tune.unfreeze: {error}") from None
-        for layer in chosen:
+        for layer in self.unfreeze:
             layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
         training = recipe["training"]
         with devices.building(self.placement):
-            self.model.compile(
-                optimizer=optimizer_class(recipe["optimizer"]["name"])(learning_rate=section["learning_rate"]),
-                loss=recipe["loss"],
-                metrics=list(recipe["metrics"]),
-                jit_compile=training["jit_compile"],
-                steps_per_execution=training["steps_per_execution"],
-            )
+            # The recipe's optimizer and its settings, at the phase's constant rate.
+            self._compile({**recipe["optimizer"], "learning_rate": section["learning_rate"]}, section["epochs"])
         first = training["epochs"]
         return self.fit(callbacks, verbose=verbose, epochs=first + section["epochs"], initial_epoch=first)
 
@@ -462,8 +471,7 @@ def _test(prepared: Prepared, log: Callable[[str], None], baselines: bool = True
 
 def _export_sample(data: Union[datasets.Dataset, Series]) -> np.ndarray:
     """Test inputs the export is verified on, in the model's input dtype."""
-    sample = data.x_test[:64]
-    return sample if sample.dtype == object else sample.astype(np.float32)
+    return trained.as_inputs(data.x_test[:64])
 
 
 def dry_run(recipe: Recipe) -> Any:

@@ -201,3 +201,14 @@ def test_data_classes_keeps_and_relabels(monkeypatch):
     assert set(np.unique(subset.y_train)) == {0, 1}
     assert len(subset.x_train) == 12000 and len(subset.x_test) == 2000
     np.testing.assert_array_equal(subset.x_train[subset.y_train == 0], data.x_train[data.y_train == 9])
+
+
+def test_a_bad_unfreeze_fails_before_any_training(backbone_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [
+        "run", TRANSFER, "--dry-run", "--set", f"model.backbone={backbone_file}",
+        "--set", "model.feature_layer=null", "--set", "fine_tune.unfreeze=[block9_*]",
+    ])
+    assert result.exit_code == 2, result.output
+    assert "fine_tune.unfreeze: no backbone layer is named 'block9_*'" in result.output
+    assert list(tmp_path.iterdir()) == []
