@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/lstm.py
 	$(BIN)/python bench/gan.py
 	$(BIN)/python bench/precision.py
+	$(BIN)/python bench/transfer.py
 
 clean:
 	rm -rf runs saved_models/*/ .pytest_cache build *.egg-info

@@ -11,42 +11,6 @@ from kerasdl.builders import options
 from kerasdl.errors import BuilderArgumentError
 from kerasdl.registry import register_builder
 
-FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
-
-
-def _augmentation(
-    random_flip: Optional[str],
-    random_rotation: float,
-    random_zoom: float,
-    random_translation: float,
-    random_contrast: float,
-) -> list[layers.Layer]:
-    """Returns the augmentation layers asked for; Keras runs them only in training."""
-    if random_flip is not None:
-        options.check_choice("random_flip", random_flip, FLIP_MODES)
-    for argument, value in (
-        ("random_rotation", random_rotation),
-        ("random_zoom", random_zoom),
-        ("random_translation", random_translation),
-        ("random_contrast", random_contrast),
-    ):
-        options.check_rate(argument, value)
-    augment = []
-    if random_flip:
-        augment.append(layers.RandomFlip(random_flip))
-    if random_rotation:
-        augment.append(layers.RandomRotation(random_rotation, fill_mode="constant"))
-    if random_zoom:
-        augment.append(layers.RandomZoom(random_zoom, fill_mode="constant"))
-    if random_translation:
-        augment.append(
-            layers.RandomTranslation(random_translation, random_translation, fill_mode="constant")
-        )
-    if random_contrast:
-        augment.append(layers.RandomContrast(random_contrast))
-    return augment
-
-
 def _conv(x: Any, filters: int, strides: int, conv_options: dict, name: str) -> Any:
     return layers.Conv2D(filters, strides=strides, name=name, **conv_options)(x)
 
@@ -220,7 +184,7 @@ def build_cnn(
                 2 if residual else convs_per_block, pooling and pool_size, pool_last_block)
     act = options.activation_function("activation", activation)
     regularizer = options.regularizer(l1, l2)
-    augment = _augmentation(
+    augment = options.augmentation(
         random_flip, random_rotation, random_zoom, random_translation, random_contrast
     )
     conv_options = dict(

@@ -7,7 +7,7 @@ say everything a Python user could.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 
 import keras
 
@@ -15,6 +15,12 @@ from kerasdl.errors import BuilderArgumentError
 
 # A name, or a mapping with "name" and the object's constructor arguments.
 NamedSpec = Union[str, Mapping[str, Any]]
+FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+# The layers augmentation() makes: a backbone reused for a new task drops them.
+AUGMENTATION_LAYERS = (
+    keras.layers.RandomFlip, keras.layers.RandomRotation, keras.layers.RandomZoom,
+    keras.layers.RandomTranslation, keras.layers.RandomContrast,
+)
 
 
 def _split_spec(argument: str, spec: NamedSpec) -> tuple[str, dict[str, Any]]:
@@ -125,3 +131,38 @@ def check_choice(argument: str, value: Any, choices: tuple) -> None:
             f"`{argument}` must be one of {', '.join(map(repr, choices))}. "
             f"Received: {argument}={value!r}",
         )
+
+
+
+def augmentation(
+    random_flip: Optional[str],
+    random_rotation: float,
+    random_zoom: float,
+    random_translation: float,
+    random_contrast: float,
+) -> list[keras.layers.Layer]:
+    """The augmentation layers asked for, in a fixed order; Keras runs them
+    only in training (``training=True``, which ``fit`` passes)."""
+    if random_flip is not None:
+        check_choice("random_flip", random_flip, FLIP_MODES)
+    for argument, value in (
+        ("random_rotation", random_rotation),
+        ("random_zoom", random_zoom),
+        ("random_translation", random_translation),
+        ("random_contrast", random_contrast),
+    ):
+        check_rate(argument, value)
+    augment = []
+    if random_flip:
+        augment.append(keras.layers.RandomFlip(random_flip))
+    if random_rotation:
+        augment.append(keras.layers.RandomRotation(random_rotation, fill_mode="constant"))
+    if random_zoom:
+        augment.append(keras.layers.RandomZoom(random_zoom, fill_mode="constant"))
+    if random_translation:
+        augment.append(
+            keras.layers.RandomTranslation(random_translation, random_translation, fill_mode="constant")
+        )
+    if random_contrast:
+        augment.append(keras.layers.RandomContrast(random_contrast))
+    return augment

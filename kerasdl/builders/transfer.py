@@ -95,7 +95,9 @@ def select_layers(candidates: Sequence[Any], selection: Selection, from_top: boo
 
 def _kerasdl_backbone(path: str, feature_layer: Optional[str]) -> keras.Model:
     """A model kerasdl trained, cut below its head: up to ``feature_layer``,
-    by default the last layer before the output that is not dropout."""
+    by default the last layer before the output that is not dropout. Its
+    layers are reused (the weights are shared), but its augmentation layers
+    are replaced by identities."""
     from kerasdl import trained
 
     try:
@@ -115,7 +117,14 @@ def _kerasdl_backbone(path: str, feature_layer: Optional[str]) -> keras.Model:
         if not below:
             raise BuilderArgumentError("backbone", f"{path}: the model has no layers below its output to reuse.")
         features = below[-1].output
-    return keras.Model(model.inputs, features, name=BACKBONE)
+    cut = keras.Model(model.inputs, features, name=BACKBONE)
+    # The old recipe's augmentation suited the old data (a flip that helps
+    # garments hurts shoes, which all face one way): the new recipe brings its own.
+    return keras.models.clone_model(
+        cut, clone_function=lambda layer: (
+            layers.Identity(name=layer.name) if isinstance(layer, options.AUGMENTATION_LAYERS) else layer
+        ),
+    )
 
 
 def _application_backbone(name: str, weights: Optional[str], size: Sequence[int]) -> keras.Model:
@@ -191,6 +200,11 @@ def build_transfer(
     dense_units: Sequence[int] = (),
     dropout_rate: float = 0.2,
     activation: str = "relu",
+    random_flip: Optional[str] = None,
+    random_rotation: float = 0.0,
+    random_zoom: float = 0.0,
+    random_translation: float = 0.0,
+    random_contrast: float = 0.0,
     output_activation: str = "softmax",
 ) -> keras.Model:
     """Builds an uncompiled classifier on a trained backbone (see the module).
@@ -213,6 +227,9 @@ def build_transfer(
         dense_units: Hidden dense layers of the new head.
         dropout_rate: Dropout before each dense layer of the head.
         activation: The head's hidden activation.
+        random_flip, random_rotation, random_zoom, random_translation,
+            random_contrast: Augmentation of the new data, as in
+            ``build_cnn``; a kerasdl backbone's own augmentation is dropped.
         output_activation: Activation of the output layer.
 
     Returns:
@@ -234,6 +251,7 @@ def build_transfer(
     if dense_units:
         options.check_positive("dense_units", list(dense_units))
     act = options.activation_function("activation", activation)
+    augment = options.augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast)
     if backbone in APPLICATIONS:
         size = tuple(input_size) if input_size else tuple(max(SMALLEST_INPUT, int(side)) for side in input_shape[:2])
         if len(size) != 2 or min(size) < SMALLEST_INPUT:
@@ -260,7 +278,10 @@ def build_transfer(
         layer.trainable = layer not in frozen and not isinstance(layer, layers.BatchNormalization)
 
     inputs = keras.Input(shape=tuple(input_shape), name="inputs")
-    x = _adapt(inputs, tuple(input_shape), tuple(base.input_shape[1:]))
+    x = inputs
+    for layer in augment:
+        x = layer(x)
+    x = _adapt(x, tuple(input_shape), tuple(base.input_shape[1:]))
     if backbone in APPLICATIONS:
         x = ApplicationPreprocessing(backbone, name="preprocess")(x)
     x = base(x)
