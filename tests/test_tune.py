@@ -207,13 +207,15 @@ def test_changed_search_is_refused_until_overwrite(workdir):
     assert first.returncode == 0, first.stderr
 
     changed = dict(SPACE, **{"model.units": [[8], [16]]})
-    for extra, what in [((), "the search space (model.units"), (("--set", "training.epochs=3"), "the recipe (training.epochs: 2 -> 3)")]:
-        refused = subprocess.run(_tune(*extra, space=changed if not extra else SPACE, trials=2),
-                                 cwd=workdir, capture_output=True, text=True, timeout=600)
-        assert refused.returncode == 2
+    # The refusals come before any training: run in this process (the workdir is the cwd).
+    for command, what in [
+        (_tune(space=changed, trials=2), "the search space (model.units"),
+        (_tune("--set", "training.epochs=3", trials=2), "the recipe (training.epochs: 2 -> 3)"),
+        (_tune(trials=2, algorithm="bayesian"), "the algorithm ('random' -> 'bayesian')"),
+    ]:
+        refused = CliRunner().invoke(main, command[3:])  # Without "python -m kerasdl".
+        assert refused.exit_code == 2, refused.output
         assert what in refused.stderr and "--overwrite" in refused.stderr
-    refused = subprocess.run(_tune(trials=2, algorithm="bayesian"), cwd=workdir, capture_output=True, text=True)
-    assert refused.returncode == 2 and "the algorithm ('random' -> 'bayesian')" in refused.stderr
 
     fresh = subprocess.run(_tune("--overwrite", "--export-best", "--json", space=changed, trials=1),
                            cwd=workdir, capture_output=True, text=True, timeout=600)
@@ -264,6 +266,7 @@ def _free_port():
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # Three processes and an oracle server: about 40 s (make test-all).
 def test_chief_and_two_workers_share_one_search(workdir):
     port = str(_free_port())
     trials = 6
