@@ -14,13 +14,14 @@ class names), so ``kerasdl evaluate`` and ``predict`` take it.
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 
-from kerasdl import export, trained
+from kerasdl import datasets, export, trained
 from kerasdl.errors import InputError
 
 FORMATS = ("savedmodel", "keras", "tflite")
@@ -35,7 +36,7 @@ def folder_size(path: Path) -> int:
         return path.stat().st_size
     return sum(
         file.stat().st_size for file in path.rglob("*")
-        if file.is_file() and trained.ASSETS not in file.relative_to(path).parts
+        if file.is_file() and export.ASSETS not in file.relative_to(path).parts
     )
 
 
@@ -131,7 +132,7 @@ def convert(
     if source.recipe_file is not None:
         assets[trained.RECIPE_FILE] = source.recipe_file.read_text()
     if source.class_names is not None:
-        assets[trained.CLASS_NAMES] = "\n".join(source.class_names) + "\n"
+        assets[datasets.CLASS_NAMES_FILE] = datasets.class_names_text(source.class_names)
     output_name = export.OUTPUT_NAME if source.class_names is not None else "forecast"
     directory = directory or (recipe["export"]["directory"] if recipe is not None else "saved_models")
     name = source.name + ("" if format == "savedmodel" else f"-{format}") + (f"-{quantize}" if quantize else "")
@@ -150,17 +151,18 @@ def convert(
         flatbuffer = to_tflite(reference, quantize, recipe, data) if format == "tflite" else b""
 
         def write(path: Path) -> None:
+            # Copies of what is written already: the float SavedModel, the .keras file.
             if format == "savedmodel":
-                export.write_savedmodel(model, path, output_name)
-                model.save(export.write_assets(path, assets) / export.KERAS_FILE)
-            elif format == "keras":
-                path.mkdir()
-                model.save(path / export.KERAS_FILE)
-                export.write_assets(path, assets)
+                shutil.copytree(reference, path, ignore=shutil.ignore_patterns(export.ASSETS))
             else:
                 path.mkdir()
+            extra = export.write_assets(path, assets)
+            if format == "savedmodel":
+                shutil.copyfile(source.keras_file, extra / export.KERAS_FILE)
+            elif format == "keras":
+                shutil.copyfile(source.keras_file, path / export.KERAS_FILE)
+            else:
                 (path / trained.TFLITE_FILE).write_bytes(flatbuffer)
-                export.write_assets(path, assets)
 
         written, _ = export.publish(directory, name, write)
         located = trained.locate(written)

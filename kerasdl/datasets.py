@@ -40,6 +40,8 @@ MNIST_SHA256 = {
     "mnist_test.csv": "c5adfcc9ce29069f8a988a6af1dcdc009bba975d2c98a52233661f79d880292b",
 }
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# Names a model's classes, one a line: in a run folder and an export's assets.
+CLASS_NAMES_FILE = "class_names.txt"
 # CSV fields may hold long texts; past 16 MB a field is a mistake, not a text.
 csv.field_size_limit(1 << 24)
 
@@ -136,7 +138,29 @@ class Dataset:
 
     def export_assets(self) -> dict[str, str]:
         """Files for the export's ``assets.extra/``: the class names."""
-        return {"class_names.txt": "\n".join(self.class_names) + "\n"}
+        return {CLASS_NAMES_FILE: class_names_text(self.class_names)}
+
+
+def class_names_text(names: Sequence[str]) -> str:
+    """The content of ``class_names.txt``."""
+    return "\n".join(names) + "\n"
+
+
+def read_image(file: Path, size: Sequence[int], channels: int) -> np.ndarray:
+    """An image file as uint8 pixels of shape ``(height, width, channels)``:
+    converted to grey (1 channel) or RGB (3) and resized to ``size``
+    (height, width). Image-folder datasets and ``kerasdl predict`` both read
+    images this way, so a model answers a file as it saw one in training.
+
+    Raises:
+        OSError: a file Pillow cannot read (``PIL.UnidentifiedImageError``
+            is one).
+    """
+    from PIL import Image  # Pillow comes with matplotlib.
+
+    with Image.open(file) as image:
+        resized = image.convert("L" if channels == 1 else "RGB").resize(tuple(size)[::-1])
+    return np.asarray(resized, dtype=np.uint8).reshape(*size, channels)
 
 
 def verify_sha256(path: Path, expected: str, content: Optional[bytes] = None) -> None:
@@ -404,21 +428,17 @@ def load_npz(path: str, test_fraction: float = 0.2, seed: int = 42) -> Dataset:
 
 
 def _read_image_folder(folder: Path, image_size: Sequence[int], color_mode: str, class_names=None):
-    from PIL import Image  # Pillow comes with matplotlib.
-
     if not folder.is_dir():
         raise DataError(f"Image folder not found: {folder}. Set `data.path` to a folder with one sub-folder per class.")
     names = class_names or sorted(p.name for p in folder.iterdir() if p.is_dir())
     if not names:
         raise DataError(f"{folder} has no class sub-folders; expected {folder}/<class>/<image>.png.")
-    mode = {"grayscale": "L", "rgb": "RGB"}[color_mode]
+    channels = {"grayscale": 1, "rgb": 3}[color_mode]
     images, labels = [], []
     for label, name in enumerate(names):
         for file in sorted((folder / name).glob("*")):
             if file.suffix.lower() in IMAGE_SUFFIXES:
-                with Image.open(file) as image:
-                    resized = image.convert(mode).resize(tuple(image_size)[::-1])
-                images.append(np.asarray(resized, dtype=np.uint8).reshape(*image_size, -1))
+                images.append(read_image(file, image_size, channels))
                 labels.append(label)
     if not images:
         raise DataError(f"{folder} has no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders.")

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from kerasdl import evaluation, trained
+from kerasdl import evaluation, runs, trained
 from kerasdl.errors import InputError
 from kerasdl.recipe import Recipe, load_recipe
 from kerasdl.series import Series
@@ -45,13 +43,6 @@ def recipe_for(model: trained.Trained, recipe_or_data: Optional[str], overrides:
     if recipe_or_data:
         settings.insert(0, f"data={{dataset: {recipe_or_data}}}")
     return load_recipe(model.recipe_file, settings)
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts: row = true class, column = predicted class."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
-    return matrix
 
 
 def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:
@@ -115,29 +106,26 @@ def evaluate(
     folder = Path(output) if output else Path("evaluations") / model.name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"{folder}: already holds files; give --output a new folder.")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tmp-evaluate-", dir=folder.parent))
-    try:
-        if not isinstance(data, Series):
-            predicted = np.argmax(predictions, axis=-1)
-            matrix = confusion_matrix(data.y_test, predicted, data.num_classes)
-            summary["per_class_accuracy"] = {
-                name: float(matrix[index, index] / max(matrix[index].sum(), 1))
-                for index, name in enumerate(data.class_names)
-            }
-            summary["confusion_matrix"] = matrix.tolist()
+    matrix = None
+    if not isinstance(data, Series):
+        matrix = evaluation.confusion_matrix(data.y_test, np.argmax(predictions, axis=-1), data.num_classes)
+        summary["per_class_accuracy"] = {
+            name: float(matrix[index, index] / max(matrix[index].sum(), 1))
+            for index, name in enumerate(data.class_names)
+        }
+        summary["confusion_matrix"] = matrix.tolist()
+        summary["confusion_matrix_png"] = str(folder / CONFUSION)
+    summary["output"] = str(folder)
+
+    def write(staging: Path) -> None:
+        if matrix is not None:
             plot_confusion_matrix(
                 matrix, data.class_names, staging / CONFUSION,
                 f"{model.name} on {len(data.x_test)} test examples: accuracy {scores['accuracy']:.4f}",
             )
-            summary["confusion_matrix_png"] = str(folder / CONFUSION)
-        summary["output"] = str(folder)
         (staging / METRICS).write_text(json.dumps(summary, indent=2) + "\n")
-        if folder.exists():
-            folder.rmdir()
-        staging.rename(folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    runs.write_folder_atomically(folder, write)
     return summary
 
 

@@ -26,7 +26,9 @@ from kerasdl import runs
 from kerasdl.errors import ExportError
 
 SIGNATURE = "serving_default"
-KERAS_FILE = runs.MODEL  # The Keras model beside the SavedModel, as in a run folder.
+# Beside the SavedModel, ignored by TF Serving: the Keras model (as in a run folder), recipe, class names.
+ASSETS = "assets.extra"
+KERAS_FILE = runs.MODEL
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "probabilities"
 # Word-vector exports: strings in; a second signature for neighbours.
@@ -99,6 +101,7 @@ def export_savedmodel(
     output_name: str = OUTPUT_NAME,
     check: bool = True,
     precision: str = "float32",
+    keras_file: Optional[Path] = None,
 ) -> tuple[Path, Optional[float]]:
     """Writes, verifies, then moves a model's SavedModel into place.
 
@@ -109,6 +112,8 @@ def export_savedmodel(
         output_name: The signature's output: ``probabilities`` or ``forecast``.
         precision: The dtype policy the model computes in (the
             verification's tolerance).
+        keras_file: The model already saved as ``.keras`` (the run
+            folder's), copied rather than saved again; None saves it.
 
     Returns:
         The version folder and the verification's max difference (None
@@ -119,7 +124,11 @@ def export_savedmodel(
         write_savedmodel(model, path, output_name)
         # The Keras model beside the SavedModel: what `kerasdl export` converts
         # and a transfer-learning backbone starts from.
-        model.save(write_assets(path, assets) / KERAS_FILE)
+        extra = write_assets(path, assets)
+        if keras_file is not None:
+            shutil.copyfile(keras_file, extra / KERAS_FILE)
+        else:
+            model.save(extra / KERAS_FILE)
         return verify(path, model, sample, output_name, precision) if check else None
 
     return publish(directory, name, write)
@@ -128,7 +137,7 @@ def export_savedmodel(
 def write_assets(path: Path, assets: dict[str, str]) -> Path:
     """Writes ``assets`` (file name -> text) to the export's ``assets.extra/``
     (TF Serving ignores that folder) and returns the folder."""
-    extra = path / "assets.extra"
+    extra = path / ASSETS
     extra.mkdir(exist_ok=True)
     for file_name, text in assets.items():
         (extra / file_name).write_text(text)

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl import export, judge, runs
+from kerasdl import datasets, export, judge, runs
 from kerasdl.builders.gan import CLASS_ID, GAN, LATENT
 from kerasdl.errors import RecipeError
 from kerasdl.optimizers import build_optimizer
@@ -158,7 +158,7 @@ def save_generator(recipe: Recipe, gan: GAN, data: Any) -> tuple[Path, Optional[
     }
     assets = {"generator.json": json.dumps(description, indent=2) + "\n"}
     if gan.conditional:
-        assets["class_names.txt"] = "\n".join(data.class_names) + "\n"
+        assets[datasets.CLASS_NAMES_FILE] = datasets.class_names_text(data.class_names)
     sample = fixed_inputs(gan, 16, recipe["training"]["seed"] + 1, data.num_classes)
     return export.export_generator(
         gan.generator, recipe["export"]["directory"], recipe.name, sample, assets,

@@ -24,16 +24,13 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
 import keras
 import numpy as np
 
-from kerasdl import pipeline
+from kerasdl import pipeline, runs
 from kerasdl.builders.cnn import build_cnn
 
 # The judge's architecture: the CNN builder, small and without batch norm
@@ -129,20 +126,18 @@ def _judge(classifier: keras.Model, test_accuracy: float, path: Path) -> Judge:
 
 
 def _cache(folder: Path, classifier: keras.Model, info: dict) -> None:
-    """Writes the judge into a temporary folder and renames it into place,
-    so a kill never leaves a half-written judge to be loaded next time."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=".tmp-judge-", dir=folder.parent))
-    try:
+    """Writes the judge whole, so a kill never leaves a half-written judge
+    to be loaded next time."""
+
+    def write(temporary: Path) -> None:
         classifier.save(temporary / MODEL_FILE)
         (temporary / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
-        try:
-            os.rename(temporary, folder)
-        except OSError:  # Another run cached the same judge meanwhile.
-            if not (folder / MODEL_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+
+    try:
+        runs.write_folder_atomically(folder, write)
+    except OSError:  # Another run cached the same judge meanwhile.
+        if not (folder / MODEL_FILE).is_file():
+            raise
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:

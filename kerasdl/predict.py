@@ -15,27 +15,21 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kerasdl import trained
+from kerasdl import datasets, trained
 from kerasdl.datasets import IMAGE_SUFFIXES
 from kerasdl.errors import InputError
 
 
 def read_image(path: Path, shape: tuple) -> np.ndarray:
-    """An image file as float32 pixels 0-255 of ``shape`` (height, width, channels)."""
-    from PIL import Image, UnidentifiedImageError
-
+    """An image file as pixels 0-255 of ``shape`` (height, width, channels),
+    read as image-folder datasets read theirs (``datasets.read_image``)."""
     height, width, channels = shape
     if channels not in (1, 3):
         raise InputError(f"{path}: the model takes images with {channels} channels; kerasdl reads grey or RGB images only.")
     try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            if image.size != (width, height):
-                image = image.resize((width, height), Image.BILINEAR)
-            pixels = np.asarray(image, dtype=np.float32)
-    except (OSError, UnidentifiedImageError) as error:
+        return datasets.read_image(path, (height, width), channels)
+    except OSError as error:  # PIL.UnidentifiedImageError is one.
         raise InputError(f"{path}: cannot be read as an image ({error}).") from None
-    return pixels.reshape(shape)
 
 
 def read_inputs(values: Sequence[str], shape: tuple, is_text: bool) -> tuple[np.ndarray, list[str]]:

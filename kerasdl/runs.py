@@ -125,6 +125,23 @@ def write_json_atomically(path: Path, content: dict) -> None:
     write_text_atomically(path, json.dumps(content, indent=2) + "\n")
 
 
+def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None:
+    """Runs ``write(staging)`` into a hidden folder beside ``folder``, then
+    renames it to ``folder``: a kill never leaves half a folder.
+
+    Raises:
+        OSError: when ``folder`` exists and is not empty (an empty one is
+            replaced), or what ``write`` raised; nothing is left behind.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    try:
+        write(staging)
+        os.rename(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def save_model(folder: Path, model: Any, assets: dict[str, str]) -> None:
     """Saves the trained model as ``model.keras`` (written under another
     name, then renamed: never half a file) and ``assets`` (file name ->

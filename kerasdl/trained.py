@@ -26,13 +26,12 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from kerasdl import runs
+from kerasdl.datasets import CLASS_NAMES_FILE
 from kerasdl.errors import InputError
-from kerasdl.export import KERAS_FILE, SIGNATURE
+from kerasdl.export import ASSETS, KERAS_FILE, SIGNATURE
 
 TFLITE_FILE = "model.tflite"
 RECIPE_FILE = runs.RECIPE
-CLASS_NAMES = "class_names.txt"
-ASSETS = "assets.extra"
 SAVED_MODEL = "saved_model.pb"
 # Inputs go through a model in slices of this many examples.
 CHUNK = 256
@@ -170,8 +169,8 @@ def as_inputs(examples: np.ndarray) -> np.ndarray:
 def _with_assets(found: Trained, folder: Path) -> Trained:
     if (folder / RECIPE_FILE).is_file():
         found.recipe_file = folder / RECIPE_FILE
-    if (folder / CLASS_NAMES).is_file():
-        found.class_names = (folder / CLASS_NAMES).read_text().splitlines()
+    if (folder / CLASS_NAMES_FILE).is_file():
+        found.class_names = (folder / CLASS_NAMES_FILE).read_text().splitlines()
     return found
 
 

@@ -406,7 +406,6 @@ def _train_evaluate_export(
         test, baselines = _test(prepared, log, baselines=chief)  # The model's test is collective work.
         quality = {}
 
-    assets = {**data.export_assets(), runs.RECIPE: recipe.to_yaml()} if not adversarial else {}
     if chief and not adversarial:
         runs.save_model(folder, model, data.export_assets())
     export_path, difference = None, None
@@ -418,10 +417,11 @@ def _train_evaluate_export(
             recipe["export"]["directory"],
             recipe.name,
             _export_sample(data),
-            assets,
+            {**data.export_assets(), runs.RECIPE: recipe.to_yaml()},
             output_name=data.output_name,
             check=recipe["export"]["verify"],
             precision=placement.precision,
+            keras_file=folder / runs.MODEL,  # Saved just above.
         )
     history = runs.read_history(folder)
     summary = {

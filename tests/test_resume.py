@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from kerasdl import runs
 from tests.conftest import ROOT, TINY, kill_after_epochs
 
@@ -46,3 +48,25 @@ def test_the_resume_epoch_is_the_checkpoints(tmp_path):
     (tmp_path / runs.BACKUP).mkdir()
     (tmp_path / runs.BACKUP / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
     assert runs.checkpointed_epoch(tmp_path) == 2
+
+
+def test_a_folder_is_written_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "out"
+
+    def write(folder):
+        (folder / "a.txt").write_text("a")
+
+    def fail(folder):
+        (folder / "half.txt").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        runs.write_folder_atomically(target, fail)
+    assert list(tmp_path.iterdir()) == []  # Neither the folder nor the staging one.
+    target.mkdir()  # An empty folder is replaced...
+    runs.write_folder_atomically(target, write)
+    assert [path.name for path in target.iterdir()] == ["a.txt"]
+    with pytest.raises(OSError):  # ...one with files is not.
+        runs.write_folder_atomically(target, lambda folder: (folder / "b.txt").write_text("b"))
+    assert [path.name for path in tmp_path.iterdir()] == ["out"]
+    assert [path.name for path in target.iterdir()] == ["a.txt"]

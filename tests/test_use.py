@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import json
 import shutil
 from pathlib import Path
@@ -121,6 +122,15 @@ def test_export_formats_score_as_the_float_model(options, file, workdir_with_mod
     assert (folder / result["output"] / file).is_file()
     assert (folder / result["output"] / "assets.extra" / "class_names.txt").is_file()
     assert abs(result["test"]["accuracy"] - summary["test"]["accuracy"]) <= 0.01
+    if "tflite" not in options:  # The run's model.keras, copied as it is.
+        keras_file = folder / result["output"] / ("model.keras" if "keras" in options else "assets.extra/model.keras")
+        assert filecmp.cmp(keras_file, folder / summary["run_dir"] / "model.keras", shallow=False)
+
+
+def test_the_export_carries_the_runs_keras_file(trained_cnn):
+    folder, summary = trained_cnn
+    assert filecmp.cmp(folder / summary["export_path"] / "assets.extra" / "model.keras",
+                       folder / summary["run_dir"] / "model.keras", shallow=False)
 
 
 BAD = [
