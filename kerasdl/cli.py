@@ -1,4 +1,7 @@
-"""The ``kerasdl`` command line. Each command parses, calls the library, prints.
+"""The ``kerasdl`` command line. Each command parses, calls one library
+function, prints: ``run`` the run loop (``tasks/loop.py``), ``tune`` the
+search (``tune/search.py``), ``evaluate``, ``predict`` and ``export`` their
+modules in ``commands/``.
 
 TensorFlow is imported only inside commands that need it, so ``kerasdl
 --help`` answers at once.
@@ -15,6 +18,8 @@ from typing import Any, Callable
 import click
 
 from kerasdl import __version__
+from kerasdl.artifacts.layout import FORMATS, QUANTIZATIONS
+from kerasdl.recipe.schema import ALGORITHMS
 
 
 # Set when `kerasdl tune` re-executes itself to continue a search.
@@ -86,40 +91,39 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
     Example: kerasdl run recipes/cnn.yaml --set training.epochs=3 --set model.dropout_rate=0.3
     """
     _quiet_tensorflow()
-    from kerasdl.recipe import load_recipe
+    from kerasdl.recipe.resolve import load_recipe
 
     settings = list(overrides) + (["training.resume=false"] if fresh else [])
     resolved = _call(lambda: load_recipe(recipe, settings))
     # Messages go to stderr when stdout carries the JSON result.
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
-    if dry_run:
-        from kerasdl import training
+    from kerasdl.tasks import loop
 
-        prepared = _call(lambda: training.dry_run(resolved))
+    if dry_run:
+        prepared = _call(lambda: loop.prepared(resolved, pretrain=False, log=echo))
         echo(resolved.to_yaml())
         prepared.model.summary(print_fn=lambda line, **_: echo(line))
         echo(f"Data: {prepared.data.source}: {prepared.train_examples} training examples, "
              f"{prepared.steps_per_epoch} steps per epoch. Dry run: nothing trained or written.")
         return
-    from kerasdl import training
-
     with _stdout_for_json(as_json):
-        summary = _call(lambda: training.run(resolved, verbose=_verbosity(quiet), log=echo))
+        summary = _call(lambda: loop.run(resolved, verbose=_verbosity(quiet), log=echo))
     if as_json:
         click.echo(json.dumps(summary))
         return
     if summary["test"]:
         echo("Test: " + ", ".join(f"{key} {value:.4f}" for key, value in summary["test"].items()))
     echo(f"Run folder: {summary['run_dir']}")
-    if summary.get("samples"):
-        echo(f"Samples: {summary['samples']}")
+    for key, value in summary[summary["task"]].items():  # The files the task wrote beside.
+        if isinstance(value, str):
+            echo(f"{key.replace('_', ' ').capitalize()}: {value}")
     if summary["export_path"]:
         echo(f"SavedModel: {summary['export_path']} (reloaded and verified)")
 
 
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
-@click.option("--algorithm", type=click.Choice(["random", "bayesian", "hyperband", "grid"]),
+@click.option("--algorithm", type=click.Choice(ALGORITHMS),
               help="Search algorithm; overrides tune.algorithm.")
 @click.option("--max-trials", type=click.IntRange(min=1), help="Trials in all; overrides tune.max_trials.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -163,25 +167,25 @@ def tune(
                            "(or KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT).")
         os.environ.update(KERASTUNER_TUNER_ID=tuner_id, KERASTUNER_ORACLE_IP=oracle_ip,
                           KERASTUNER_ORACLE_PORT=str(oracle_port))
-    from kerasdl.recipe import load_recipe
+    from kerasdl.recipe.resolve import load_recipe
 
     settings_given = list(overrides)
     settings_given += [f"tune.algorithm={algorithm}"] if algorithm else []
     settings_given += [f"tune.max_trials={max_trials}"] if max_trials else []
     resolved = _call(lambda: load_recipe(recipe, settings_given))
-    from kerasdl import tuning
+    from kerasdl.tune import results, search, settings as tune_settings, tuners
 
-    settings = _call(lambda: tuning.load_settings(resolved))
+    settings = _call(lambda: tune_settings.load_settings(resolved))
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     if os.environ.pop(_RECYCLED, None):
         overwrite = False  # The search this command started goes on.
     try:
         with _stdout_for_json(as_json):
-            summary = _call(lambda: tuning.search(
+            summary = _call(lambda: search.search(
                 settings, overwrite=overwrite, export_best=export_best,
                 trials_per_process=trials_per_process or None, verbose=_verbosity(quiet), log=echo,
             ))
-    except tuning.Recycle as pause:
+    except tuners.Recycle as pause:
         echo(f"Continuing the search in a fresh process ({pause}; this keeps memory flat).")
         sys.stdout.flush()
         sys.stderr.flush()
@@ -193,7 +197,7 @@ def tune(
     if summary["role"] == "worker":
         echo(f"Worker {summary['tuner_id']} ran trials: {', '.join(summary['trials_run']) or 'none'}.")
         return
-    echo(tuning.table(summary))
+    echo(results.table(summary))
     best = summary["best"]
     echo(f"Best: trial {best['trial']}, {summary['objective']['name']} {best['score']:.4f}")
     echo(f"Trials: {summary['trials_csv']}")
@@ -223,7 +227,7 @@ def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_
     Example: kerasdl evaluate saved_models/cnn
     """
     _quiet_tensorflow()
-    from kerasdl import evaluate as evaluating
+    from kerasdl.commands import evaluate as evaluating
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     summary = _call(lambda: evaluating.evaluate(model, recipe_or_data, overrides, output, log=echo))
@@ -251,7 +255,7 @@ def predict(model: str, inputs: tuple, top: int, as_json: bool) -> None:
     Example: kerasdl predict saved_models/cnn shoe.png shirt.png
     """
     _quiet_tensorflow()
-    from kerasdl import predict as predicting
+    from kerasdl.commands import predict as predicting
 
     result = _call(lambda: predicting.predict(model, inputs, top))
     if as_json:
@@ -263,9 +267,9 @@ def predict(model: str, inputs: tuple, top: int, as_json: bool) -> None:
 
 @main.command(name="export")
 @click.argument("model", type=click.Path())
-@click.option("--format", "format_", type=click.Choice(["savedmodel", "keras", "tflite"]), default="savedmodel",
+@click.option("--format", "format_", type=click.Choice(FORMATS), default="savedmodel",
               show_default=True, help="The format to write.")
-@click.option("--quantize", type=click.Choice(["dynamic", "float16", "int8"]),
+@click.option("--quantize", type=click.Choice(QUANTIZATIONS),
               help="TFLite only: int8 weights (dynamic), float16 weights, or int8 weights and activations (int8).")
 @click.option("--directory", type=click.Path(file_okay=False),
               help="Where the versions go (default: the recipe's export.directory, saved_models).")
@@ -282,10 +286,10 @@ def export_model(model: str, format_: str, quantize: str, directory: str, no_eva
     Example: kerasdl export saved_models/cnn --format tflite --quantize int8
     """
     _quiet_tensorflow()
-    from kerasdl import convert
+    from kerasdl.commands import export
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
-    summary = _call(lambda: convert.convert(model, format_, quantize, directory, not no_evaluate, log=echo))
+    summary = _call(lambda: export.convert(model, format_, quantize, directory, not no_evaluate, log=echo))
     if as_json:
         click.echo(json.dumps(summary))
         return

@@ -1,4 +1,4 @@
-"""Registries filled by decorators: model builders and dataset loaders.
+"""Registries filled by decorators: model builders, dataset loaders and tasks.
 
 Example:
 
@@ -95,10 +95,24 @@ BUILDERS = Registry(
     "model builder", "kerasdl.builders", ("input_shape", "num_classes", "horizon", "adapt_data", "vocabulary_size")
 )
 # Loaders take the seed from the training section.
-DATASETS = Registry("dataset", "kerasdl.datasets", ("seed",))
+DATASETS = Registry("dataset", "kerasdl.data.catalogue", ("seed",))
+
+# A task per model family: what a run does with a builder's model.
+TASKS = Registry("task", "kerasdl.tasks.catalogue")
 
 register_builder = BUILDERS.register
 register_dataset = DATASETS.register
+
+
+def register_task(name: str) -> Callable[[type], type]:
+    """Decorator that registers a task class under ``name``, which also
+    becomes its ``name`` (its section in metrics.json)."""
+
+    def decorator(task: type) -> type:
+        task.name = name
+        return TASKS.register(name)(task)
+
+    return decorator
 
 
 def create_model(name: str, **kwargs: Any) -> Any:

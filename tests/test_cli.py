@@ -112,7 +112,7 @@ def test_run_end_to_end_exports_a_servable_savedmodel(workdir):
     # Served in another process, on raw pixels, through the documented signature.
     serve = textwrap.dedent(f"""
         import numpy as np, tensorflow as tf
-        from kerasdl.datasets import load_fashion_mnist
+        from kerasdl.data.images import load_fashion_mnist
         data = load_fashion_mnist()
         model = tf.saved_model.load({str(export)!r})
         out = model.signatures["serving_default"](inputs=tf.constant(data.x_test[:8], tf.float32))

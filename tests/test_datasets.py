@@ -2,16 +2,17 @@
 
 import gzip
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kerasdl import datasets
+from kerasdl.data import dataset, images, tables, tfds_datasets
 from kerasdl.errors import DataError
 
 
 def test_fashion_mnist_loads_whole_and_verified():
-    data = datasets.load_fashion_mnist()
+    data = images.load_fashion_mnist()
     assert data.x_train.shape == (60000, 28, 28, 1) and data.x_train.dtype == np.uint8
     assert data.x_test.shape == (10000, 28, 28, 1)
     assert data.num_classes == 10 and data.class_names[9] == "Ankle boot"
@@ -19,25 +20,25 @@ def test_fashion_mnist_loads_whole_and_verified():
 
 
 def test_mnist_loads_from_its_wheel():
-    data = datasets.load_mnist()
+    data = images.load_mnist()
     assert data.x_train.shape == (60000, 28, 28, 1) and len(data.y_test) == 10000
     assert data.y_train[:5].tolist() == [5, 0, 4, 1, 9]  # MNIST's well-known first labels.
 
 
 def test_missing_fashion_mnist_says_how_to_install(tmp_path):
     with pytest.raises(DataError, match="apt-get install -y dataset-fashion-mnist"):
-        datasets.load_fashion_mnist(str(tmp_path))
+        images.load_fashion_mnist(str(tmp_path))
 
 
 def test_corrupt_file_fails_its_checksum(tmp_path):
-    for path in datasets.Path(datasets.FASHION_MNIST_DIR).glob("*.gz"):
+    for path in Path(images.FASHION_MNIST_DIR).glob("*.gz"):
         shutil.copy(path, tmp_path)
     labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
     content = bytearray(gzip.decompress(labels.read_bytes()))
     content[-1] = (content[-1] + 1) % 10
     labels.write_bytes(gzip.compress(bytes(content)))
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz does not have the expected sha256"):
-        datasets.load_fashion_mnist(str(tmp_path))
+        images.load_fashion_mnist(str(tmp_path))
 
 
 def _write_csv(path, rows, header="label,a,b"):
@@ -47,7 +48,7 @@ def _write_csv(path, rows, header="label,a,b"):
 def test_csv_with_named_classes_and_held_out_split(tmp_path):
     rows = [["cat" if i % 2 else "dog", i, i * 2] for i in range(50)]
     _write_csv(tmp_path / "d.csv", rows)
-    data = datasets.load_csv(str(tmp_path / "d.csv"), test_fraction=0.2, seed=1)
+    data = tables.load_csv(str(tmp_path / "d.csv"), test_fraction=0.2, seed=1)
     assert data.class_names == ["cat", "dog"]
     assert len(data.x_train) == 40 and len(data.x_test) == 10
     assert data.input_shape == (2,)
@@ -61,29 +62,29 @@ def test_csv_with_named_classes_and_held_out_split(tmp_path):
 def test_csv_errors_name_the_file_and_column(tmp_path):
     _write_csv(tmp_path / "d.csv", [[0, 1, 2]], header="y,a,b")
     with pytest.raises(DataError, match=r"d.csv has no column 'label'.*y, a, b"):
-        datasets.load_csv(str(tmp_path / "d.csv"))
+        tables.load_csv(str(tmp_path / "d.csv"))
     _write_csv(tmp_path / "e.csv", [[0, "x", 2]])
     with pytest.raises(DataError, match="e.csv, line 2: features must be numbers"):
-        datasets.load_csv(str(tmp_path / "e.csv"))
+        tables.load_csv(str(tmp_path / "e.csv"))
     with pytest.raises(DataError, match="not found"):
-        datasets.load_csv(str(tmp_path / "absent.csv"))
+        tables.load_csv(str(tmp_path / "absent.csv"))
     _write_csv(tmp_path / "f.csv", [[0, 1, 2]] * 10)
     with pytest.raises(DataError, match="feature_shape"):
-        datasets.load_csv(str(tmp_path / "f.csv"), feature_shape=[3, 1])
+        tables.load_csv(str(tmp_path / "f.csv"), feature_shape=[3, 1])
 
 
 def test_npz_with_and_without_a_test_split(tmp_path):
     x = np.arange(40, dtype=np.float32).reshape(20, 2)
     y = np.arange(20) % 3
     np.savez(tmp_path / "full.npz", x_train=x, y_train=y, x_test=x[:5], y_test=y[:5], class_names=["a", "b", "c"])
-    data = datasets.load_npz(str(tmp_path / "full.npz"))
+    data = tables.load_npz(str(tmp_path / "full.npz"))
     assert data.class_names == ["a", "b", "c"] and len(data.x_test) == 5
     np.savez(tmp_path / "train.npz", x_train=x, y_train=y)
-    data = datasets.load_npz(str(tmp_path / "train.npz"), test_fraction=0.25)
+    data = tables.load_npz(str(tmp_path / "train.npz"), test_fraction=0.25)
     assert len(data.x_train) == 15 and len(data.x_test) == 5
     np.savez(tmp_path / "bad.npz", x=x)
     with pytest.raises(DataError, match="no array 'x_train'"):
-        datasets.load_npz(str(tmp_path / "bad.npz"))
+        tables.load_npz(str(tmp_path / "bad.npz"))
 
 
 def test_image_folder(tmp_path):
@@ -93,35 +94,35 @@ def test_image_folder(tmp_path):
         (tmp_path / name).mkdir()
         for index in range(5):
             Image.new("L", (10, 12), color=value).save(tmp_path / name / f"{index}.png")
-    data = datasets.load_image_folder(str(tmp_path), image_size=[8, 8], test_fraction=0.2)
+    data = images.load_image_folder(str(tmp_path), image_size=[8, 8], test_fraction=0.2)
     assert data.class_names == ["dark", "light"]
     assert data.input_shape == (8, 8, 1) and len(data.x_test) == 2
     assert all(x.mean() < 128 if y == 0 else x.mean() > 128 for x, y in zip(data.x_train, data.y_train))
     with pytest.raises(DataError, match="no class sub-folders"):
-        datasets.load_image_folder(str(tmp_path / "dark"))
+        images.load_image_folder(str(tmp_path / "dark"))
 
 
 def test_tfds_source_through_mock_data():
     import tensorflow_datasets as tfds
 
     with tfds.testing.mock_data(num_examples=12):
-        data = datasets.load_tfds("mnist")
+        data = tfds_datasets.load_tfds("mnist")
     assert data.input_shape == (28, 28, 1)
     assert data.num_classes == 10 and len(data.x_train) == 12
 
 
 def test_tfds_not_prepared_fails_fast_without_download(tmp_path):
     with pytest.raises(DataError, match="could not be loaded"):
-        datasets.load_tfds("mnist", data_dir=str(tmp_path))
+        tfds_datasets.load_tfds("mnist", data_dir=str(tmp_path))
 
 
 def test_hold_out_is_seeded_disjoint_and_complete():
     x, y = np.arange(100).reshape(100, 1), np.arange(100)
-    kept_x, kept_y, held_x, held_y = datasets.hold_out(x, y, 0.1, seed=7)
+    kept_x, kept_y, held_x, held_y = dataset.hold_out(x, y, 0.1, seed=7)
     assert len(held_x) == 10 and len(kept_x) == 90
     assert sorted(np.concatenate([kept_x, held_x])[:, 0].tolist()) == list(range(100))
     assert (kept_x[:, 0] == kept_y).all() and (held_x[:, 0] == held_y).all()
-    again = datasets.hold_out(x, y, 0.1, seed=7)[2]
+    again = dataset.hold_out(x, y, 0.1, seed=7)[2]
     assert (again == held_x).all()
     with pytest.raises(DataError, match=r"training.validation_split must be in \(0, 1\)"):
-        datasets.hold_out(x, y, 1.0, seed=7, key="training.validation_split")
+        dataset.hold_out(x, y, 1.0, seed=7, key="training.validation_split")

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasdl import devices, export, runs
+from kerasdl.artifacts import savedmodel as export
+from kerasdl.runtime import devices, runs
 from kerasdl.errors import ExportError, RecipeError
 from kerasdl.builders import build_cnn, build_gan
 from kerasdl.recipe import load_recipe
-from kerasdl.training import Prepared
+from kerasdl.tasks.loop import prepared as Prepared
 from tests.conftest import ROOT, TINY, run_cli
 
 DENSE = str(ROOT / "recipes" / "dense.yaml")
@@ -200,7 +201,7 @@ def test_word2vec_over_two_cpus_matches_one_device(workdir):
 def test_gan_replicas_draw_their_own_noise_and_train(workdir):
     script = textwrap.dedent("""
         import json, tensorflow as tf
-        from kerasdl import devices
+        from kerasdl.runtime import devices
         from kerasdl.builders import build_gan
         devices.split_cpu(2)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasdl import export
+from kerasdl.artifacts import savedmodel as export
 from kerasdl.builders import build_dense
 from kerasdl.errors import ExportError
 

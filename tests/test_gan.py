@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasdl import export, judge, runs
+from kerasdl.artifacts import generator as export
+from kerasdl.evaluation import judge
+from kerasdl.runtime import runs
 from kerasdl.builders import GAN, build_discriminator, build_gan, build_generator
-from kerasdl.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from kerasdl.data.images import FASHION_MNIST_CLASSES, load_fashion_mnist
 from kerasdl.errors import BuilderArgumentError, ExportError
 from tests.conftest import ROOT, kill_after_epochs, run_cli
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasdl import evaluation
+from kerasdl.evaluation import baselines, scores
 from kerasdl.builders import build_lstm
 from kerasdl.errors import BuilderArgumentError, DataError
-from kerasdl.series import load_co2, load_series_csv, make_series
-from kerasdl.texts import load_text_csv, load_text_folder, load_tweet_sentiment, standardize_texts
+from kerasdl.data.series import load_co2, load_series_csv, make_series
+from kerasdl.data.texts import load_text_csv, load_text_folder, load_tweet_sentiment, standardize_texts
 from tests.conftest import ROOT, run_cli
 
 def _recipes():
@@ -219,11 +219,11 @@ def test_baselines_on_a_series_with_known_answers():
     values = (0.5 * steps + 3 * np.sin(2 * np.pi * steps / 4))[:, None]
     series = make_series(values, ["y"], list(map(str, steps)), window=8, horizon=6, test_fraction=0.25, season=4,
                          source="synthetic")
-    np.testing.assert_allclose(evaluation.seasonal_naive_drift(series), series.y_test, atol=1e-9)
-    last = evaluation.last_value(series)
+    np.testing.assert_allclose(baselines.seasonal_naive_drift(series), series.y_test, atol=1e-9)
+    last = baselines.last_value(series)
     np.testing.assert_allclose(last[:, 0], series.x_test[:, -1, 0])
-    scores = evaluation.baselines(series, series.x_train, series.y_train)
-    assert scores["seasonal_naive_drift_4"]["rmse"] < 1e-9 < scores["last_value"]["rmse"]
+    scored = baselines.forecast_baselines(series)
+    assert scored["seasonal_naive_drift_4"]["rmse"] < 1e-9 < scored["last_value"]["rmse"]
 
 
 def test_macro_f1_matches_scikit_learn():
@@ -231,7 +231,7 @@ def test_macro_f1_matches_scikit_learn():
     rng = np.random.default_rng(0)
     truth, predicted = rng.integers(0, 4, 500), rng.integers(0, 4, 500)
     predicted[:100] = truth[:100]
-    assert math.isclose(evaluation.macro_f1(truth, predicted, 4), metrics.f1_score(truth, predicted, average="macro"))
+    assert math.isclose(scores.macro_f1(truth, predicted, 4), metrics.f1_score(truth, predicted, average="macro"))
 
 
 # -- runs ----------------------------------------------------------------------

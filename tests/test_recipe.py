@@ -3,7 +3,7 @@
 import pytest
 
 from kerasdl.errors import RecipeError
-from kerasdl.recipe import load_recipe, parse_yaml, resolve
+from kerasdl.recipe.resolve import load_recipe, parse_yaml, resolve
 from tests.conftest import RECIPES
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from kerasdl import runs
+from kerasdl.runtime import runs
 from tests.conftest import ROOT, TINY, kill_after_epochs
 
 EPOCHS = 40

@@ -6,8 +6,8 @@ with ``block_examples``, the same expansion the training step uses."""
 import numpy as np
 import pytest
 
-from kerasdl.skipgram import UNKNOWN, NoiseTable, Vocabulary, batches, keep_probabilities, noise_distribution
-from kerasdl.word2vec import block_examples
+from kerasdl.data.skipgram import UNKNOWN, NoiseTable, Vocabulary, batches, keep_probabilities, noise_distribution
+from kerasdl.models.skipgram import block_examples
 
 DOCUMENTS = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "sat"], ["a", "cat"]]
 

@@ -213,7 +213,7 @@ def test_bad_fine_tune_and_classes(options, message, tmp_path, monkeypatch):
 
 
 def test_data_classes_keeps_and_relabels(monkeypatch):
-    from kerasdl.datasets import load_fashion_mnist
+    from kerasdl.data.images import load_fashion_mnist
 
     data = load_fashion_mnist()
     subset = data.only([9, 5])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import filecmp
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,7 +63,7 @@ def test_evaluate_reproduces_the_runs_test_accuracy(workdir_with_model):
 
 
 def test_predict_names_the_class_of_a_test_image_png(workdir_with_model):
-    from kerasdl.datasets import load_fashion_mnist
+    from kerasdl.data.images import load_fashion_mnist
 
     folder, _ = workdir_with_model
     data = load_fashion_mnist()

@@ -11,11 +11,11 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from conftest import ROOT, run_cli
-from kerasdl import corpus, skipgram, wordvectors
+from kerasdl.data import corpus, word_vectors as wordvectors
 from kerasdl.builders import build_word2vec
 from kerasdl.cli import main
 from kerasdl.errors import BuilderArgumentError, DataError
-from kerasdl.word2vec import SkipGramTrainer, block_examples
+from kerasdl.models.skipgram import SkipGramTrainer, block_examples
 
 RECIPE = str(ROOT / "recipes" / "word2vec.yaml")
 LEE = wordvectors.benchmark_file("lee_background.cor")  # 300 real news texts, 58k tokens.
@@ -205,5 +205,5 @@ def test_tune_refuses_a_word2vec_recipe_by_name(workdir):
     recipe.write_text(Path(RECIPE).read_text() + "tune:\n  objective: loss\n  space:\n    model.embedding_dim: [50, 100]\n")
     result = CliRunner().invoke(main, ["tune", str(recipe), "--max-trials", "1"])
     assert result.exit_code == 2, result.output
-    assert "model.builder 'word2vec' trains with its own sparse loop" in result.output
+    assert "model.builder 'word2vec' cannot be searched: it trains with its own sparse loop" in result.output
     assert list(workdir.iterdir()) == [recipe]

@@ -200,7 +200,7 @@ def _text_features(
     embedding = layers.Embedding(len(vocabulary), embedding_dim, trainable=embedding_trainable, name=EMBEDDING)
     x = embedding(tokens)
     if embedding_path:
-        from kerasdl.wordvectors import WordVectors
+        from kerasdl.data.word_vectors import WordVectors
 
         try:
             vectors = WordVectors.read_word2vec(embedding_path)
@@ -217,7 +217,7 @@ def _text_features(
 
 def start_embedding(model: keras.Model, vectors: Any) -> None:
     """Starts a text model's embedding from word vectors held in memory (a
-    ``kerasdl.wordvectors.WordVectors``): what ``embedding_path`` does for a
+    ``kerasdl.data.word_vectors.WordVectors``): what ``embedding_path`` does for a
     file. kerasdl's ``pretrain`` step uses it.
 
     Raises:

@@ -12,7 +12,6 @@ second phase (the recipe's ``fine_tune`` section) later unfreezes the top.
 from __future__ import annotations
 
 import fnmatch
-import importlib
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -21,37 +20,13 @@ from keras import layers
 
 from kerasdl.builders import options
 from kerasdl.errors import BuilderArgumentError, KerasdlError
+from kerasdl.models.preprocessing import APPLICATIONS, ApplicationPreprocessing
 from kerasdl.registry import register_builder
 
 BACKBONE = "backbone"
-# keras.applications architectures -> the module with their preprocess_input.
-APPLICATIONS = {
-    "MobileNet": "mobilenet", "MobileNetV2": "mobilenet_v2", "MobileNetV3Small": "mobilenet_v3",
-    "MobileNetV3Large": "mobilenet_v3", "ResNet50": "resnet", "ResNet101": "resnet", "ResNet50V2": "resnet_v2",
-    "EfficientNetB0": "efficientnet", "EfficientNetB1": "efficientnet", "EfficientNetB2": "efficientnet",
-    "EfficientNetV2B0": "efficientnet_v2", "DenseNet121": "densenet", "VGG16": "vgg16",
-    "InceptionV3": "inception_v3", "Xception": "xception", "ConvNeXtTiny": "convnext",
-}
 # keras.applications refuse smaller inputs.
 SMALLEST_INPUT = 32
 Selection = Union[bool, float, int, Sequence[str]]
-
-
-@keras.saving.register_keras_serializable(package="kerasdl")
-class ApplicationPreprocessing(layers.Layer):
-    """``keras.applications.<module>.preprocess_input`` as a layer: raw RGB
-    pixels (0-255) in, what the application was trained on out."""
-
-    def __init__(self, application: str, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.application = application
-        self._preprocess = importlib.import_module(f"keras.applications.{APPLICATIONS[application]}").preprocess_input
-
-    def call(self, inputs: Any) -> Any:
-        return self._preprocess(inputs)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "application": self.application}
 
 
 def select_layers(candidates: Sequence[Any], selection: Selection, from_top: bool) -> list[Any]:
@@ -98,7 +73,7 @@ def _kerasdl_backbone(path: str, feature_layer: Optional[str]) -> keras.Model:
     by default the last layer before the output that is not dropout. Its
     layers are reused (the weights are shared), but its augmentation layers
     are replaced by identities."""
-    from kerasdl import trained
+    from kerasdl.artifacts import trained
 
     try:
         model = trained.locate(path).keras_model()

@@ -6,10 +6,9 @@ import keras
 from keras import layers
 
 from kerasdl.builders import options
+from kerasdl.models.skipgram import CONTEXT_EMBEDDING, TARGET_EMBEDDING
 from kerasdl.registry import register_builder
 
-TARGET_EMBEDDING = "target_embedding"
-CONTEXT_EMBEDDING = "context_embedding"
 
 
 @register_builder("word2vec")

@@ -1,0 +1,244 @@
+"""Trained models on disk: what ``kerasdl evaluate``, ``predict`` and
+``export`` (and a transfer-learning backbone) take as MODEL.
+
+MODEL may be:
+
+- a run folder (``runs/<name>/<timestamp>/``): its ``model.keras``,
+  ``recipe.yaml`` and ``class_names.txt``;
+- an export version folder (``saved_models/<name>/<version>/``) holding a
+  SavedModel, a ``model.tflite`` or a ``model.keras``, with
+  ``assets.extra/`` (``recipe.yaml``, ``class_names.txt`` and, beside a
+  SavedModel, the ``model.keras`` it was written from);
+- the folder of the versions (``saved_models/<name>/``): the newest one;
+- a ``.keras`` or ``.tflite`` file.
+
+A SavedModel answers through its ``serving_default`` signature and a
+``.tflite`` file through the TFLite interpreter, so what is measured is
+what is deployed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from kerasdl.artifacts.layout import ASSETS, KERAS_FILE, RECIPE_FILE, SAVED_MODEL, SIGNATURE, TFLITE_FILE
+from kerasdl.data.dataset import CLASS_NAMES_FILE
+from kerasdl.errors import InputError
+
+# Inputs go through a model in slices of this many examples.
+CHUNK = 256
+
+
+@dataclasses.dataclass
+class Trained:
+    """A trained model found on disk, and what came with it."""
+
+    path: Path
+    kind: str  # "run", "savedmodel", "tflite" or "keras"
+    keras_file: Optional[Path]
+    recipe_file: Optional[Path]
+    class_names: Optional[list[str]]
+    # What was loaded from disk, kept: the shape and the answers need the same model.
+    _loaded: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The recipe's name where one came with the model, else the file's."""
+        if self.recipe_file is not None:
+            from kerasdl.recipe.resolve import parse_yaml
+
+            name = parse_yaml(self.recipe_file.read_text(), str(self.recipe_file)).get("name")
+            if name:
+                return str(name)
+        return self.path.stem if self.path.is_file() else self.path.name
+
+    def keras_model(self) -> Any:
+        """The Keras model itself (for conversion and fine-tuning).
+
+        Raises:
+            InputError: when only a SavedModel or TFLite file is there.
+        """
+        if self.keras_file is None:
+            raise InputError(
+                f"{self.path}: holds no Keras model ({KERAS_FILE}); kerasdl needs one to convert or "
+                "fine-tune a model. Use the run folder or an export that kerasdl wrote."
+            )
+        import keras
+
+        # kerasdl's serializable classes (the GAN, layers, schedules) register on import.
+        from kerasdl.models import gan, preprocessing, schedules  # noqa: F401
+
+        if "keras" not in self._loaded:
+            try:
+                self._loaded["keras"] = keras.saving.load_model(self.keras_file)
+            except Exception as error:  # Keras raises many kinds for a bad file.
+                raise InputError(f"{self.keras_file}: is not a Keras model file Keras can load ({error}).") from None
+        return self._loaded["keras"]
+
+    def predictor(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A function from a batch of inputs (as in the data: raw pixels,
+        strings, windows) to the model's outputs, as a NumPy array."""
+        if self.kind == "savedmodel":
+            return _saved_model_predictor(self._signature())
+        if self.kind == "tflite":
+            return _tflite_predictor(self._interpreter())
+        model = self.keras_model()
+        return lambda inputs: np.asarray(model.predict(inputs, batch_size=CHUNK, verbose=0))
+
+    def _signature(self) -> Any:
+        if "signature" not in self._loaded:
+            self._loaded["signature"] = _signature(self.path)
+        return self._loaded["signature"]
+
+    def _interpreter(self) -> Any:
+        if "interpreter" not in self._loaded:
+            self._loaded["interpreter"] = _interpreter(self.path)
+        return self._loaded["interpreter"]
+
+    def input_shape(self) -> tuple:
+        """One example's shape (``()`` for a string) and whether inputs are
+        strings: ``(shape, is_text)``."""
+        if self.kind == "savedmodel":
+            import tensorflow as tf
+
+            spec = self._signature().structured_input_signature[1]
+            (tensor,) = spec.values()
+            return tuple(tensor.shape[1:]), tensor.dtype == tf.string
+        if self.kind == "tflite":
+            details = self._interpreter().get_input_details()[0]
+            return tuple(int(size) for size in details["shape"][1:]), False
+        model = self.keras_model()
+        return tuple(model.input_shape[1:]), model.inputs[0].dtype == "string"
+
+
+def locate(path: str | Path) -> Trained:
+    """Finds the model at ``path`` (see the module's list).
+
+    Raises:
+        InputError: naming the path, when it does not exist or holds no
+            model kerasdl knows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            f"{path}: no such file or folder. Give a run folder (runs/<name>/<timestamp>), an export "
+            "(saved_models/<name>[/<version>]), or a .keras or .tflite file."
+        )
+    if path.is_file():
+        if path.suffix == ".keras":
+            return Trained(path, "keras", path, None, None)
+        if path.suffix == ".tflite":
+            return _with_assets(Trained(path, "tflite", None, None, None), path.parent / ASSETS)
+        raise InputError(f"{path}: is not a model file kerasdl reads: expected a .keras or .tflite file.")
+    versions = sorted((int(child.name) for child in path.iterdir() if child.name.isdigit() and child.is_dir()))
+    if versions and not (path / SAVED_MODEL).exists():
+        return locate(path / str(versions[-1]))
+    if (path / RECIPE_FILE).is_file() and (path / KERAS_FILE).is_file():
+        return _with_assets(Trained(path, "run", path / KERAS_FILE, None, None), path)
+    for kind, marker in (("savedmodel", SAVED_MODEL), ("tflite", TFLITE_FILE), ("keras", KERAS_FILE)):
+        if (path / marker).is_file():
+            found = Trained(path if kind == "savedmodel" else path / marker, kind, None, None, None)
+            found = _with_assets(found, path / ASSETS)
+            if kind == "keras":
+                found.keras_file = path / marker
+            elif kind == "savedmodel" and (path / ASSETS / KERAS_FILE).is_file():
+                found.keras_file = path / ASSETS / KERAS_FILE
+            return found
+    hint = " (an unfinished run: it has no model yet)" if (path / RECIPE_FILE).is_file() else ""
+    raise InputError(
+        f"{path}: holds no model kerasdl knows{hint}: expected a run folder with {KERAS_FILE}, a SavedModel "
+        f"({SAVED_MODEL}), {TFLITE_FILE} or {KERAS_FILE}."
+    )
+
+
+def as_inputs(examples: np.ndarray) -> np.ndarray:
+    """A data split's examples as a model takes them: strings as they are,
+    numbers as float32."""
+    return examples if examples.dtype == object else examples.astype(np.float32)
+
+
+def _with_assets(found: Trained, folder: Path) -> Trained:
+    if (folder / RECIPE_FILE).is_file():
+        found.recipe_file = folder / RECIPE_FILE
+    if (folder / CLASS_NAMES_FILE).is_file():
+        found.class_names = (folder / CLASS_NAMES_FILE).read_text().splitlines()
+    return found
+
+
+def _signature(path: Path) -> Any:
+    import tensorflow as tf
+
+    try:
+        return tf.saved_model.load(str(path)).signatures[SIGNATURE]
+    except (OSError, KeyError, ValueError) as error:
+        raise InputError(f"{path}: is not a SavedModel with a {SIGNATURE} signature ({error}).") from None
+
+
+def _saved_model_predictor(serve: Any) -> Callable[[np.ndarray], np.ndarray]:
+    import tensorflow as tf
+
+    (name, spec), = serve.structured_input_signature[1].items()
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        outputs = []
+        for start in range(0, len(inputs), CHUNK):
+            part = inputs[start:start + CHUNK]
+            tensor = tf.constant(part.tolist() if spec.dtype == tf.string else part, spec.dtype)
+            (result,) = serve(**{name: tensor}).values()
+            outputs.append(result.numpy())
+        return np.concatenate(outputs) if outputs else np.zeros((0,))
+
+    return predict
+
+
+def _interpreter(path: Path) -> Any:
+    import tensorflow as tf
+
+    try:
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=2)
+    except ValueError as error:
+        raise InputError(f"{path}: is not a TFLite model ({error}).") from None
+    return interpreter
+
+
+def _tflite_predictor(interpreter: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Runs the TFLite interpreter over the inputs, a slice at a time."""
+    allocated = [-1]
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        outputs = []
+        for start in range(0, len(inputs), CHUNK):
+            part = inputs[start:start + CHUNK]
+            source = interpreter.get_input_details()[0]
+            if allocated[0] != len(part):
+                interpreter.resize_tensor_input(source["index"], [len(part), *source["shape"][1:]])
+                interpreter.allocate_tensors()
+                allocated[0] = len(part)
+            source = interpreter.get_input_details()[0]
+            target = interpreter.get_output_details()[0]
+            interpreter.set_tensor(source["index"], _tflite_input(part, source))
+            interpreter.invoke()
+            outputs.append(_tflite_output(interpreter.get_tensor(target["index"]), target))
+        return np.concatenate(outputs) if outputs else np.zeros((0,))
+
+    return predict
+
+
+def _tflite_input(values: np.ndarray, details: dict) -> np.ndarray:
+    """Quantizes float inputs for an integer input tensor; casts otherwise."""
+    scale, zero_point = details["quantization"]
+    if np.issubdtype(details["dtype"], np.integer) and scale:
+        info = np.iinfo(details["dtype"])
+        return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(details["dtype"])
+    return values.astype(details["dtype"])
+
+
+def _tflite_output(values: np.ndarray, details: dict) -> np.ndarray:
+    scale, zero_point = details["quantization"]
+    if np.issubdtype(details["dtype"], np.integer) and scale:
+        return (values.astype(np.float32) - zero_point) * scale
+    return values.astype(np.float32)

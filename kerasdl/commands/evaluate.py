@@ -1,0 +1,151 @@
+"""``kerasdl evaluate``: a trained model's scores on a recipe's test split,
+and for a classifier its confusion matrix as a PNG.
+
+The model answers as it is deployed (a SavedModel through its signature, a
+``.tflite`` file through the TFLite interpreter); the scores are those
+``kerasdl run`` reports (the task's ``scores``), so evaluating a run's
+export reproduces the run's test accuracy.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from kerasdl.artifacts import trained
+from kerasdl.data import catalogue as data_catalogue
+from kerasdl.errors import InputError
+from kerasdl.recipe.resolve import Recipe, load_recipe
+from kerasdl.runtime import runs
+from kerasdl.tasks import catalogue
+
+CONFUSION = "confusion_matrix.png"
+
+
+def recipe_for(model: trained.Trained, recipe_or_data: Optional[str], overrides: Sequence[str] = ()) -> Recipe:
+    """The recipe whose data scores ``model``: a recipe file, or the
+    model's own recipe with another registered dataset, or the model's own.
+
+    Raises:
+        InputError: when nothing says which data to use.
+    """
+    if recipe_or_data and (recipe_or_data.endswith((".yaml", ".yml")) or Path(recipe_or_data).is_file()):
+        return load_recipe(recipe_or_data, overrides)
+    if model.recipe_file is None:
+        raise InputError(
+            f"{model.path}: came without its recipe, so the data to score it on is unknown: give a recipe "
+            "file as the second argument (e.g. recipes/cnn.yaml)."
+        )
+    settings = list(overrides)
+    if recipe_or_data:
+        settings.insert(0, f"data={{dataset: {recipe_or_data}}}")
+    return load_recipe(model.recipe_file, settings)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:
+    """Rows normalised to the share of each true class, counts written in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = max(5.0, 0.6 * len(class_names) + 2)
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    axes.set_yticks(range(len(class_names)), class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    if len(class_names) <= 20:
+        for row in range(len(class_names)):
+            for column in range(len(class_names)):
+                axes.text(column, row, str(matrix[row, column]), ha="center", va="center", fontsize=7,
+                          color="white" if shares[row, column] > 0.5 else "black")
+    figure.colorbar(image, ax=axes, fraction=0.046, label="share of the true class")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def evaluate(
+    model_path: str, recipe_or_data: Optional[str] = None, overrides: Sequence[str] = (),
+    output: Optional[str] = None, log: Callable[[str], None] = print,
+) -> dict:
+    """Scores the model at ``model_path`` on the test split of its recipe's
+    data (or ``recipe_or_data``'s) and writes ``metrics.json`` (and for a
+    classifier ``confusion_matrix.png``) to ``output``, by default
+    ``evaluations/<name>/<timestamp>/``, written whole or not at all.
+
+    Returns:
+        A summary: the scores, the test examples, the output folder.
+
+    Raises:
+        InputError: a path that holds no model, data that does not fit it.
+    """
+    model = trained.locate(model_path)
+    recipe = recipe_for(model, recipe_or_data, overrides)
+    data = data_catalogue.from_recipe(recipe)
+    if not hasattr(data, "x_test"):
+        raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a model on.")
+    _check_fits(model, data, recipe)
+    log(f"Scoring {model.path} ({model.kind}) on {len(data.x_test)} test examples of {data.source}")
+    predictions = model.predictor()(trained.as_inputs(data.x_test))
+    _check_outputs(model, predictions, data)
+    task = catalogue.select(recipe, data)
+    scores = task.scores(data, predictions)
+    summary: dict[str, Any] = {
+        "model": str(model.path), "format": model.kind, "recipe": str(recipe.path), "dataset": data.source,
+        "test_examples": int(len(data.x_test)), "test": scores,
+    }
+    folder = Path(output) if output else Path("evaluations") / model.name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    if folder.exists() and any(folder.iterdir()):
+        raise InputError(f"{folder}: already holds files; give --output a new folder.")
+    summary.update(task.details(data, predictions))
+    matrix = np.array(summary["confusion_matrix"]) if "confusion_matrix" in summary else None
+    if matrix is not None:
+        summary["confusion_matrix_png"] = str(folder / CONFUSION)
+    summary["output"] = str(folder)
+
+    def write(staging: Path) -> None:
+        if matrix is not None:
+            plot_confusion_matrix(
+                matrix, data.class_names, staging / CONFUSION,
+                f"{model.name} on {len(data.x_test)} test examples: accuracy {scores['accuracy']:.4f}",
+            )
+        (staging / runs.METRICS).write_text(json.dumps(summary, indent=2) + "\n")
+
+    runs.write_folder_atomically(folder, write)
+    return summary
+
+
+def _check_fits(model: trained.Trained, data: Any, recipe: Recipe) -> None:
+    """The data's examples have the model's input shape and classes."""
+    shape, is_text = model.input_shape()
+    data_shape = tuple(data.x_test.shape[1:])
+    if is_text != (data.x_test.dtype == object) or (not is_text and data_shape != shape):
+        expected = "strings" if is_text else f"examples of shape {shape}"
+        received = "strings" if data.x_test.dtype == object else f"examples of shape {data_shape}"
+        raise InputError(
+            f"{recipe.path}: data.dataset: {model.path} takes {expected}, but {data.source} has {received}. "
+            "Score it on the data it was trained for."
+        )
+    if model.class_names is not None and data.class_names is not None and list(model.class_names) != list(data.class_names):
+        raise InputError(
+            f"{recipe.path}: data.dataset: {model.path} was trained on the classes {model.class_names}, but "
+            f"{data.source} has {data.class_names}."
+        )
+
+
+def _check_outputs(model: trained.Trained, predictions: np.ndarray, data: Any) -> None:
+    width = data.output_width
+    if predictions.ndim != 2 or predictions.shape[-1] != width:
+        raise InputError(
+            f"{model.path}: returns outputs of shape {predictions.shape[1:]}, but {data.source} needs {width} "
+            "per example (its classes or forecast steps)."
+        )

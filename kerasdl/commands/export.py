@@ -1,0 +1,120 @@
+"""``kerasdl export``: a trained model in another format, optionally
+quantized, with its size and test scores beside the float SavedModel's.
+
+Formats: ``savedmodel`` (TF Serving layout, as ``kerasdl run`` writes),
+``keras`` (a ``.keras`` file), ``tflite`` (TensorFlow Lite, with
+``quantize``: ``dynamic`` range (int8 weights), ``float16`` weights, or
+``int8`` weights and activations calibrated on a representative sample of
+the recipe's training data; inputs and outputs stay float32). Each is
+written as the next version of ``<directory>/<name>[-<format>[-<quantize>]]/``
+(atomically, as ``savedmodel.publish`` does), with ``assets.extra/`` (recipe,
+class names), so ``kerasdl evaluate`` and ``predict`` take it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from kerasdl.artifacts import savedmodel, trained
+from kerasdl.artifacts.layout import ASSETS, FORMATS, KERAS_FILE, QUANTIZATIONS, RECIPE_FILE, TFLITE_FILE
+from kerasdl.artifacts.tflite import folder_size, to_tflite
+from kerasdl.data.dataset import CLASS_NAMES_FILE, PROBABILITIES, class_names_text
+from kerasdl.data.series import FORECAST
+from kerasdl.errors import InputError
+
+
+
+def convert(
+    model_path: str, format: str, quantize: Optional[str] = None, directory: Optional[str] = None,
+    evaluate: bool = True, log: Callable[[str], None] = print,
+) -> dict:
+    """Writes the model at ``model_path`` in ``format`` (see the module) and,
+    with ``evaluate``, scores it and the float SavedModel on the recipe's
+    test split.
+
+    Returns:
+        A summary: the output path, its size and the float SavedModel's,
+        and both scores.
+
+    Raises:
+        InputError: an unknown format, a quantization outside tflite, a
+            model path that holds no Keras model, a conversion the model's
+            ops do not support. Nothing is written then.
+    """
+    if format not in FORMATS:
+        raise InputError(f"--format: expected one of {', '.join(FORMATS)}. Received: {format!r}")
+    if quantize is not None and (format != "tflite" or quantize not in QUANTIZATIONS):
+        raise InputError(
+            f"--quantize {quantize}: quantization is for --format tflite, one of {', '.join(QUANTIZATIONS)}."
+        )
+    from kerasdl.recipe import load_recipe
+
+    source = trained.locate(model_path)
+    model = source.keras_model()
+    if not isinstance(model.inputs, list) or len(model.inputs) != 1:
+        raise InputError(f"{source.path}: kerasdl exports models with one input (classifiers and forecasters).")
+    recipe = load_recipe(source.recipe_file) if source.recipe_file is not None else None
+    assets = {}
+    if source.recipe_file is not None:
+        assets[RECIPE_FILE] = source.recipe_file.read_text()
+    if source.class_names is not None:
+        assets[CLASS_NAMES_FILE] = class_names_text(source.class_names)
+    output_name = PROBABILITIES if source.class_names is not None else FORECAST
+    directory = directory or (recipe["export"]["directory"] if recipe is not None else "saved_models")
+    name = source.name + ("" if format == "savedmodel" else f"-{format}") + (f"-{quantize}" if quantize else "")
+    data = None
+    if recipe is not None and (quantize == "int8" or evaluate):
+        from kerasdl.data import catalogue as data_catalogue
+
+        data = data_catalogue.from_recipe(recipe)  # Once: the calibration sample and the test split.
+
+    with tempfile.TemporaryDirectory(prefix="kerasdl-export-") as scratch:
+        reference = source.path if source.kind == "savedmodel" else Path(scratch) / "float"
+        if source.kind != "savedmodel":
+            savedmodel.write_savedmodel(model, reference, output_name)
+
+        # Converted first: a model the converter refuses leaves nothing behind.
+        flatbuffer = to_tflite(reference, quantize, recipe, data) if format == "tflite" else b""
+
+        def write(path: Path) -> None:
+            # Copies of what is written already: the float SavedModel, the .keras file.
+            if format == "savedmodel":
+                shutil.copytree(reference, path, ignore=shutil.ignore_patterns(ASSETS))
+            else:
+                path.mkdir()
+            extra = savedmodel.write_assets(path, assets)
+            if format == "savedmodel":
+                shutil.copyfile(source.keras_file, extra / KERAS_FILE)
+            elif format == "keras":
+                shutil.copyfile(source.keras_file, path / KERAS_FILE)
+            else:
+                (path / TFLITE_FILE).write_bytes(flatbuffer)
+
+        written, _ = savedmodel.publish(directory, name, write)
+        located = trained.locate(written)
+        summary: dict[str, Any] = {
+            "output": str(written), "format": format, "quantize": quantize,
+            "bytes": folder_size(located.path), "float_savedmodel_bytes": folder_size(reference),
+        }
+        summary["size_ratio"] = summary["bytes"] / summary["float_savedmodel_bytes"]
+        if quantize:
+            # The float TFLite model, for the size the quantization saves.
+            summary["float_tflite_bytes"] = len(to_tflite(reference, None))
+            summary["size_ratio_to_float_tflite"] = summary["bytes"] / summary["float_tflite_bytes"]
+        if evaluate and data is not None and hasattr(data, "x_test"):
+            inputs = trained.as_inputs(data.x_test)
+            log(f"Scoring both on {len(inputs)} test examples of {data.source}")
+            summary["test"] = _scores(located, recipe, data, inputs)
+            summary["float_test"] = _scores(trained.locate(reference), recipe, data, inputs)
+    return summary
+
+
+def _scores(model: trained.Trained, recipe: Any, data: Any, inputs: np.ndarray) -> dict:
+    from kerasdl.tasks import catalogue
+
+    return catalogue.select(recipe, data).scores(data, model.predictor()(inputs))

@@ -1,0 +1,121 @@
+"""``kerasdl predict``: a trained model's answers for inputs given on the
+command line: image files, a ``.npy`` batch, or strings for a text model.
+
+Images are read as the data was (raw 0-255 pixels), converted to the
+model's channels (grey or RGB) and resized to its input size when they
+differ. A classifier's answer is its top classes with probabilities
+(named from ``class_names.txt`` when the model came with it); a
+forecaster's is its forecast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from kerasdl.artifacts import trained
+from kerasdl.data import files
+from kerasdl.data.files import IMAGE_SUFFIXES
+from kerasdl.errors import InputError
+
+
+def read_image(path: Path, shape: tuple) -> np.ndarray:
+    """An image file as pixels 0-255 of ``shape`` (height, width, channels),
+    read as image-folder datasets read theirs (``data.files.read_image``)."""
+    height, width, channels = shape
+    if channels not in (1, 3):
+        raise InputError(f"{path}: the model takes images with {channels} channels; kerasdl reads grey or RGB images only.")
+    try:
+        return files.read_image(path, (height, width), channels)
+    except OSError as error:  # PIL.UnidentifiedImageError is one.
+        raise InputError(f"{path}: cannot be read as an image ({error}).") from None
+
+
+def read_inputs(values: Sequence[str], shape: tuple, is_text: bool) -> tuple[np.ndarray, list[str]]:
+    """The model's inputs from the command line, and a label for each.
+
+    Raises:
+        InputError: naming the input that cannot be used.
+    """
+    if is_text:
+        return np.array(list(values), dtype=object), list(values)
+    batches, labels = [], []
+    for value in values:
+        path = Path(value)
+        if not path.is_file():
+            raise InputError(f"{value}: no such file. The model takes images or a .npy batch of shape {shape}.")
+        if path.suffix.lower() == ".npy":
+            array = _read_npy(path, shape)
+            batches.append(array)
+            labels += [f"{value}[{index}]" for index in range(len(array))] if len(array) > 1 else [value]
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            if len(shape) != 3:
+                raise InputError(f"{value}: the model takes examples of shape {shape}, not images; give a .npy batch.")
+            batches.append(read_image(path, shape)[None])
+            labels.append(value)
+        else:
+            raise InputError(
+                f"{value}: unknown input type; expected an image ({', '.join(IMAGE_SUFFIXES)}) or a .npy batch."
+            )
+    return np.concatenate(batches).astype(np.float32), labels
+
+
+def _read_npy(path: Path, shape: tuple) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot be read as a .npy array ({error}).") from None
+    if tuple(array.shape) == tuple(shape):
+        array = array[None]
+    if tuple(array.shape[1:]) != tuple(shape):
+        raise InputError(
+            f"{path}: holds an array of shape {array.shape}; the model takes a batch of shape (n, {', '.join(map(str, shape))})."
+        )
+    return array
+
+
+def predict(model_path: str, values: Sequence[str], top: int = 3) -> dict:
+    """The model's answers for ``values`` (see the module).
+
+    Returns:
+        ``{"model", "format", "predictions": [...]}``, one entry per input:
+        ``{"input", "top": [{"class", "index", "probability"}]}`` for a
+        classifier, ``{"input", "forecast": [...]}`` for a forecaster.
+    """
+    if not values:
+        raise InputError("Give at least one input: image files, a .npy batch, or strings for a text model.")
+    model = trained.locate(model_path)
+    shape, is_text = model.input_shape()
+    inputs, labels = read_inputs(values, shape, is_text)
+    outputs = model.predictor()(inputs)
+    classifier = model.class_names is not None or _looks_like_probabilities(outputs)
+    predictions: list[dict[str, Any]] = []
+    for label, row in zip(labels, outputs):
+        if not classifier:
+            predictions.append({"input": label, "forecast": [float(value) for value in row]})
+            continue
+        best = np.argsort(-row)[:top]
+        names = model.class_names or [str(index) for index in range(len(row))]
+        predictions.append({
+            "input": label,
+            "top": [{"class": names[index], "index": int(index), "probability": float(row[index])} for index in best],
+        })
+    return {"model": str(model.path), "format": model.kind, "predictions": predictions}
+
+
+def _looks_like_probabilities(outputs: np.ndarray) -> bool:
+    return bool(outputs.ndim == 2 and np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3))
+
+
+def lines(result: dict) -> list[str]:
+    """The answers as text, one input after another."""
+    text = []
+    for entry in result["predictions"]:
+        if "top" in entry:
+            answers = ", ".join(f"{choice['class']} {choice['probability']:.1%}" for choice in entry["top"])
+        else:
+            answers = "forecast " + ", ".join(f"{value:.4g}" for value in entry["forecast"])
+        text.append(f"{entry['input']}: {answers}")
+    return text

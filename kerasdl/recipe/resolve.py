@@ -1,0 +1,435 @@
+"""Recipes: load a YAML file, apply ``--set`` overrides, validate, resolve.
+
+A resolved recipe has every key with its value or default, so the copy
+saved in a run folder reproduces the run on its own.
+
+Example:
+
+>>> recipe = load_recipe("recipes/cnn.yaml", overrides=["training.epochs=3"])
+>>> recipe["training"]["epochs"]
+3
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import inspect
+import re
+from pathlib import Path
+from typing import Any, Iterable, NoReturn, Optional
+
+import yaml
+
+from kerasdl.recipe import schema
+from kerasdl.errors import KerasdlError, RecipeError
+from kerasdl.registry import BUILDERS, DATASETS
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-3`` as a float.
+
+    YAML 1.1 (PyYAML) requires a dot in floats, so ``1e-3`` would be the
+    string "1e-3"; YAML 1.2 and every user reading a recipe say float.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parses YAML text with kerasdl's float rule; errors name ``source``."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as error:
+        raise RecipeError(f"{source}: not valid YAML: {error}") from None
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style sections with lists on one line, as recipes are written."""
+
+
+_Dumper.add_representer(
+    list, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
+
+
+def dump_yaml(values: dict) -> str:
+    """Writes a resolved recipe as YAML that ``load_recipe`` reads back."""
+    return yaml.dump(_plain(values), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+@dataclasses.dataclass
+class Recipe:
+    """A validated recipe with every default filled in.
+
+    Attributes:
+        path: The file it came from, for messages.
+        values: The resolved sections (``data``, ``model``, ...), plus the
+            ``tune`` section as written when there is one.
+        raw: The recipe as parsed, ``--set`` overrides applied, before
+            defaults: what ``with_values`` starts from.
+        overridden: The dotted keys set with ``--set``, for messages.
+    """
+
+    path: str
+    values: dict
+    raw: Optional[dict] = None
+    overridden: frozenset = frozenset()
+
+    def __getitem__(self, section: str) -> Any:
+        return self.values[section]
+
+    @property
+    def name(self) -> str:
+        return self.values["name"]
+
+    def builder_arguments(self) -> dict:
+        """The ``model`` section less the builder's name: its keyword arguments."""
+        return {key: value for key, value in self.values["model"].items() if key != "builder"}
+
+    def dataset_arguments(self) -> dict:
+        """The ``data`` section less the pipeline keys: the loader's arguments."""
+        return {
+            key: value for key, value in self.values["data"].items()
+            if key not in schema.SECTIONS["data"]
+        }
+
+    def to_yaml(self) -> str:
+        return dump_yaml(self.values)
+
+    def with_values(self, assignments: dict[str, Any], prefix: str = "") -> "Recipe":
+        """The recipe re-resolved with dotted keys set to new values.
+
+        This is how a tuning trial's values become a recipe: through the
+        same validation as the file itself.
+
+        Args:
+            assignments: ``{"model.dropout_rate": 0.3, ...}``.
+            prefix: Put before the key in error messages.
+
+        Raises:
+            RecipeError: if a key or value does not fit the recipe.
+        """
+        values = copy.deepcopy(self.raw if self.raw is not None else self.values)
+        for key, value in assignments.items():
+            set_dotted(values, key, copy.deepcopy(value), f"{self.path}: {prefix}{key}")
+        return resolve(values, self.path, prefix=prefix)
+
+
+class Checker:
+    """Collects the context (file, overrides) that every message names.
+
+    Args:
+        path: The recipe file.
+        overridden: Dotted keys set with ``--set``, named as such.
+        prefix: Put before every key, e.g. ``tune.space.`` when checking a
+            search-space value.
+    """
+
+    def __init__(self, path: str, overridden: set[str] = frozenset(), prefix: str = ""):
+        self.path = path
+        self.overridden = overridden
+        self.prefix = prefix
+
+    def fail(self, key: str, message: str) -> NoReturn:
+        full = f"{self.prefix}{key}"
+        # `--set model={...}` overrode every key under it too.
+        overridden = any(full == given or full.startswith(f"{given}.") for given in self.overridden)
+        raise RecipeError(f"{self.path}: {'--set ' if overridden else ''}{full} {message}")
+
+    @staticmethod
+    def did_you_mean(value: Any, known: Iterable[Any]) -> str:
+        """`` (did you mean 'x'?)`` for the closest known name, or nothing."""
+        close = difflib.get_close_matches(str(value), [str(name) for name in known], n=1)
+        return f" (did you mean '{close[0]}'?)" if close else ""
+
+    def unknown_keys(self, where: str, given: dict, known: Iterable[str], what: str) -> None:
+        known = list(known)
+        for key in given:
+            if key not in known:
+                hint = self.did_you_mean(key, known)
+                dotted = f"{where}.{key}" if where else str(key)
+                self.fail(
+                    dotted,
+                    f"is not {what}{hint}. Expected one of: {', '.join(known)}. "
+                    f"Received: {key}={given[key]!r}",
+                )
+
+    def value(self, key: str, value: Any, annotation: Any) -> None:
+        if not schema.matches(value, annotation):
+            self.fail(
+                key,
+                f"must be {schema.type_name(annotation)}. Received: "
+                f"{key.rsplit('.', 1)[-1]}={value!r} ({type(value).__name__})",
+            )
+
+    def field(self, key: str, value: Any, field: schema.Field) -> None:
+        self.value(key, value, field.type)
+        short = key.rsplit(".", 1)[-1]
+        if field.choices is not None and value not in field.choices:
+            hint = self.did_you_mean(value, [choice for choice in field.choices if choice is not None])
+            shown = ", ".join(str(choice).lower() if isinstance(choice, bool) else str(choice) for choice in field.choices)
+            self.fail(key, f"must be one of: {shown}{hint}. Received: {short}={value!r}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            low, high = field.minimum, field.maximum
+            if low is not None and value < low or high is not None and (
+                value > high or field.exclusive_maximum and value == high
+            ):
+                bound = ")" if field.exclusive_maximum else "]"
+                span = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{bound}"
+                self.fail(key, f"is out of range: expected a value in {span}. Received: {short}={value!r}")
+
+
+def set_dotted(values: dict, key: str, value: Any, where: str) -> None:
+    """Sets ``values[a][b][c] = value`` for the key ``a.b.c``, creating sections.
+
+    Raises:
+        RecipeError: (prefixed with ``where``) if a part of the path is a
+            value rather than a section.
+    """
+    node = values
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise RecipeError(
+                f"{where}: '{'.'.join(parts[:depth + 1])}' is a value ({child!r}), not a "
+                f"section, so it has no key '{parts[depth + 1]}'."
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+def _apply_override(values: dict, assignment: str, path: str) -> str:
+    """Applies ``a.b.c=value`` (value parsed as YAML) and returns the key."""
+    key, sep, text = assignment.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise RecipeError(
+            f"--set expects KEY=VALUE with a dotted key, e.g. --set training.epochs=3. "
+            f"Received: {assignment!r}"
+        )
+    value = parse_yaml(text, f"--set {key}") if text.strip() else None
+    set_dotted(values, key, value, f"{path}: --set {key}")
+    return key
+
+
+def resolve_fields(check: Checker, section: str, given: dict, fields: Optional[dict] = None) -> dict:
+    """Checks a section's fixed keys and fills their defaults.
+
+    ``fields`` defaults to the section's entry in ``schema.SECTIONS``.
+    """
+    resolved = {}
+    for key, field in (fields or schema.SECTIONS[section]).items():
+        dotted = f"{section}.{key}"
+        if key in given:
+            check.field(dotted, given[key], field)
+            resolved[key] = given[key]
+        elif field.default is schema.REQUIRED:
+            check.fail(dotted, f"is required: {field.help}")
+        else:
+            resolved[key] = copy.deepcopy(field.default)
+    return resolved
+
+
+def resolve_arguments(
+    check: Checker, section: str, given: dict, function: Any, fixed: dict, what: str,
+    supplied: tuple = (),
+) -> dict:
+    """Checks ``given`` against a function's signature; returns all its arguments.
+
+    ``supplied`` names parameters kerasdl fills in itself (from the data or
+    the run), which a recipe may not set.
+    """
+    annotations = schema.parameter_annotations(function)
+    parameters = {key: value for key, value in annotations.items() if key not in supplied}
+    known = list(fixed) + [key for key in parameters if key not in fixed]
+    check.unknown_keys(section, given, known, what)
+    defaults = inspect.signature(function).parameters
+    resolved = {}
+    for key, annotation in parameters.items():
+        dotted = f"{section}.{key}"
+        if key in given:
+            check.value(dotted, given[key], annotation)
+            resolved[key] = given[key]
+        elif defaults[key].default is inspect.Parameter.empty:
+            check.fail(dotted, f"is required by {what.split(' of ')[-1]}: set it in the recipe.")
+        else:
+            resolved[key] = _plain(defaults[key].default)
+    return resolved
+
+
+def _resolve_registered(
+    check: Checker, section: str, given: dict, selector: str, registry: Any, what: str
+) -> dict:
+    """Resolves a section whose ``selector`` key names a registry entry and
+    whose other keys (beyond the fixed ones) are that entry's arguments."""
+    fixed = resolve_fields(check, section, given)
+    try:
+        function = registry.get(fixed[selector])
+    except KerasdlError as error:
+        check.fail(f"{section}.{selector}", f"is invalid: {error}")
+    extra = {key: value for key, value in given.items() if key not in fixed}
+    arguments = resolve_arguments(
+        check, section, extra, function, schema.SECTIONS[section], f"{what} '{fixed[selector]}'",
+        supplied=registry.data_arguments,
+    )
+    return {**fixed, **arguments}
+
+
+def _resolve_optimizer(check: Checker, given: dict) -> dict:
+    resolved = resolve_fields(check, "optimizer", given)
+    from kerasdl.runtime.optimizers import optimizer_class as find_optimizer
+
+    optimizer_class = find_optimizer(resolved["name"])
+    extra = {key: value for key, value in given.items() if key not in resolved}
+    arguments = resolve_arguments(
+        check, "optimizer", extra, optimizer_class.__init__,
+        schema.SECTIONS["optimizer"],
+        f"an argument of keras.optimizers.{optimizer_class.__name__}",
+    )
+    # Keep only what the user set: Keras's own defaults stay Keras's.
+    resolved.update({key: value for key, value in arguments.items() if key in extra})
+    rate = resolved["learning_rate"]
+    if isinstance(rate, dict):
+        _check_schedule(check, rate)
+    elif rate <= 0:
+        check.fail("optimizer.learning_rate", f"must be > 0. Received: learning_rate={rate}")
+    return resolved
+
+
+def _check_schedule(check: Checker, schedule: dict) -> None:
+    key = "optimizer.learning_rate"
+    name = schedule.get("schedule")
+    if name not in schema.SCHEDULES:
+        check.fail(
+            f"{key}.schedule",
+            f"must be one of: {', '.join(schema.SCHEDULES)}. Received: schedule={name!r}",
+        )
+    from kerasdl.runtime import optimizers
+
+    function = optimizers.schedule_class(name)
+    extra = {k: v for k, v in schedule.items() if k not in ("schedule", "warmup_steps")}
+    # decay_steps may be left out: it then defaults to the run's length.
+    if "decay_steps" in inspect.signature(function.__init__).parameters:
+        extra.setdefault("decay_steps", 1)
+    resolve_arguments(
+        check, key, extra, function.__init__, {"schedule": None, "warmup_steps": None},
+        f"an argument of the '{name}' schedule",
+    )
+    warmup = schedule.get("warmup_steps", 0)
+    if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
+        check.fail(f"{key}.warmup_steps", f"must be an integer >= 0. Received: warmup_steps={warmup!r}")
+
+
+def _resolve_named(check: Checker, key: str, name: str, getter: Any) -> None:
+    """Checks that a Keras loss/metric name resolves."""
+    try:
+        getter(name)
+    except (ValueError, TypeError):
+        check.fail(key, f"is not a Keras name. Received: {key.rsplit('.', 1)[-1]}={name!r}")
+
+
+def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = "") -> Recipe:
+    """Validates a parsed recipe (plus overrides) and fills every default.
+
+    Sections in ``schema.READ_ELSEWHERE`` (``tune``) are kept as written:
+    the command that reads them validates them (``kerasdl.tune.settings``).
+
+    Raises:
+        RecipeError: naming the file and the dotted key of the first problem.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping of sections (data, model, ...). Received: {type(raw).__name__}")
+    values = copy.deepcopy(raw)
+    overridden = {_apply_override(values, assignment, path) for assignment in overrides}
+    check = Checker(path, overridden, prefix)
+    sections = list(schema.TOP_LEVEL) + list(schema.SECTIONS) + list(schema.READ_ELSEWHERE)
+    check.unknown_keys("", values, sections, "a recipe section")
+    for section in [*schema.SECTIONS, *schema.READ_ELSEWHERE]:
+        if values.get(section) is not None and not isinstance(values[section], dict):
+            check.fail(section, f"must be a mapping of keys. Received: {section}={values[section]!r}")
+
+    resolved: dict[str, Any] = {"name": values.get("name") or Path(path).stem}
+    check.value("name", resolved["name"], str)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", resolved["name"]):
+        check.fail("name", f"may hold only letters, digits, '_', '-', '.' (it names folders). Received: name={resolved['name']!r}")
+
+    resolved["data"] = _resolve_registered(
+        check, "data", values.get("data") or {}, "dataset", DATASETS, "an option of dataset"
+    )
+    resolved["model"] = _resolve_registered(
+        check, "model", values.get("model") or {}, "builder", BUILDERS, "an argument of builder"
+    )
+    resolved["optimizer"] = _resolve_optimizer(check, values.get("optimizer") or {})
+
+    import keras
+
+    for key in ("loss", "metrics"):
+        field = schema.TOP_LEVEL[key]
+        resolved[key] = values.get(key, copy.deepcopy(field.default))
+        check.field(key, resolved[key], field)
+    _resolve_named(check, "loss", resolved["loss"], keras.losses.get)
+    for index, metric in enumerate(resolved["metrics"]):
+        if metric not in ("accuracy", "acc"):
+            _resolve_named(check, f"metrics[{index}]", metric, keras.metrics.get)
+
+    for section in ("training", "fine_tune", "pretrain", "quality", "export"):
+        given = values.get(section) or {}
+        check.unknown_keys(section, given, schema.SECTIONS[section], f"a key of section '{section}'")
+        resolved[section] = resolve_fields(check, section, given)
+    stopping = resolved["training"]["early_stopping"]
+    if isinstance(stopping, dict):
+        callback = keras.callbacks.EarlyStopping.__init__
+        resolve_arguments(
+            check, "training.early_stopping", stopping, callback, {},
+            "an argument of keras.callbacks.EarlyStopping",
+        )
+    for key in ("data", "model", "optimizer", "training", "fine_tune", "pretrain", "quality", "export"):
+        resolved[key] = _plain(resolved[key])
+    for section in schema.READ_ELSEWHERE:
+        if values.get(section) is not None:
+            resolved[section] = values[section]
+    return Recipe(path=path, values=resolved, raw=values, overridden=frozenset(overridden))
+
+
+def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
+    """Reads, overrides, validates and resolves the recipe at ``path``.
+
+    Args:
+        path: A YAML recipe file.
+        overrides: ``"dotted.key=value"`` strings, values parsed as YAML.
+
+    Raises:
+        RecipeError: if the file is missing or any key is invalid.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise RecipeError(f"{path}: no such recipe file. Recipes shipped with kerasdl are in recipes/.")
+    return resolve(parse_yaml(file.read_text(), str(path)), str(path), list(overrides))
+

@@ -1,0 +1,222 @@
+"""The recipe schema: every fixed key, its type, default, range and meaning.
+
+The ``model`` section and the loader options of the ``data`` section are not
+listed here: their keys are the keyword arguments of the chosen builder or
+dataset loader, checked against the function's signature (see ``resolve.py``).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import inspect
+import typing
+from typing import Any, Optional
+
+# A sentinel for "no default: the key is required".
+REQUIRED = object()
+
+# The enumerations a recipe chooses from, spelled here once: the code that
+# acts on them (runtime.devices, runtime.optimizers, tune.tuners, the CLI)
+# takes them from here.
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax", "nadam", "lion")
+SCHEDULES = ("constant", "exponential", "cosine", "piecewise", "linear")
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
+BATCH_SCOPES = ("global", "per_replica")
+PRECISIONS = ("float32", "mixed", "mixed_float16", "mixed_bfloat16")
+ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One recipe key.
+
+    Attributes:
+        type: The annotation values must match (``float`` also takes ints).
+        default: The value used when the key is absent, or ``REQUIRED``.
+        help: One line for the recipe reference (docs/recipes.md).
+        choices: Allowed values, if the key is an enumeration.
+        minimum: Smallest allowed value (inclusive) for numbers.
+        maximum: Largest allowed value for numbers.
+        exclusive_maximum: Whether ``maximum`` itself is out of range.
+    """
+
+    type: Any
+    default: Any
+    help: str
+    choices: Optional[tuple] = None
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    exclusive_maximum: bool = False
+
+
+EarlyStopping = typing.Union[bool, typing.Mapping[str, Any]]
+LearningRate = typing.Union[float, typing.Mapping[str, Any]]
+
+# Section name -> key -> Field. `data` lists only the pipeline keys shared
+# by every dataset; `model` has only the builder's name.
+SECTIONS: dict[str, dict[str, Field]] = {
+    "data": {
+        "dataset": Field(str, "fashion_mnist", "Dataset name from the catalogue (`kerasdl list`); the other keys of this section not listed here are that loader's arguments."),
+        "max_train_examples": Field(Optional[int], None, "Use only the first N training examples (quick runs, tests); null for all.", minimum=1),
+        "max_test_examples": Field(Optional[int], None, "Use only the first N test examples; null for all.", minimum=1),
+        "classes": Field(Optional[typing.Sequence[int]], None, "Keep only these classes (indices into the dataset's classes), relabelled 0, 1, ... in this order; null for all."),
+        "shuffle_buffer": Field(Optional[int], None, "Shuffle buffer size in examples; null shuffles the whole training set.", minimum=1),
+        "cache": Field(bool, True, "Cache the decoded examples in memory after the first epoch."),
+    },
+    "model": {
+        "builder": Field(str, REQUIRED, "Registered builder name (`kerasdl list`); every other key of this section is that builder's keyword argument."),
+    },
+    "optimizer": {
+        "name": Field(str, "adam", "Keras optimizer.", choices=OPTIMIZERS),
+        "learning_rate": Field(LearningRate, 1e-3, f"A constant, or a schedule mapping: `schedule` ({', '.join(SCHEDULES)}), `warmup_steps`, and the Keras schedule's arguments."),
+    },
+    "training": {
+        "epochs": Field(int, 10, "Passes over the training data.", minimum=1),
+        "batch_size": Field(int, 128, "Global batch size: split across replicas when several devices train.", minimum=1),
+        "validation_split": Field(float, 0.1, "Fraction of the training data held out for validation (0 for none); the test split is never used for validation.", minimum=0.0, maximum=1.0, exclusive_maximum=True),
+        "early_stopping": Field(EarlyStopping, False, "false, true (patience 3 on val_loss, best weights restored), or a mapping of keras.callbacks.EarlyStopping arguments."),
+        "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0),
+        "strategy": Field(str, "auto", "Distribution strategy: auto (TF_CONFIG set -> multi_worker; several GPUs, or several training.devices -> mirrored; else the default), default, one_device, mirrored, multi_worker.", choices=STRATEGIES),
+        "devices": Field(Optional[typing.Sequence[str]], None, "Devices for one_device or mirrored, e.g. [/gpu:0, /gpu:1]; null for all GPUs. CPUs past /cpu:0 are logical devices split from the CPU."),
+        "batch_scope": Field(str, "global", "What batch_size counts: global (the batch of one step, split across replicas) or per_replica (each replica's; the global batch is batch_size x replicas).", choices=BATCH_SCOPES),
+        "precision": Field(str, "float32", "float32, mixed (mixed_float16 on GPUs, mixed_bfloat16 on TPUs and CPUs with bfloat16 arithmetic), mixed_float16 or mixed_bfloat16. Outputs stay float32; mixed_float16 scales the loss.", choices=PRECISIONS),
+        "jit_compile": Field(typing.Union[bool, str], "auto", "XLA compilation of the training step: true, false, or auto (Keras's choice: on with a GPU and no distribution strategy, off on CPUs, where it made convolutions 6.5x slower).", choices=("auto", True, False)),
+        "steps_per_execution": Field(int, 1, "Training steps per call into the compiled function (fewer Python round trips on fast devices).", minimum=1),
+        "resume": Field(bool, True, "Resume an interrupted run of the same recipe from its last finished epoch."),
+        "runs_dir": Field(str, "runs", "Folder that receives run folders: <runs_dir>/<name>/<timestamp>/."),
+        "baselines": Field(bool, True, "After the test, score simple baselines on the same test split: majority class and TF-IDF + logistic regression for texts (needs scikit-learn), last value and seasonal naive with drift for a series."),
+    },
+    # The second phase of transfer learning (builder `transfer`).
+    "fine_tune": {
+        "epochs": Field(int, 0, "After training.epochs, train this many more with the top of the backbone unfrozen; 0 for none.", minimum=0),
+        "unfreeze": Field(Any, True, "Backbone layers to unfreeze: true (all), a fraction of the layers from the top (0.3), a count from the top (20), or a list of layer names or patterns (block3_*). Batch-norm layers stay frozen, in inference mode."),
+        "learning_rate": Field(float, 1e-5, "The constant learning rate of the second phase (the optimizer of the first, rebuilt).", minimum=0.0),
+    },
+    # Unsupervised pretraining of a text model's embedding.
+    "pretrain": {
+        "enabled": Field(bool, False, "Before training a text model, train Word2Vec (kerasdl's own) on its training texts (never the validation or test texts) and start the embedding from those vectors."),
+        "epochs": Field(int, 10, "Word2Vec passes over the training texts.", minimum=1),
+        "window": Field(int, 5, "Largest distance between a word and a context word.", minimum=1),
+        "min_count": Field(int, 2, "Words seen fewer times keep a random vector.", minimum=1),
+        "sample": Field(float, 1e-3, "Subsampling of frequent words (gensim's rule); 0 for none.", minimum=0.0),
+        "num_negative_samples": Field(int, 5, "Noise words scored per pair.", minimum=1),
+        "learning_rate": Field(float, 0.1, "Row-wise Adagrad's learning rate.", minimum=0.0),
+        "batch_size": Field(int, 4096, "Centre words per step, a multiple of 16.", minimum=16),
+    },
+    # How a GAN's samples are scored after training.
+    "quality": {
+        "enabled": Field(bool, True, "After a GAN trains, score its samples with a classifier of the same data (the judge): FID against its real-vs-real floor, class coverage, and for a conditional GAN the requested-class agreement."),
+        "samples": Field(int, 10000, "Images generated for the scores; the real sets are cut to the same size (at most the test split's).", minimum=2),
+        "judge_epochs": Field(int, 4, "Training epochs of the judge, trained once per dataset and cached in <runs_dir>/judges/.", minimum=1),
+    },
+    "export": {
+        "enabled": Field(bool, True, "Export a SavedModel after training."),
+        "directory": Field(str, "saved_models", "Exports go to <directory>/<name>/<version>/ (TF Serving layout)."),
+        "verify": Field(bool, True, "Reload the export with tf.saved_model.load and compare its predictions with the trained model's."),
+    },
+}
+
+# The `tune` section, read by `kerasdl tune` only; `space` is described in
+# kerasdl/tune/space.py and docs/tuning.md.
+TUNE: dict[str, Field] = {
+    "space": Field(typing.Mapping[str, Any], REQUIRED, "What to search: dotted recipe key -> search space (see below)."),
+    "objective": Field(str, "val_loss", "The metric to optimize, as `fit` logs it: loss, a metric of `metrics`, or either with `val_` (needs training.validation_split > 0)."),
+    "direction": Field(Optional[str], None, "min or max; inferred for losses and Keras metrics, required for others.", choices=("min", "max", None)),
+    "algorithm": Field(str, "bayesian", "random, bayesian (Gaussian process), hyperband, or grid.", choices=ALGORITHMS),
+    "options": Field(typing.Mapping[str, Any], {}, "The algorithm's own arguments: bayesian num_initial_points, alpha, beta; hyperband max_epochs (default training.epochs), factor, hyperband_iterations; any: max_retries_per_trial, max_consecutive_failed_trials."),
+    "max_trials": Field(int, 10, "Trials to run in all (a resumed search counts those done); for hyperband a cap on top of its own budget.", minimum=1),
+    "executions_per_trial": Field(int, 1, "Trainings per trial, with seeds training.seed, +1, ...; the objective is their mean.", minimum=1),
+    "directory": Field(str, "tuning", "The search lives in <directory>/<name>/: Keras Tuner's project, trials.csv, best_recipe.yaml."),
+}
+
+# Sections that `resolve` keeps as written, validated by the one command
+# that reads them: `kerasdl run` ignores them.
+READ_ELSEWHERE: dict[str, dict[str, Field]] = {"tune": TUNE}
+
+TOP_LEVEL: dict[str, Field] = {
+    "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),
+    "loss": Field(str, "sparse_categorical_crossentropy", "Keras loss name."),
+    "metrics": Field(typing.Sequence[str], ["accuracy"], "Keras metric names reported in training and on the test split."),
+}
+
+
+def type_name(annotation: Any) -> str:
+    """A reader-friendly name for an annotation, for error messages."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return "any value"
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union:
+        return " or ".join(type_name(arg) for arg in args)
+    if origin in (list, tuple, collections.abc.Sequence):
+        return f"a list of {_plural(type_name(args[0]))}" if args else "a list"
+    if origin in (dict, collections.abc.Mapping):
+        return "a mapping"
+    names = {int: "an integer", float: "a number", bool: "true or false",
+             str: "a string", type(None): "null"}
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def matches(value: Any, annotation: Any) -> bool:
+    """Whether a YAML value fits an annotation (ints count as floats)."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union:
+        return any(matches(value, arg) for arg in args)
+    if origin in (list, tuple, collections.abc.Sequence):
+        if not isinstance(value, (list, tuple)):
+            return False
+        return all(matches(item, args[0]) for item in value) if args else True
+    if origin in (dict, collections.abc.Mapping):
+        return isinstance(value, dict)
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+def annotation_from_default(default: Any) -> Any:
+    """Guesses the type of an unannotated parameter from its default."""
+    if default is None or default is inspect.Parameter.empty:
+        return Any
+    if isinstance(default, bool):
+        return bool
+    if isinstance(default, float):
+        return float
+    if isinstance(default, int):
+        return int
+    if isinstance(default, str):
+        return str
+    if isinstance(default, (list, tuple)):
+        return typing.Sequence[Any]
+    return Any
+
+
+def parameter_annotations(function: Any) -> dict[str, Any]:
+    """Resolved annotations of a function's parameters, falling back to defaults."""
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception:  # Unresolvable forward references: use the defaults.
+        hints = {}
+    result = {}
+    for key, parameter in inspect.signature(function).parameters.items():
+        if key == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        result[key] = hints.get(key, annotation_from_default(parameter.default))
+    return result
+
+
+def _plural(name: str) -> str:
+    plurals = {"an integer": "integers", "a number": "numbers", "a string": "strings",
+               "true or false": "booleans", "any value": "values"}
+    return plurals.get(name, name)

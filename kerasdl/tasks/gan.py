@@ -1,0 +1,196 @@
+"""The GAN task: trained with ``fit`` like any other model (run folder,
+history, resume), with two optimizers, a sample grid after every epoch,
+the judge's scores instead of a test loss, and the generator's export.
+
+The adversarial training step itself is the ``GAN`` model's
+(``kerasdl/models/gan.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasdl.artifacts.generator import export_generator, to_uint8
+from kerasdl.data.dataset import CLASS_NAMES_FILE, class_names_text
+from kerasdl.errors import RecipeError
+from kerasdl.evaluation import judge
+from kerasdl.models.gan import CLASS_ID, GAN, LATENT
+from kerasdl.recipe.resolve import Recipe
+from kerasdl.registry import register_task
+from kerasdl.runtime import runs
+from kerasdl.runtime.optimizers import build_optimizer
+from kerasdl.tasks.task import Task
+
+SAMPLES = "samples.png"
+SAMPLES_DIR = "samples"
+QUALITY = "quality.json"
+# The judges live beside the runs, shared by every GAN recipe of a dataset.
+JUDGES_DIR = "judges"
+GRID_COLUMNS = 10
+GRID_SCALE = 2  # 28-pixel garments are small on a screen.
+
+
+def fixed_inputs(gan: GAN, count: int, seed: int, num_classes: int) -> dict[str, np.ndarray]:
+    """The same latent vectors (and class ids: one class per grid row) every time."""
+    latent = np.random.default_rng(seed).standard_normal((count, gan.latent_dim)).astype(np.float32)
+    inputs = {LATENT: latent}
+    if gan.conditional:
+        inputs[CLASS_ID] = (np.arange(count) // GRID_COLUMNS % num_classes).astype(np.int32)
+    return inputs
+
+
+def generate(gan: GAN, inputs: dict[str, np.ndarray], batch_size: int = 500) -> np.ndarray:
+    """uint8 images from named inputs, as the export returns them."""
+    images = []
+    for start in range(0, len(inputs[LATENT]), batch_size):
+        batch = {key: value[start:start + batch_size] for key, value in inputs.items()}
+        generated = gan.generator(batch if gan.conditional else batch[LATENT], training=False)
+        images.append(to_uint8(generated, gan.value_range).numpy())
+    return np.concatenate(images)
+
+
+def grid(images: np.ndarray, columns: int = GRID_COLUMNS, scale: int = GRID_SCALE, border: int = 2) -> np.ndarray:
+    """Tiles uint8 images ``[n, h, w, c]`` into one image, rows of ``columns``."""
+    count, height, width, channels = images.shape
+    rows = -(-count // columns)
+    canvas = np.full(
+        (rows * (height + border) + border, columns * (width + border) + border, channels), 255, np.uint8
+    )
+    for index, image in enumerate(images):
+        top = border + (index // columns) * (height + border)
+        left = border + (index % columns) * (width + border)
+        canvas[top:top + height, left:left + width] = image
+    return canvas.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Writes a uint8 ``[h, w, c]`` image as PNG, whole or not at all."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(tf.io.encode_png(image).numpy())
+    temporary.replace(path)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After each epoch, a grid of samples from fixed latent vectors
+    (``samples/epoch_NNN.png``; a conditional GAN's rows are the classes in
+    order), so the epochs can be compared image by image; the latest is
+    also ``samples.png``.
+
+    Args:
+        folder: The run folder.
+        inputs: From ``fixed_inputs``.
+    """
+
+    def __init__(self, folder: Path, inputs: dict[str, np.ndarray]):
+        super().__init__()
+        self.folder = folder
+        self.inputs = inputs
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        picture = grid(generate(self.model, self.inputs))
+        (self.folder / SAMPLES_DIR).mkdir(exist_ok=True)
+        write_png(self.folder / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png", picture)
+        write_png(self.folder / SAMPLES, picture)
+
+
+@register_task("gan")
+class GANTask(Task):
+    """The ``gan`` builder on images (with their class ids)."""
+
+    builders = ("gan",)
+    data_kinds = ("examples",)
+    sections = ("quality",)
+    not_tunable = ("a GAN's losses do not measure its samples, so `kerasdl tune` has no objective to "
+                   "search it by. Compare GAN settings with `kerasdl run --set ...` and the FID each run prints.")
+
+    def check(self) -> None:
+        super().check()
+        recipe = self.recipe
+        if recipe["training"]["early_stopping"]:
+            raise RecipeError(
+                f"{recipe.path}: training.early_stopping: a GAN's losses do not fall as it improves, so there is "
+                "nothing to stop on. Set training.early_stopping: false and choose training.epochs."
+            )
+
+    def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
+        """One optimizer per network, both from the recipe's ``optimizer`` section."""
+        section, epochs = optimizer or self.recipe["optimizer"], epochs or self.recipe["training"]["epochs"]
+        self.model.compile(
+            discriminator_optimizer=build_optimizer(section, self.steps_per_epoch, epochs),
+            generator_optimizer=build_optimizer(section, self.steps_per_epoch, epochs),
+            **self.execution(),
+        )
+
+    def epoch_outputs(self, folder: Path) -> list:
+        gan, num_classes = self.model, self.data.num_classes
+        rows = num_classes if gan.conditional else GRID_COLUMNS
+        seed = self.recipe["training"]["seed"]
+        return [SampleGrid(folder, fixed_inputs(gan, rows * GRID_COLUMNS, seed, num_classes))]
+
+    def evaluate(self, folder: Path) -> dict:
+        """No test loss: the judge scores the samples (``quality``), on the
+        chief alone (local work)."""
+        self.quality: dict = judge_samples(self.recipe, self.model, self.data, folder, self.log) if self.placement.is_chief else {}
+        return {"test": {}, "baselines": {}}
+
+    def save(self, folder: Path) -> None:
+        """The samples and quality.json are the run's record; the generator
+        is exported."""
+
+    def export(self, folder: Path) -> tuple[Path, Optional[float]]:
+        return save_generator(self.recipe, self.model, self.data)
+
+    def report(self, folder: Path) -> dict:
+        """The judge's scores and, on the chief, the latest sample grid."""
+        chief = self.placement.is_chief
+        return {"quality": self.quality, "samples": str(folder / SAMPLES) if chief else None}
+
+
+def judge_samples(recipe: Recipe, gan: GAN, data: Any, folder: Path, log: Callable[[str], None]) -> dict:
+    """The judge's scores of the trained generator (``quality.json`` in the
+    run folder), or {} when ``quality.enabled`` is off."""
+    settings = recipe["quality"]
+    if not settings["enabled"]:
+        return {}
+    seed = recipe["training"]["seed"]
+    referee = judge.load_or_train(
+        data, str(Path(recipe["training"]["runs_dir"]) / JUDGES_DIR), settings["judge_epochs"], seed, log=log
+    )
+
+    def sample(latent: np.ndarray, class_id: Optional[np.ndarray]) -> np.ndarray:
+        inputs = {LATENT: latent} if class_id is None else {LATENT: latent, CLASS_ID: class_id.astype(np.int32)}
+        return generate(gan, inputs)
+
+    result = judge.score(
+        sample, referee, data, latent_dim=gan.latent_dim, conditional=gan.conditional,
+        samples=settings["samples"], seed=seed,
+    )
+    result["judge"] = str(referee.path)
+    for line in judge.report(result):
+        log(line)
+    runs.write_json_atomically(folder / QUALITY, result)
+    return result
+
+
+def save_generator(recipe: Recipe, gan: GAN, data: Any) -> tuple[Path, Optional[float]]:
+    """The generator's verified SavedModel; ``assets.extra`` says what it takes."""
+    description = {
+        "latent_dim": gan.latent_dim,
+        "conditional": gan.conditional,
+        "image_shape": list(gan.generator.output_shape[1:]),
+        "latent_distribution": "standard normal",
+    }
+    assets = {"generator.json": json.dumps(description, indent=2) + "\n"}
+    if gan.conditional:
+        assets[CLASS_NAMES_FILE] = class_names_text(data.class_names)
+    sample = fixed_inputs(gan, 16, recipe["training"]["seed"] + 1, data.num_classes)
+    return export_generator(
+        gan.generator, recipe["export"]["directory"], recipe.name, sample, assets,
+        value_range=gan.value_range, check=recipe["export"]["verify"],
+    )

@@ -1,0 +1,362 @@
+"""The task protocol: what ``kerasdl run`` and ``kerasdl tune`` do for one
+model family, and its default, a Keras model trained with ``fit``.
+
+The run loop (``loop.py``) drives any task through the same steps and
+never asks which family it has::
+
+    task = TaskClass(recipe, data, placement)   # checks the recipe
+    task.prepare()                              # split, pipelines, build, compile
+    task.train(folder, verbose)                 # fit (or the family's own loop)
+    task.evaluate(folder)                       # test scores and baselines
+    task.save(folder); task.export()            # the chief's files
+    task.report(folder)                         # the task's metrics.json section
+
+A family with other needs overrides a step: the GAN compiles two
+optimizers and is judged on its samples, Word2Vec trains with its own
+sparse loop, transfer learning adds a second phase. Each task is
+registered (``@register_task``) in ``catalogue.py``, which picks the task
+for a recipe's builder and data.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Optional
+
+import keras
+import numpy as np
+
+from kerasdl.artifacts import savedmodel, trained
+from kerasdl.data import pipeline
+from kerasdl.errors import BuilderArgumentError, RecipeError
+from kerasdl.recipe import schema
+from kerasdl.recipe.resolve import Recipe
+from kerasdl.registry import BUILDERS, create_model
+from kerasdl.runtime import devices, runs
+from kerasdl.runtime.optimizers import build_optimizer
+
+
+class Throughput(keras.callbacks.Callback):
+    """Times each epoch's training part (validation excluded) for samples/s."""
+
+    def __init__(self, samples_per_epoch: int):
+        super().__init__()
+        self.samples_per_epoch = samples_per_epoch
+        self.epoch_seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs: Optional[dict] = None) -> None:
+        if self._start:
+            self.epoch_seconds.append(time.perf_counter() - self._start)
+            self._start = 0.0
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self.on_test_begin()
+
+    def samples_per_second(self) -> Optional[float]:
+        # The first epoch includes tracing and cache filling: leave it out
+        # when there are others.
+        timed = self.epoch_seconds[1:] or self.epoch_seconds
+        return self.samples_per_epoch * len(timed) / sum(timed) if timed else None
+
+
+def check_builder(recipe: Recipe, data: Any, fit_inputs: Any = None) -> tuple[dict, dict]:
+    """What the data gives the builder, ``(required, optional)``, once the
+    builder is known to take it.
+
+    Raises:
+        RecipeError: naming ``model.builder`` when it does not fit the data.
+    """
+    builder = recipe["model"]["builder"]
+    required, optional = data.builder_inputs(fit_inputs)
+    accepted = BUILDERS.data_arguments_of(builder)
+    needed = {name for name, parameter in BUILDERS.signature(builder).items()
+              if name in accepted and parameter.default is parameter.empty}
+    if not set(required) <= accepted or not needed <= set(required):
+        raise mismatch(recipe, data)
+    return required, optional
+
+
+def mismatch(recipe: Recipe, data: Any) -> RecipeError:
+    """The error for a builder that does not train on the recipe's data."""
+    return RecipeError(
+        f"{recipe.path}: model.builder: '{recipe['model']['builder']}' does not train on {data.description} "
+        f"(data.dataset: {recipe['data']['dataset']}). Pick a builder and dataset that fit: "
+        "word2vec with a text corpus (news_articles, text); lstm with labelled texts or a time "
+        "series; cnn, dense or lstm with image or table datasets; gan with image datasets."
+    )
+
+
+def build_model(recipe: Recipe, data: Any, fit_inputs: Any = None) -> keras.Model:
+    """The recipe's uncompiled model for the data: what the builder learns
+    from the data (input shape, classes or horizon, vocabulary size,
+    ``adapt_data``) plus the recipe's ``model`` section.
+
+    Args:
+        fit_inputs: The inputs the model trains on, which preprocessing
+            layers adapt to; the whole training split by default.
+
+    Raises:
+        RecipeError: naming ``model.<argument>`` when the builder rejects a
+            value, or ``model.builder`` when it does not fit the data.
+    """
+    if fit_inputs is None:
+        fit_inputs = getattr(data, "x_train", None)
+    required, optional = check_builder(recipe, data, fit_inputs)
+    accepted = BUILDERS.data_arguments_of(recipe["model"]["builder"])
+    provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
+    try:
+        return create_model(recipe["model"]["builder"], **provided, **recipe.builder_arguments())
+    except BuilderArgumentError as error:
+        raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
+
+
+def early_stopping(recipe: Recipe) -> list:
+    """The recipe's ``training.early_stopping`` as callbacks (none or one)."""
+    stopping = recipe["training"]["early_stopping"]
+    if not stopping:
+        return []
+    options = {"patience": 3, "restore_best_weights": True}
+    if isinstance(stopping, dict):
+        options.update(stopping)
+    return [keras.callbacks.EarlyStopping(**options)]
+
+
+def run_callbacks(recipe: Recipe, folder: Path, outputs: list, backup: str = runs.BACKUP) -> list:
+    """The run's callbacks, in the order that keeps a kill consistent: the
+    epoch's own outputs (``outputs``: throughput, a GAN's sample grid),
+    then its history row, then the checkpoint. A kill before the checkpoint
+    redoes the epoch, which rewrites the outputs and the row
+    (``runs.read_history`` keeps the last row of an epoch)."""
+    callbacks: list = [*outputs]
+    callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
+    callbacks.append(keras.callbacks.TensorBoard(str(folder / runs.LOGS)))
+    if recipe["training"]["resume"]:
+        # Two checkpoints, so a kill during a write still leaves a good one.
+        callbacks.append(keras.callbacks.BackupAndRestore(str(folder / backup), double_checkpoint=True))
+    return callbacks
+
+
+def _at_defaults(recipe: Recipe, section: str) -> bool:
+    return recipe[section] == {key: field.default for key, field in schema.SECTIONS[section].items()}
+
+
+class Task:
+    """One model family's run, trained with Keras's ``fit`` by default.
+
+    Class attributes (what the catalogue reads to pick a task):
+        name: The task's registered name (set by ``@register_task``), the
+            key of its section in metrics.json.
+        builders: The builders it trains; None for any builder that no
+            other task claims.
+        data_kinds: The kinds of data (``data.kind``) it trains on.
+        sections: The optional recipe sections it reads (``fine_tune``,
+            ``pretrain``, ``quality``); a recipe that sets another task's
+            section is refused.
+        resumable: Whether a killed run resumes from its checkpoint.
+        not_tunable: Why ``kerasdl tune`` cannot search it, or None.
+
+    Args:
+        recipe: The resolved recipe.
+        data: Its data (``data.catalogue.from_recipe``).
+        placement: Where it trains (``runtime.devices.place``).
+        log: Progress messages.
+
+    Raises:
+        RecipeError: for recipe settings the task cannot use.
+    """
+
+    name: ClassVar[str] = "task"
+    builders: ClassVar[Optional[tuple[str, ...]]] = None
+    data_kinds: ClassVar[tuple[str, ...]] = ()
+    sections: ClassVar[tuple[str, ...]] = ()
+    resumable: ClassVar[bool] = True
+    not_tunable: ClassVar[Optional[str]] = None
+
+    def __init__(self, recipe: Recipe, data: Any, placement: devices.Placement, log: Callable[[str], None] = print):
+        self.recipe, self.data, self.placement, self.log = recipe, data, placement, log
+        self.model: Optional[keras.Model] = None
+        self.throughput: Optional[Throughput] = None
+        self.check()
+
+    # -- What the recipe may ask of this task --------------------------------
+
+    def check(self) -> None:
+        """Refuses recipe settings this task cannot use; a task that reads a
+        section or key extends it.
+
+        Raises:
+            RecipeError: naming the key.
+        """
+        recipe, builder = self.recipe, self.recipe["model"]["builder"]
+        if "quality" not in self.sections and not _at_defaults(recipe, "quality"):
+            # Defaults pass: a resolved recipe (a run folder's copy) lists them.
+            raise RecipeError(
+                f"{recipe.path}: quality: scores the samples of a GAN, but this recipe trains "
+                f"'{builder}'. Remove the section (or leave it at its defaults)."
+            )
+        if "fine_tune" not in self.sections and recipe["fine_tune"]["epochs"]:
+            raise RecipeError(
+                f"{recipe.path}: fine_tune.epochs: a second phase unfreezes a backbone, and this recipe's "
+                f"builder '{builder}' has none. Use model.builder: transfer, or set fine_tune.epochs: 0."
+            )
+        if "pretrain" not in self.sections and recipe["pretrain"]["enabled"]:
+            raise RecipeError(
+                f"{recipe.path}: pretrain.enabled: Word2Vec pretraining starts the embedding of a text "
+                f"model, but this recipe trains '{builder}' on {self.data.description}. "
+                "Set pretrain.enabled: false."
+            )
+
+    # -- Before training -----------------------------------------------------
+
+    def prepare(self, pretrain: bool = True) -> None:
+        """Splits the data, makes the pipelines, builds and compiles the model.
+
+        Args:
+            pretrain: Run work that trains before the model exists (a text
+                model's Word2Vec pretraining); a dry run does not.
+        """
+        recipe, data, placement = self.recipe, self.data, self.placement
+        data_section, training = recipe["data"], recipe["training"]
+        check_builder(recipe, data)  # Fails early, before any pretraining.
+        keras.utils.set_random_seed(training["seed"])
+        # A random share for examples, the latest steps for a series.
+        x, y, x_val, y_val = data.split(training["validation_split"], training["seed"])
+        self.fit_inputs, self.fit_labels = x, y
+        self.batch_size = placement.global_batch_size(training["batch_size"], training["batch_scope"])
+        self.train_examples = len(x)
+        self.steps_per_epoch = math.ceil(len(x) / self.batch_size)
+        cache = data_section["cache"]
+        self.train = pipeline.make_dataset(
+            x, y, self.batch_size, shuffle=True, seed=training["seed"],
+            shuffle_buffer=data_section["shuffle_buffer"], cache=cache,
+        )
+        self.validation = pipeline.make_dataset(x_val, y_val, self.batch_size, cache=cache) if x_val is not None else None
+        self.test = pipeline.make_dataset(data.x_test, data.y_test, self.batch_size, cache=cache)
+        self.before_build(pretrain)
+        with devices.building(placement):
+            self.model = self.build()
+            self.compile()
+
+    def before_build(self, pretrain: bool) -> None:
+        """Work between the split and the model (nothing by default)."""
+
+    def build(self) -> keras.Model:
+        """The uncompiled model, built in the strategy's scope."""
+        return build_model(self.recipe, self.data, self.fit_inputs)
+
+    def execution(self) -> dict:
+        """``compile``'s execution options from the recipe."""
+        training = self.recipe["training"]
+        return dict(jit_compile=training["jit_compile"], steps_per_execution=training["steps_per_execution"])
+
+    def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
+        """Compiles the model with an optimizer built from an ``optimizer``
+        section (the recipe's by default), its schedule spanning ``epochs``."""
+        self.model.compile(
+            optimizer=build_optimizer(
+                optimizer or self.recipe["optimizer"], self.steps_per_epoch, epochs or self.recipe["training"]["epochs"]
+            ),
+            loss=self.recipe["loss"],
+            metrics=list(self.recipe["metrics"]),
+            **self.execution(),
+        )
+
+    # -- Training --------------------------------------------------------------
+
+    def fit(
+        self, callbacks: list, *, verbose: Any = "auto", epochs: Optional[int] = None, initial_epoch: int = 0
+    ) -> keras.callbacks.History:
+        """Trains on the recipe's pipelines: the one ``fit`` of ``run`` and ``tune``.
+
+        Args:
+            callbacks: Added to the recipe's own (early stopping).
+            epochs: The epoch to stop after; the recipe's by default.
+            initial_epoch: The epoch to start from (Hyperband continues trials).
+        """
+        return self.model.fit(
+            self.train,
+            validation_data=self.validation,
+            epochs=epochs or self.recipe["training"]["epochs"],
+            initial_epoch=initial_epoch,
+            shuffle=False,  # The pipeline reshuffles every epoch itself.
+            callbacks=[*callbacks, *early_stopping(self.recipe)],
+            verbose=verbose,
+        )
+
+    def epoch_outputs(self, folder: Path) -> list:
+        """Callbacks that write the epoch's own outputs (none by default)."""
+        return []
+
+    def train(self, folder: Path, verbose: Any = "auto") -> None:
+        """Trains for the run in ``folder``: history, logs, checkpoints;
+        then draws the learning curves."""
+        self.throughput = Throughput(self.train_examples)
+        self.fit(run_callbacks(self.recipe, folder, [self.throughput, *self.epoch_outputs(folder)]), verbose=verbose)
+        runs.plot_learning_curves(folder)
+
+    def samples_per_second(self) -> Optional[float]:
+        return self.throughput.samples_per_second() if self.throughput else None
+
+    # -- After training --------------------------------------------------------
+
+    @classmethod
+    def scores(cls, data: Any, predictions: np.ndarray) -> dict:
+        """The model's scores from its test-split predictions; a task says
+        which (``kerasdl evaluate`` and ``export`` score through it too)."""
+        return {}
+
+    @classmethod
+    def details(cls, data: Any, predictions: np.ndarray) -> dict:
+        """What ``kerasdl evaluate`` reports beyond the scores (a
+        classifier's confusion matrix); nothing by default."""
+        return {}
+
+    def baselines(self) -> dict:
+        """Simple baselines scored on the test split (none by default)."""
+        return {}
+
+    def evaluate(self, folder: Path) -> dict:
+        """The model's scores on the test split (``test``) and, on the chief
+        with ``training.baselines`` on, the baselines' (``baselines``)."""
+        model = self.model
+        test = {key: float(value) for key, value in model.evaluate(self.test, verbose=0, return_dict=True).items()}
+        scores = self.scores(self.data, model.predict(self.test, verbose=0))
+        test.update({key: value for key, value in scores.items() if key not in test})
+        scored = self.baselines() if self.placement.is_chief and self.recipe["training"]["baselines"] else {}
+        if scored:
+            from kerasdl.evaluation.scores import table
+
+            self.log("Test split, model and baselines:")
+            for line in table(scores, scored, tuple(scores)):
+                self.log("  " + line)
+        return {"test": test, "baselines": scored}
+
+    def save(self, folder: Path) -> None:
+        """Writes the trained model to the run folder (the chief's work)."""
+        runs.save_model(folder, self.model, self.data.export_assets())
+
+    def export(self, folder: Path) -> tuple[Path, Optional[float]]:
+        """Exports a verified SavedModel; returns its folder and the
+        verification's largest difference."""
+        recipe = self.recipe
+        return savedmodel.export_savedmodel(
+            self.model,
+            recipe["export"]["directory"],
+            recipe.name,
+            trained.as_inputs(self.data.x_test[:64]),
+            {**self.data.export_assets(), runs.RECIPE: recipe.to_yaml()},
+            output_name=self.data.output_name,
+            check=recipe["export"]["verify"],
+            precision=self.placement.precision,
+            keras_file=folder / runs.MODEL,  # Saved by `save`.
+        )
+
+    def report(self, folder: Path) -> dict:
+        """The task's own section of metrics.json (empty by default)."""
+        return {}

@@ -1,0 +1,154 @@
+"""The Word2Vec task: trains word vectors with the sparse skip-gram step
+(``kerasdl/models/skipgram.py``) in a loop of its own, scores them on
+analogies and word similarity, and exports a SavedModel that looks words up.
+
+The run folder gets history.csv, metrics.json and the vectors in word2vec
+text format (vectors.txt) and as vectors.tsv + metadata.tsv for the
+TensorBoard Embedding Projector.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import keras
+import numpy as np
+
+from kerasdl.artifacts.word_vectors import export_word_vectors
+from kerasdl.data import skipgram
+from kerasdl.data.corpus import Corpus
+from kerasdl.data.word_vectors import WordVectors, evaluate, report
+from kerasdl.errors import RecipeError
+from kerasdl.models.skipgram import OPTIMIZERS, SkipGramTrainer
+from kerasdl.recipe.resolve import Recipe
+from kerasdl.registry import register_task
+from kerasdl.runtime import devices, runs
+from kerasdl.runtime.optimizers import build_schedule
+from kerasdl.tasks.task import Task, build_model
+
+PROBE_WORDS = ("government", "money", "city", "war", "music", "monday", "france", "good")
+VECTORS = "vectors.txt"
+# The scores that stand for the test split.
+TEST_SCORES = ("analogy_accuracy", "wordsim353_spearman", "simlex999_spearman")
+
+
+@register_task("word2vec")
+class WordVectorsTask(Task):
+    """The ``word2vec`` builder on a text corpus."""
+
+    builders = ("word2vec",)
+    data_kinds = ("corpus",)
+    # Epochs take seconds: a word2vec run starts afresh, it does not resume.
+    resumable = False
+    not_tunable = ("it trains with its own sparse loop, which `kerasdl tune` does not drive yet: it "
+                   "searches the models trained with fit (dense, cnn, lstm). Compare word2vec settings with "
+                   "`kerasdl run --set ...`.")
+
+    def prepare(self, pretrain: bool = True) -> None:
+        """Builds the model and the trainer; checks the optimizer and the
+        batch layout against the corpus."""
+        recipe, corpus = self.recipe, self.data
+        keras.utils.set_random_seed(recipe["training"]["seed"])
+        with self.placement.strategy.scope():
+            self.model = build_model(recipe, corpus)
+        self.trainer = trainer_for(recipe, self.model, corpus, self.placement)
+        self.batch_size = self.trainer.batch_size
+        self.train_examples = int(skipgram.expected_centers(corpus.vocabulary, corpus.sample))
+        self.steps_per_epoch = corpus.steps_per_epoch(self.trainer.batch_size)
+
+    def train(self, folder: Path, verbose: Any = "auto") -> None:
+        corpus, training = self.data, self.recipe["training"]
+        self.log(f"Corpus: {corpus.source}: {len(corpus.documents)} documents, {corpus.tokens:,} tokens, "
+                 f"{len(corpus.vocabulary):,} words in the vocabulary.")
+        rng = np.random.default_rng(training["seed"])
+        self.history: list[dict] = []
+        for epoch in range(training["epochs"]):
+            result = self.trainer.train_epoch(rng)
+            result["words_per_second"] = corpus.tokens / result["seconds"]
+            self.history.append({"epoch": epoch, **result})
+            runs.write_text_atomically(folder / runs.HISTORY, _history_csv(self.history))
+            if verbose:
+                self.log(f"Epoch {epoch + 1}/{training['epochs']}: loss {result['loss']:.4f}, "
+                         f"{result['pairs']:,} pairs, {result['words_per_second']:,.0f} words/s")
+        self.vectors = WordVectors(corpus.vocabulary.words, keras.ops.convert_to_numpy(self.trainer.target))
+
+    def samples_per_second(self) -> Optional[float]:
+        """Corpus tokens per second of training (gensim's words/s)."""
+        seconds = sum(entry["seconds"] for entry in self.history)
+        return self.data.tokens * len(self.history) / seconds if seconds else None
+
+    def evaluate(self, folder: Path) -> dict:
+        """Analogies, WordSim353 and SimLex-999 stand for the test split."""
+        self.evaluation = evaluate(self.vectors)
+        self.neighbours = {word: self.vectors.neighbours(word, 8) for word in PROBE_WORDS if word in self.vectors.index}
+        for line in report(self.evaluation, self.neighbours):
+            self.log(line)
+        return {"test": {key: self.evaluation[key] for key in TEST_SCORES}, "baselines": {}}
+
+    def save(self, folder: Path) -> None:
+        self.vectors.write_word2vec(folder / VECTORS)
+        self.vectors.write_projector(folder)
+
+    def export(self, folder: Path) -> tuple[Path, Optional[float]]:
+        recipe = self.recipe
+        return export_word_vectors(
+            self.vectors, recipe["export"]["directory"], recipe.name, lowercase=self.data.lowercase,
+            check=recipe["export"]["verify"],
+        )
+
+    def report(self, folder: Path) -> dict:
+        chief = self.placement.is_chief
+        return {
+            "evaluation": self.evaluation,
+            "neighbours": {word: [item[0] for item in items] for word, items in self.neighbours.items()},
+            "loss": [entry["loss"] for entry in self.history],
+            "vocabulary_size": len(self.data.vocabulary),
+            "vectors": str(folder / VECTORS) if chief else None,
+        }
+
+
+def trainer_for(
+    recipe: Recipe, model: keras.Model, corpus: Corpus, placement: Optional[devices.Placement] = None,
+) -> SkipGramTrainer:
+    """The trainer a recipe's ``optimizer`` and ``training`` sections describe
+    (``jit_compile: auto`` is on: XLA fuses the step's gathers and einsums).
+
+    Raises:
+        RecipeError: naming the key, for an optimizer or option the sparse
+            step does not have.
+    """
+    section, training = dict(recipe["optimizer"]), recipe["training"]
+    name, rate = section.pop("name"), section.pop("learning_rate")
+    if name not in OPTIMIZERS:
+        raise RecipeError(
+            f"{recipe.path}: optimizer.name: word2vec trains with sparse row updates, which "
+            f"kerasdl has for {' and '.join(OPTIMIZERS)}. Received: {name!r}"
+        )
+    if section:
+        key = sorted(section)[0]
+        raise RecipeError(f"{recipe.path}: optimizer.{key}: not used by word2vec's sparse {name}; remove it.")
+    if training["precision"] != "float32":
+        raise RecipeError(
+            f"{recipe.path}: training.precision: word2vec's sparse step computes in float32 (its cost is "
+            f"gathers and scatters, not matrix products); remove the key. Received: {training['precision']!r}"
+        )
+    strategy = placement.strategy if placement is not None else None
+    batch_size = training["batch_size"]
+    if placement is not None:
+        batch_size = placement.global_batch_size(batch_size, training["batch_scope"])
+    if isinstance(rate, dict):
+        rate = build_schedule(rate, corpus.steps_per_epoch(batch_size), training["epochs"])
+    try:
+        return SkipGramTrainer(
+            model, corpus, batch_size, optimizer=name, learning_rate=rate,
+            jit_compile=training["jit_compile"] is not False, strategy=strategy,
+        )
+    except ValueError as error:
+        raise RecipeError(f"{recipe.path}: training.batch_size: {error}") from None
+
+
+def _history_csv(history: list[dict]) -> str:
+    columns = ["epoch", "loss", "pairs", "seconds", "words_per_second"]
+    lines = [",".join(columns)] + [",".join(str(entry[key]) for key in columns) for entry in history]
+    return "\n".join(lines) + "\n"
