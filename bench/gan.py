@@ -25,10 +25,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from kerasdl import gan as gan_training
-from kerasdl.datasets import load_fashion_mnist
+from kerasdl.data.images import load_fashion_mnist
 from kerasdl.recipe import load_recipe
-from kerasdl.training import build_model
+from kerasdl.tasks import loop
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 64
@@ -110,8 +109,7 @@ def kerasdl_gan(recipe_name: str, data) -> tuple[keras.Model, tf.data.Dataset]:
     """The recipe's GAN, built and compiled as ``kerasdl run`` does, fed by
     the same kind of pipeline (uint8 images and labels, batched)."""
     recipe = load_recipe(ROOT / "recipes" / recipe_name, [f"training.batch_size={BATCH_SIZE}"])
-    model = build_model(recipe, data)
-    gan_training.compile_gan(model, recipe, steps_per_epoch=len(data.x_train) // BATCH_SIZE)
+    model = loop.prepared(recipe, data, log=lambda _: None).model  # The GAN task's build and compile.
     dataset = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).cache()
     dataset = dataset.shuffle(len(data.x_train), seed=0).batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
     return model, dataset.repeat()

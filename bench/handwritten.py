@@ -11,10 +11,9 @@ import sys
 import time
 
 import keras
-import numpy as np
 
 from kerasdl.builders import build_cnn
-from kerasdl.datasets import load_fashion_mnist
+from kerasdl.data.images import load_fashion_mnist
 from kerasdl.recipe import load_recipe
 
 

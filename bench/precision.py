@@ -2,7 +2,7 @@
 convnet at equal accuracy, side by side in one run.
 
 1. Throughput, interleaved: each recipe's model trains on its real data,
-   built and compiled as ``kerasdl run`` builds it (``training.Prepared``),
+   built and compiled as ``kerasdl run`` builds it (``tasks.loop.prepared``),
    in float32 and in mixed_bfloat16 (where the CPU has bfloat16
    arithmetic); Word2Vec (float32 only) trains whole epochs with its own
    step. The keras-io "Simple MNIST convnet" (on Fashion-MNIST) trains on
@@ -43,8 +43,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
-from kerasdl import devices, training, word2vec  # noqa: E402
-from kerasdl.datasets import load_fashion_mnist  # noqa: E402
+from kerasdl.data import catalogue  # noqa: E402
+from kerasdl.data.images import load_fashion_mnist  # noqa: E402
+from kerasdl.runtime import devices  # noqa: E402
+from kerasdl.tasks import loop, word2vec  # noqa: E402
+from kerasdl.tasks.task import build_model  # noqa: E402
 from kerasdl.recipe import load_recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,14 +113,14 @@ def keras_io_contender() -> Contender:
 
 def recipe_contender(recipe_file: str, precision: str) -> Contender:
     recipe = load_recipe(ROOT / "recipes" / recipe_file, [f"training.precision={precision}"])
-    prepared = training.Prepared(recipe, pretrain=False, log=lambda _: None)
-    return _fitter(prepared.model, prepared.train, prepared.batch_size)
+    prepared = loop.prepared(recipe, pretrain=False, log=lambda _: None)
+    return _fitter(prepared.model, prepared.train_data, prepared.batch_size)
 
 
 def word2vec_contender() -> Contender:
     recipe = load_recipe(ROOT / "recipes" / "word2vec.yaml")
-    data = training.load_data(recipe)
-    trainer = word2vec.trainer_for(recipe, training.build_model(recipe, data), data)
+    data = catalogue.from_recipe(recipe)
+    trainer = word2vec.trainer_for(recipe, build_model(recipe, data), data)
     rng = np.random.default_rng(0)
 
     def train(_: int) -> float:

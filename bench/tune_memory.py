@@ -50,9 +50,9 @@ def kerasdl_search(trials: int, folder: str, *options: str) -> list[dict]:
 HANDWRITTEN = r'''
 import json, sys
 import keras, keras_tuner as kt, numpy as np
-from kerasdl import datasets
+from kerasdl.data import catalogue
 
-data = datasets.load("fashion_mnist", {}, 42)
+data = catalogue.load("fashion_mnist", {}, 42)
 x, y = data.x_train[:EXAMPLES].astype("float32") / 255.0, data.y_train[:EXAMPLES]
 
 def memory():

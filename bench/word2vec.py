@@ -7,7 +7,7 @@ workers=2. The runs alternate (``--repeats`` each) so that machine noise
 hits both alike; the table gives medians. words/s counts corpus tokens
 (before the vocabulary cut, as gensim does) times epochs over training
 time (vocabulary building excluded for both). Both sets of vectors are
-scored by kerasdl.wordvectors; gensim's own analogy score is printed too,
+scored by kerasdl.data.word_vectors; gensim's own analogy score is printed too,
 as a check of that scorer.
 
 Usage: python bench/word2vec.py [--repeats 3] [--epochs N]
@@ -25,14 +25,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from kerasdl import corpus, training, word2vec, wordvectors  # noqa: E402
+from kerasdl.data import catalogue, corpus  # noqa: E402
+from kerasdl.data import word_vectors as wordvectors  # noqa: E402
+from kerasdl.tasks import word2vec  # noqa: E402
+from kerasdl.tasks.task import build_model  # noqa: E402
 from kerasdl.recipe import load_recipe  # noqa: E402
 
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "word2vec.yaml"
 
 
 def train_kerasdl(recipe, data, seed: int) -> tuple[float, wordvectors.WordVectors]:
-    model = training.build_model(recipe, data)
+    model = build_model(recipe, data)
     trainer = word2vec.trainer_for(recipe, model, data)
     rng = np.random.default_rng(seed)
     seconds = sum(trainer.train_epoch(rng)["seconds"] for _ in range(recipe["training"]["epochs"]))
@@ -63,7 +66,7 @@ def main() -> None:
     arguments = parser.parse_args()
     overrides = [f"training.epochs={arguments.epochs}"] if arguments.epochs else []
     recipe = load_recipe(RECIPE, overrides)
-    data = training.load_data(recipe)
+    data = catalogue.from_recipe(recipe)
     token_lists = [corpus.tokenize(text, data.lowercase) for text in corpus.news_articles_texts()]
     assert sum(map(len, token_lists)) == data.tokens
     words = data.tokens * recipe["training"]["epochs"]

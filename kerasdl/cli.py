@@ -21,7 +21,6 @@ from kerasdl import __version__
 from kerasdl.artifacts.layout import FORMATS, QUANTIZATIONS
 from kerasdl.recipe.schema import ALGORITHMS
 
-
 # Set when `kerasdl tune` re-executes itself to continue a search.
 _RECYCLED = "KERASDL_TUNE_RECYCLED"
 
@@ -54,7 +53,14 @@ def _stdout_for_json(as_json: bool) -> Any:
 
 def _call(function: Callable[[], Any]) -> Any:
     """Runs library code, turning kerasdl's own errors into clean exits."""
-    from kerasdl.errors import DataError, ExportError, InputError, RecipeError, RegistryError, TuningError
+    from kerasdl.errors import (
+        DataError,
+        ExportError,
+        InputError,
+        RecipeError,
+        RegistryError,
+        TuningError,
+    )
 
     try:
         return function()
@@ -173,7 +179,8 @@ def tune(
     settings_given += [f"tune.algorithm={algorithm}"] if algorithm else []
     settings_given += [f"tune.max_trials={max_trials}"] if max_trials else []
     resolved = _call(lambda: load_recipe(recipe, settings_given))
-    from kerasdl.tune import results, search, settings as tune_settings, tuners
+    from kerasdl.tune import results, search, tuners
+    from kerasdl.tune import settings as tune_settings
 
     settings = _call(lambda: tune_settings.load_settings(resolved))
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from kerasdl.cli import main
 from kerasdl.builders import build_cnn
+from kerasdl.cli import main
+from kerasdl.tasks.loop import METRICS_KEYS
 from tests.conftest import RECIPES, ROOT, TINY, run_cli
 
 CNN = str(ROOT / "recipes" / "cnn.yaml")
@@ -95,6 +96,7 @@ def test_run_end_to_end_exports_a_servable_savedmodel(workdir):
     result = run_cli("run", CNN, "--json", "--quiet", *_sets(*TINY), cwd=workdir)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
+    assert set(summary) == {*METRICS_KEYS, "classifier"} and summary["task"] == "classifier"
     assert summary["epochs"] == 2
     assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["test"]["loss"] > 0
     assert summary["export_max_difference"] <= 1e-4

@@ -15,10 +15,10 @@ import pytest
 import tensorflow as tf
 
 from kerasdl.artifacts import savedmodel as export
-from kerasdl.runtime import devices, runs
-from kerasdl.errors import ExportError, RecipeError
 from kerasdl.builders import build_cnn, build_gan
+from kerasdl.errors import ExportError, RecipeError
 from kerasdl.recipe import load_recipe
+from kerasdl.runtime import devices, runs
 from kerasdl.tasks.loop import prepared as Prepared
 from tests.conftest import ROOT, TINY, run_cli
 
@@ -195,7 +195,7 @@ def test_word2vec_over_two_cpus_matches_one_device(workdir):
     one = _run_json(workdir, RECIPE, settings)
     two = _run_json(workdir, RECIPE, settings + [TWO_CPUS])
     assert two["replicas"] == 2 and one["replicas"] == 1
-    assert np.allclose(two["loss"], one["loss"], rtol=1e-4)
+    assert np.allclose(two["word2vec"]["loss"], one["word2vec"]["loss"], rtol=1e-4)
 
 
 def test_gan_replicas_draw_their_own_noise_and_train(workdir):

@@ -4,6 +4,7 @@ scores, the generator export, and runs through the CLI."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,11 +12,12 @@ import pytest
 import tensorflow as tf
 
 from kerasdl.artifacts import generator as export
-from kerasdl.evaluation import judge
-from kerasdl.runtime import runs
 from kerasdl.builders import GAN, build_discriminator, build_gan, build_generator
 from kerasdl.data.images import FASHION_MNIST_CLASSES, load_fashion_mnist
 from kerasdl.errors import BuilderArgumentError, ExportError
+from kerasdl.evaluation import judge
+from kerasdl.runtime import runs
+from kerasdl.tasks.loop import METRICS_KEYS
 from tests.conftest import ROOT, kill_after_epochs, run_cli
 
 # Tiny networks on a few hundred real images: seconds per run.
@@ -240,7 +242,9 @@ def test_gan_run_end_to_end(workdir):
     result = run_cli("run", str(ROOT / "recipes" / "gan.yaml"), "--json", *_sets(TINY_GAN), cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
-    quality = summary["quality"]
+    assert set(summary) == {*METRICS_KEYS, "gan"}  # One metrics.json schema: the common keys, the task's section.
+    assert summary["task"] == "gan" and summary["gan"]["samples"] == str(Path(summary["run_dir"]) / "samples.png")
+    quality = summary["gan"]["quality"]
     assert {"fid", "fid_floor", "class_shares", "classes_covered", "evenness"} <= set(quality)
     assert "agreement" not in quality and quality["samples"] == 200
     assert sum(quality["class_shares"].values()) == pytest.approx(1.0)
@@ -271,8 +275,8 @@ def test_conditional_run_reports_agreement_and_exports_class_ids(workdir):
     result = run_cli("run", str(ROOT / "recipes" / "cgan.yaml"), "--json", *_sets(TINY_GAN), cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
-    assert 0.0 <= summary["quality"]["agreement"] <= 1.0
-    assert set(summary["quality"]["agreement_per_class"]) == set(FASHION_MNIST_CLASSES)
+    assert 0.0 <= summary["gan"]["quality"]["agreement"] <= 1.0
+    assert set(summary["gan"]["quality"]["agreement_per_class"]) == set(FASHION_MNIST_CLASSES)
     assert "Requested-class agreement" in result.stderr
     export_path = workdir / summary["export_path"]
     assert (export_path / "assets.extra" / "class_names.txt").read_text().split("\n")[0] == "T-shirt/top"

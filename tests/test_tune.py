@@ -12,10 +12,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from kerasdl.tune import settings as tuning
 from kerasdl.cli import main
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import load_recipe, resolve
+from kerasdl.tune import settings as tuning
 from tests.conftest import RECIPES, ROOT
 
 DENSE = str(ROOT / "recipes" / "dense.yaml")

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
-
 from conftest import ROOT, run_cli
-from kerasdl.data import corpus, word_vectors as wordvectors
+
 from kerasdl.builders import build_word2vec
 from kerasdl.cli import main
+from kerasdl.data import corpus
+from kerasdl.data import word_vectors as wordvectors
 from kerasdl.errors import BuilderArgumentError, DataError
 from kerasdl.models.skipgram import SkipGramTrainer, block_examples
+from kerasdl.tasks.loop import METRICS_KEYS
 
 RECIPE = str(ROOT / "recipes" / "word2vec.yaml")
 LEE = wordvectors.benchmark_file("lee_background.cor")  # 300 real news texts, 58k tokens.
@@ -165,10 +167,13 @@ def test_word2vec_recipe_trains_evaluates_and_exports_strings_to_vectors(workdir
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert "Analogies (3CosAdd)" in result.stderr and "WordSim353 Spearman" in result.stderr
-    assert summary["epochs"] == 3 and summary["loss"][-1] < summary["loss"][0]
-    assert 0 < summary["evaluation"]["analogy_coverage"] < 1 and summary["vocabulary_size"] > 1000
-    vectors = KeyedVectors.load_word2vec_format(summary["vectors"])
-    assert vectors.vector_size == 16 and len(vectors) == summary["vocabulary_size"]
+    assert set(summary) == {*METRICS_KEYS, "word2vec"}
+    own = summary["word2vec"]  # The task's own section of metrics.json.
+    assert summary["task"] == "word2vec" and summary["epochs"] == 3 and own["loss"][-1] < own["loss"][0]
+    assert 0 < own["evaluation"]["analogy_coverage"] < 1 and own["vocabulary_size"] > 1000
+    assert summary["train_samples_per_second"] > 0
+    vectors = KeyedVectors.load_word2vec_format(own["vectors"])
+    assert vectors.vector_size == 16 and len(vectors) == own["vocabulary_size"]
     for name in ("vectors.tsv", "metadata.tsv"):
         assert (Path(summary["run_dir"]) / name).is_file()
     loaded = tf.saved_model.load(summary["export_path"])

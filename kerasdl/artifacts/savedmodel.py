@@ -23,10 +23,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasdl.artifacts.layout import ASSETS, INPUT_NAME, KERAS_FILE, SIGNATURE
 from kerasdl.data.dataset import PROBABILITIES
 from kerasdl.errors import ExportError
-from kerasdl.artifacts.layout import ASSETS, INPUT_NAME, KERAS_FILE, SIGNATURE
-
 
 
 def next_version(folder: Path) -> int:

@@ -69,7 +69,7 @@ def export_word_vectors(vectors: Any, directory: str, name: str, lowercase: bool
     and as TSV for the Embedding Projector.
 
     Args:
-        vectors: A ``wordvectors.WordVectors``.
+        vectors: A ``data.word_vectors.WordVectors``.
     """
 
     def write(path: Path) -> Optional[float]:

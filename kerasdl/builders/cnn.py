@@ -11,6 +11,7 @@ from kerasdl.builders import options
 from kerasdl.errors import BuilderArgumentError
 from kerasdl.registry import register_builder
 
+
 def _conv(x: Any, filters: int, strides: int, conv_options: dict, name: str) -> Any:
     return layers.Conv2D(filters, strides=strides, name=name, **conv_options)(x)
 

@@ -25,7 +25,6 @@ from kerasdl.models.gan import CLASS_ID, GAN, IMAGES, LATENT
 from kerasdl.registry import register_builder
 
 
-
 def _check_common(
     num_classes: Optional[int], kernel_size: int, negative_slope: float, value_range: Sequence[float]
 ) -> None:

@@ -202,9 +202,8 @@ def build_transfer(
         dense_units: Hidden dense layers of the new head.
         dropout_rate: Dropout before each dense layer of the head.
         activation: The head's hidden activation.
-        random_flip, random_rotation, random_zoom, random_translation,
-            random_contrast: Augmentation of the new data, as in
-            ``build_cnn``; a kerasdl backbone's own augmentation is dropped.
+        random_flip, random_rotation, random_zoom, random_translation, random_contrast: Augmentation of
+            the new data, as in ``build_cnn``; a kerasdl backbone's own augmentation is dropped.
         output_activation: Activation of the output layer.
 
     Returns:

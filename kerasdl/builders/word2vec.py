@@ -10,7 +10,6 @@ from kerasdl.models.skipgram import CONTEXT_EMBEDDING, TARGET_EMBEDDING
 from kerasdl.registry import register_builder
 
 
-
 @register_builder("word2vec")
 def build_word2vec(
     vocabulary_size: int,
@@ -39,7 +38,7 @@ def build_word2vec(
         It trains with ``model.fit`` and
         ``keras.losses.BinaryCrossentropy(from_logits=True)``; ``kerasdl
         run`` trains its embeddings with a faster sparse step instead
-        (``kerasdl.word2vec``).
+        (``kerasdl.models.skipgram``).
 
     Raises:
         BuilderArgumentError: if an argument is not positive.

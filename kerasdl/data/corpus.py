@@ -49,7 +49,7 @@ class Corpus:
         vocabulary: The kept words with their counts.
         tokens: Tokens in the corpus before the vocabulary cut: what
             words/s counts, as gensim does.
-        window, sample, block_size, shared_negatives: See ``skipgram.batches``.
+        window, sample, block_size, shared_negatives: See ``data.skipgram.batches``.
         lowercase: Whether text was lowercased (queries are too).
         source: Where the text came from, for messages.
     """
@@ -84,7 +84,7 @@ class Corpus:
         return {"vocabulary_size": len(self.vocabulary)}, {}
 
     def batches(self, batch_size: int, rng: np.random.Generator, noise=None) -> Iterator[skipgram.Batch]:
-        """One epoch of training batches (see ``skipgram.batches``)."""
+        """One epoch of training batches (see ``data.skipgram.batches``)."""
         return skipgram.batches(
             self.documents, self.vocabulary, window=self.window, sample=self.sample, batch_size=batch_size,
             block_size=self.block_size, shared_negatives=self.shared_negatives, noise=noise, rng=rng,

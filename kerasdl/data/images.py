@@ -48,6 +48,9 @@ def load_fashion_mnist(directory: str = FASHION_MNIST_DIR) -> Dataset:
     """Fashion-MNIST (Zalando, MIT): 60k/10k 28x28 grayscale garments, 10 classes.
 
     Installed offline by the Debian package ``dataset-fashion-mnist``.
+
+    Args:
+        directory: The folder with the four gzipped IDX files.
     """
     folder = Path(directory)
     missing = [name for name in FASHION_MNIST_SHA256 if not (folder / name).is_file()]

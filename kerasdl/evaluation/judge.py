@@ -30,9 +30,9 @@ from typing import Callable, Optional
 import keras
 import numpy as np
 
+from kerasdl.builders.cnn import build_cnn
 from kerasdl.data import pipeline
 from kerasdl.runtime import runs
-from kerasdl.builders.cnn import build_cnn
 
 # The judge's architecture: the CNN builder, small and without batch norm
 # (which costs 2.3x the training time on a CPU for no accuracy here);
@@ -90,7 +90,7 @@ def load_or_train(data, directory: str, epochs: int, seed: int, log: Callable[[s
     """The cached judge of this data, or a new one trained and cached.
 
     Args:
-        data: A ``datasets.Dataset`` of labelled images.
+        data: A ``data.dataset.Dataset`` of labelled images.
         directory: The cache, e.g. ``runs/judges``.
         epochs: Training epochs of a new judge.
         seed: Its weights' and shuffling's seed.

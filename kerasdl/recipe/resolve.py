@@ -22,8 +22,8 @@ from typing import Any, Iterable, NoReturn, Optional
 
 import yaml
 
-from kerasdl.recipe import schema
 from kerasdl.errors import KerasdlError, RecipeError
+from kerasdl.recipe import schema
 from kerasdl.registry import BUILDERS, DATASETS
 
 

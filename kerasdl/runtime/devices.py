@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.schema import PRECISIONS, STRATEGIES
+
 CPU_FLAGS = Path("/proc/cpuinfo")
 # The CPU flags that mean native bfloat16 arithmetic (oneDNN uses them).
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import keras
 from keras.optimizers.schedules import LearningRateSchedule
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-# Importing a task module registers its task.
-from kerasdl.tasks import classifier, forecaster, gan, text, transfer, word2vec  # noqa: F401
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import TASKS
+
+# Importing a task module registers its task.
+from kerasdl.tasks import classifier, forecaster, gan, text, transfer, word2vec  # noqa: F401
 from kerasdl.tasks.task import Task, mismatch
 
 

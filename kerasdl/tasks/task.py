@@ -31,6 +31,7 @@ import numpy as np
 from kerasdl.artifacts import savedmodel, trained
 from kerasdl.data import pipeline
 from kerasdl.errors import BuilderArgumentError, RecipeError
+from kerasdl.evaluation.scores import table
 from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import BUILDERS, create_model
@@ -168,7 +169,9 @@ class Task:
         log: Progress messages.
 
     Raises:
-        RecipeError: for recipe settings the task cannot use.
+        RecipeError: naming ``model.builder`` when the builder does not
+            take what the data gives; naming the key of a recipe setting
+            the task cannot use.
     """
 
     name: ClassVar[str] = "task"
@@ -182,6 +185,7 @@ class Task:
         self.recipe, self.data, self.placement, self.log = recipe, data, placement, log
         self.model: Optional[keras.Model] = None
         self.throughput: Optional[Throughput] = None
+        check_builder(recipe, data)  # The builder takes what the data gives, before any other check.
         self.check()
 
     # -- What the recipe may ask of this task --------------------------------
@@ -223,7 +227,6 @@ class Task:
         """
         recipe, data, placement = self.recipe, self.data, self.placement
         data_section, training = recipe["data"], recipe["training"]
-        check_builder(recipe, data)  # Fails early, before any pretraining.
         keras.utils.set_random_seed(training["seed"])
         # A random share for examples, the latest steps for a series.
         x, y, x_val, y_val = data.split(training["validation_split"], training["seed"])
@@ -232,12 +235,12 @@ class Task:
         self.train_examples = len(x)
         self.steps_per_epoch = math.ceil(len(x) / self.batch_size)
         cache = data_section["cache"]
-        self.train = pipeline.make_dataset(
+        self.train_data = pipeline.make_dataset(
             x, y, self.batch_size, shuffle=True, seed=training["seed"],
             shuffle_buffer=data_section["shuffle_buffer"], cache=cache,
         )
-        self.validation = pipeline.make_dataset(x_val, y_val, self.batch_size, cache=cache) if x_val is not None else None
-        self.test = pipeline.make_dataset(data.x_test, data.y_test, self.batch_size, cache=cache)
+        self.validation_data = pipeline.make_dataset(x_val, y_val, self.batch_size, cache=cache) if x_val is not None else None
+        self.test_data = pipeline.make_dataset(data.x_test, data.y_test, self.batch_size, cache=cache)
         self.before_build(pretrain)
         with devices.building(placement):
             self.model = self.build()
@@ -280,8 +283,8 @@ class Task:
             initial_epoch: The epoch to start from (Hyperband continues trials).
         """
         return self.model.fit(
-            self.train,
-            validation_data=self.validation,
+            self.train_data,
+            validation_data=self.validation_data,
             epochs=epochs or self.recipe["training"]["epochs"],
             initial_epoch=initial_epoch,
             shuffle=False,  # The pipeline reshuffles every epoch itself.
@@ -325,13 +328,11 @@ class Task:
         """The model's scores on the test split (``test``) and, on the chief
         with ``training.baselines`` on, the baselines' (``baselines``)."""
         model = self.model
-        test = {key: float(value) for key, value in model.evaluate(self.test, verbose=0, return_dict=True).items()}
-        scores = self.scores(self.data, model.predict(self.test, verbose=0))
+        test = {key: float(value) for key, value in model.evaluate(self.test_data, verbose=0, return_dict=True).items()}
+        scores = self.scores(self.data, model.predict(self.test_data, verbose=0))
         test.update({key: value for key, value in scores.items() if key not in test})
         scored = self.baselines() if self.placement.is_chief and self.recipe["training"]["baselines"] else {}
         if scored:
-            from kerasdl.evaluation.scores import table
-
             self.log("Test split, model and baselines:")
             for line in table(scores, scored, tuple(scores)):
                 self.log("  " + line)

@@ -124,7 +124,7 @@ def search(
     Args:
         settings: From ``load_settings``.
         overwrite: Delete an existing project of this name first.
-        export_best: Retrain the best recipe with ``training.run`` (run folder
+        export_best: Retrain the best recipe with ``tasks.loop.run`` (run folder
             and SavedModel) once the search is over.
         trials_per_process: Stop with ``Recycle`` after this many trials, so
             that the caller continues the search in a fresh process; None

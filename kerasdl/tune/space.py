@@ -22,8 +22,8 @@ from typing import Any, Iterator, Optional
 
 import yaml
 
-from kerasdl.recipe import schema
 from kerasdl.errors import RecipeError
+from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Checker, Recipe
 
 TYPES = ("int", "float", "choice", "boolean")

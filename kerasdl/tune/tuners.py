@@ -17,7 +17,7 @@ import keras_tuner as kt
 from kerasdl.runtime import runs
 
 TRIAL_RECORD = "kerasdl-trial.json"
-TRIAL_HISTORY = "history.csv"
+TRIAL_HISTORY = runs.HISTORY
 
 # Tells apart the processes that ran a search's trials (re-executing keeps the pid).
 _PROCESS = uuid.uuid4().hex[:8]
