@@ -4,7 +4,9 @@ The loaders return a ``data.dataset.Dataset`` whose ``x`` arrays hold Python
 strings. The lstm builder adapts a ``TextVectorization`` layer on the
 training strings, inside the model, so the exported model takes raw text.
 
-Splits are stratified: the held-out part has each class's share.
+Splits are stratified: the held-out part has each class's share. (Texts
+without labels, for Word2Vec, are corpora: the ``text`` and
+``news_articles`` datasets are in ``corpus.py``.)
 """
 
 from __future__ import annotations
