@@ -53,14 +53,7 @@ def _stdout_for_json(as_json: bool) -> Any:
 
 def _call(function: Callable[[], Any]) -> Any:
     """Runs library code, turning kerasdl's own errors into clean exits."""
-    from kerasdl.errors import (
-        DataError,
-        ExportError,
-        InputError,
-        RecipeError,
-        RegistryError,
-        TuningError,
-    )
+    from kerasdl.errors import DataError, ExportError, InputError, RecipeError, RegistryError, TuningError
 
     try:
         return function()

@@ -12,12 +12,7 @@ import tensorflow as tf
 
 from kerasdl.builders import build_lstm
 from kerasdl.data.series import load_co2, load_series_csv, make_series
-from kerasdl.data.texts import (
-    load_text_csv,
-    load_text_folder,
-    load_tweet_sentiment,
-    standardize_texts,
-)
+from kerasdl.data.texts import load_text_csv, load_text_folder, load_tweet_sentiment, standardize_texts
 from kerasdl.errors import BuilderArgumentError, DataError
 from kerasdl.evaluation import baselines, scores
 from tests.conftest import ROOT, run_cli

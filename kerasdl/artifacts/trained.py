@@ -25,14 +25,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from kerasdl.artifacts.layout import (
-    ASSETS,
-    KERAS_FILE,
-    RECIPE_FILE,
-    SAVED_MODEL,
-    SIGNATURE,
-    TFLITE_FILE,
-)
+from kerasdl.artifacts.layout import ASSETS, KERAS_FILE, RECIPE_FILE, SAVED_MODEL, SIGNATURE, TFLITE_FILE
 from kerasdl.data.dataset import CLASS_NAMES_FILE
 from kerasdl.errors import InputError
 

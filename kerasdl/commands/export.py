@@ -21,14 +21,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from kerasdl.artifacts import savedmodel, trained
-from kerasdl.artifacts.layout import (
-    ASSETS,
-    FORMATS,
-    KERAS_FILE,
-    QUANTIZATIONS,
-    RECIPE_FILE,
-    TFLITE_FILE,
-)
+from kerasdl.artifacts.layout import ASSETS, FORMATS, KERAS_FILE, QUANTIZATIONS, RECIPE_FILE, TFLITE_FILE
 from kerasdl.artifacts.tflite import folder_size, to_tflite
 from kerasdl.data.dataset import CLASS_NAMES_FILE, PROBABILITIES, class_names_text
 from kerasdl.data.series import FORECAST

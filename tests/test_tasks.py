@@ -1,0 +1,72 @@
+"""Tasks: the catalogue picks one per builder and kind of data, and the run
+loop drives any registered task, a new family's too, without knowing it."""
+
+import json
+from types import SimpleNamespace
+
+import keras
+import pytest
+
+from kerasdl.errors import RecipeError
+from kerasdl.recipe.resolve import resolve
+from kerasdl.registry import BUILDERS, TASKS
+from kerasdl.tasks import catalogue, loop
+from kerasdl.tasks.classifier import Classifier
+
+
+@pytest.mark.parametrize("builder, kind, expected", [
+    ("cnn", "examples", "classifier"),
+    ("dense", "examples", "classifier"),
+    ("lstm", "examples", "classifier"),
+    ("lstm", "texts", "text"),
+    ("lstm", "series", "forecaster"),
+    ("gan", "examples", "gan"),
+    ("transfer", "examples", "transfer"),
+    ("word2vec", "corpus", "word2vec"),
+])
+def test_the_catalogue_picks_the_task_by_builder_then_by_data(builder, kind, expected):
+    recipe = resolve({"model": {"builder": builder, **({"backbone": "MobileNet"} if builder == "transfer" else {})}},
+                     "r.yaml")
+    assert catalogue.select(recipe, SimpleNamespace(kind=kind, description=kind)).name == expected
+
+
+@pytest.mark.parametrize("builder, kind", [("gan", "texts"), ("word2vec", "examples"), ("transfer", "series")])
+def test_a_builder_on_data_its_task_does_not_train_on_is_refused(builder, kind):
+    recipe = resolve({"model": {"builder": builder, **({"backbone": "MobileNet"} if builder == "transfer" else {})}},
+                     "r.yaml")
+    with pytest.raises(RecipeError, match=f"r.yaml: model.builder: '{builder}' does not train on {kind}"):
+        catalogue.select(recipe, SimpleNamespace(kind=kind, description=kind))
+
+
+def test_a_new_family_is_a_builder_a_task_and_a_recipe(workdir, monkeypatch):
+    """What docs/architecture.md promises: register a builder and a task,
+    write a recipe, and the run loop trains, scores, exports and reports it."""
+
+    def build_linear_probe(input_shape, num_classes):
+        """A linear classifier of raw pixels."""
+        inputs = keras.Input(shape=tuple(input_shape), name="inputs")
+        x = keras.layers.Rescaling(1.0 / 255)(keras.layers.Flatten()(inputs))
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x), name="linear_probe")
+
+    class Probe(Classifier):
+        builders = ("linear_probe",)
+        data_kinds = ("examples",)
+
+        def report(self, folder):
+            return {"weights": self.model.count_params()}
+
+    BUILDERS.names(), TASKS.names()  # Load the real entries first.
+    monkeypatch.setitem(BUILDERS._entries, "linear_probe", build_linear_probe)
+    monkeypatch.setattr(Probe, "name", "probe", raising=False)
+    monkeypatch.setitem(TASKS._entries, "probe", Probe)
+    recipe = resolve({
+        "model": {"builder": "linear_probe"},
+        "data": {"max_train_examples": 256, "max_test_examples": 128},
+        "training": {"epochs": 1, "batch_size": 64},
+    }, "probe.yaml")
+    summary = loop.run(recipe, verbose=0, log=lambda _: None)
+    assert summary["task"] == "probe" and summary["probe"] == {"weights": 28 * 28 * 10 + 10}
+    assert set(summary) == {*loop.METRICS_KEYS, "probe"}
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and "macro_f1" in summary["test"]
+    assert json.loads((workdir / summary["run_dir"] / "metrics.json").read_text()) == summary
+    assert (workdir / summary["export_path"] / "saved_model.pb").is_file()
