@@ -9,10 +9,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from click.testing import CliRunner
 
 from kerasdl.builders import build_lstm
+from kerasdl.cli import main
 from kerasdl.data.series import load_co2, load_series_csv, make_series
-from kerasdl.data.texts import load_text_csv, load_text_folder, load_tweet_sentiment, standardize_texts
+from kerasdl.data.texts import (
+    load_text_csv,
+    load_text_folder,
+    load_tweet_sentiment,
+    standardize_texts,
+)
 from kerasdl.errors import BuilderArgumentError, DataError
 from kerasdl.evaluation import baselines, scores
 from tests.conftest import ROOT, run_cli
@@ -296,12 +303,15 @@ def test_series_run_reports_baselines_and_exports_a_model_taking_raw_windows(wor
 ])
 def test_bad_lstm_recipes_fail_cleanly_before_writing(workdir, recipe, settings, message):
     sets = [item for setting in settings for item in ("--set", setting)]
-    result = run_cli("run", str(_recipes() / recipe), "--set", "tune=null", "--set", "training.epochs=1", *sets, cwd=workdir)
+    # In-process (no TensorFlow start-up each); a clean exit is a SystemExit, never another error.
+    result = CliRunner().invoke(main, ["run", str(_recipes() / recipe), "--set", "tune=null",
+                                       "--set", "training.epochs=1", "--quiet", *sets])
     if message is None:  # A control: the same overrides without a mistake run.
-        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.exit_code == 0 and result.exception is None, result.output[-2000:]
         return
     # Exit 2 for a recipe mistake, 1 for data that does not fit it.
-    assert result.returncode == (1 if "too few" in message else 2), result.stderr[-2000:]
+    assert result.exit_code == (1 if "too few" in message else 2), result.output[-2000:]
+    assert isinstance(result.exception, SystemExit)
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (workdir / "runs").exists() and not (workdir / "saved_models").exists()
 

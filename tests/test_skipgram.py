@@ -6,7 +6,14 @@ with ``block_examples``, the same expansion the training step uses."""
 import numpy as np
 import pytest
 
-from kerasdl.data.skipgram import UNKNOWN, NoiseTable, Vocabulary, batches, keep_probabilities, noise_distribution
+from kerasdl.data.skipgram import (
+    UNKNOWN,
+    NoiseTable,
+    Vocabulary,
+    batches,
+    keep_probabilities,
+    noise_distribution,
+)
 from kerasdl.models.skipgram import block_examples
 
 DOCUMENTS = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "sat"], ["a", "cat"]]
