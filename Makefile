@@ -58,7 +58,7 @@ bench: install
 
 ## docs: regenerate the recipe reference (docs/recipes.md) from the code
 docs: install
-	$(BIN)/python -m kerasdl.commands.reference docs/recipes.md
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m kerasdl.commands.reference docs/recipes.md
 
 clean:
 	rm -rf runs saved_models/*/ .pytest_cache build *.egg-info
