@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python bench/gan.py
 	$(BIN)/python bench/precision.py
 	$(BIN)/python bench/transfer.py
+	$(BIN)/python bench/data.py
 
 ## docs: regenerate the recipe reference (docs/recipes.md) from the code
 docs: install

@@ -102,6 +102,26 @@ def test_image_folder(tmp_path):
         images.load_image_folder(str(tmp_path / "dark"))
 
 
+def test_image_folder_names_a_corrupt_image_and_an_empty_class(tmp_path):
+    from PIL import Image
+
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (10, 12), color=(20, 30, 40)).save(tmp_path / name / "0.png")
+    good = (tmp_path / "dogs" / "0.png").read_bytes()
+    (tmp_path / "dogs" / "1.jpg").write_bytes(good[: len(good) // 3])  # Truncated.
+    with pytest.raises(DataError, match=r"dogs/1.jpg cannot be read as an image .*Replace or remove it"):
+        images.load_image_folder(str(tmp_path), image_size=[8, 8])
+    (tmp_path / "dogs" / "1.jpg").write_text("not an image")
+    with pytest.raises(DataError, match=r"dogs/1.jpg cannot be read as an image"):
+        images.load_image_folder(str(tmp_path), image_size=[8, 8])
+    (tmp_path / "dogs" / "1.jpg").unlink()
+    (tmp_path / "birds").mkdir()
+    (tmp_path / "birds" / "notes.txt").write_text("no images here")
+    with pytest.raises(DataError, match=r"birds has no images .*every class folder needs some"):
+        images.load_image_folder(str(tmp_path), image_size=[8, 8])
+
+
 def test_tfds_source_through_mock_data():
     import tensorflow_datasets as tfds
 

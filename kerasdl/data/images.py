@@ -106,10 +106,18 @@ def _read_image_folder(folder: Path, image_size: Sequence[int], color_mode: str,
     channels = {"grayscale": 1, "rgb": 3}[color_mode]
     images, labels = [], []
     for label, name in enumerate(names):
-        for file in sorted((folder / name).glob("*")):
-            if file.suffix.lower() in IMAGE_SUFFIXES:
+        files = [file for file in sorted((folder / name).glob("*")) if file.suffix.lower() in IMAGE_SUFFIXES]
+        if not files:
+            raise DataError(
+                f"{folder / name} has no images ({', '.join(IMAGE_SUFFIXES)}): every class folder needs some. "
+                "Add images or remove the folder."
+            )
+        for file in files:
+            try:
                 images.append(read_image(file, image_size, channels))
-                labels.append(label)
+            except OSError as error:  # PIL.UnidentifiedImageError is one; a truncated file another.
+                raise DataError(f"{file} cannot be read as an image ({error}). Replace or remove it.") from None
+            labels.append(label)
     if not images:
         raise DataError(f"{folder} has no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders.")
     return np.stack(images), np.asarray(labels, dtype=np.int64), names
