@@ -25,19 +25,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from multiprocessing import Pool
 from pathlib import Path
 
+from measure import run_measured
+
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "cnn.yaml"
 RESULTS = ROOT / "bench" / "results"
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 SIZE = 128
 BATCH_SIZE = 128
 TEST_FRACTION = 0.1
@@ -89,38 +87,19 @@ def raw_bytes(count: int) -> int:
 
 # -- The contenders, each run in its own process -----------------------------
 
-def run_measured(command: list[str], cwd: Path) -> tuple[dict, float, float]:
-    """Runs ``command``: (its last JSON line, its own peak RSS in GB from
-    wait4, wall seconds)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-    # Read the pipes on the side, or a chatty child blocks on a full pipe before wait4 returns.
-    output: dict[str, bytes] = {}
-    readers = [threading.Thread(target=lambda name=name: output.__setitem__(name, getattr(process, name).read()))
-               for name in ("stdout", "stderr")]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(process.pid, 0)
-    for reader in readers:
-        reader.join()
-    seconds = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"benchmark command failed: {' '.join(command)}\n{output['stderr'].decode()[-3000:]}")
-    return json.loads(output["stdout"].decode().strip().splitlines()[-1]), usage.ru_maxrss / 1e6, seconds
-
-
-def kerasdl_overrides(folder: Path) -> list[str]:
+def kerasdl_settings(folder: Path) -> list[str]:
+    """The recipe overrides of both contenders: the folder, one epoch, no validation, no export."""
     data = (f"data={{dataset: image_folder, path: {folder}, image_size: [{SIZE}, {SIZE}], color_mode: rgb, "
             f"test_fraction: {TEST_FRACTION}}}")
     settings = [data, "name=bench_data", "training.epochs=1", "training.validation_split=0",
                 f"training.batch_size={BATCH_SIZE}", f"training.seed={SEED}", "export.enabled=false",
                 "training.resume=false", "tune=null"]
-    return [item for setting in settings for item in ("--set", setting)]
+    return settings
 
 
 def kerasdl_run(folder: Path, scratch: Path) -> tuple[dict, float, float]:
-    return run_measured([sys.executable, "-m", "kerasdl", "run", str(RECIPE), "--json", "--quiet",
-                         *kerasdl_overrides(folder)], scratch)
+    sets = [item for setting in kerasdl_settings(folder) for item in ("--set", setting)]
+    return run_measured([sys.executable, "-m", "kerasdl", "run", str(RECIPE), "--json", "--quiet", *sets], scratch)
 
 
 def keras_fit(folder: Path, scratch: Path) -> tuple[dict, float, float]:
@@ -166,7 +145,7 @@ def contender(name: str, folder: Path) -> None:
     from kerasdl.recipe import load_recipe
     from kerasdl.runtime.optimizers import build_optimizer
 
-    recipe = load_recipe(RECIPE, kerasdl_overrides(folder)[1::2])
+    recipe = load_recipe(RECIPE, kerasdl_settings(folder))
     keras.utils.set_random_seed(SEED)
     train, test, train_images = _keras_datasets(folder)
     steps = int(train.cardinality())
@@ -212,8 +191,8 @@ def main() -> None:
         row = {
             "images": count,
             "raw_gb": raw_bytes(count) / 1e9,
-            **{f"{key}_peak_gb": median(key, lambda run: run[1]) for key in runs},
-            **{f"{key}_wall": median(key, lambda run: run[2]) for key in ("kerasdl", "keras")},
+            **{f"{key}_peak_gb": median(key, lambda run: run[2]) for key in runs},
+            **{f"{key}_wall": median(key, lambda run: run[1]) for key in ("kerasdl", "keras")},
             **{f"{key}_samples_per_second": median(key, lambda run: run[0]["train_samples_per_second"])
                for key in ("kerasdl", "keras")},
             **{f"{key}_images_per_second": median(key, lambda run: run[0]["images_per_second"])

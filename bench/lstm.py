@@ -15,15 +15,12 @@ Usage: python bench/lstm.py [--seeds 42 1 2] [--recipes lstm lstm_forecast]
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
+
+from measure import run_measured
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 # The score compared, and whether higher is better.
@@ -37,22 +34,8 @@ def run(recipe: str, seed: int, folder: Path) -> tuple[dict, float, float]:
         "--set", f"training.seed={seed}", "--set", f"training.runs_dir={folder / 'runs'}",
         "--set", f"export.directory={folder / 'saved_models'}",
     ]
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    output = {}
-    readers = [threading.Thread(target=lambda name, pipe: output.__setitem__(name, pipe.read()), args=item)
-               for item in (("stdout", process.stdout), ("stderr", process.stderr))]
-    for reader in readers:
-        reader.start()
-    # wait4 rather than Popen.wait: it also gives this child's own peak RSS.
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    for reader in readers:
-        reader.join()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"{recipe} (seed {seed}) failed:\n{output['stderr'][-3000:]}")
-    return json.loads(output["stdout"]), seconds, usage.ru_maxrss / 1e6  # Linux: kB.
+    summary, seconds, peak = run_measured(command)
+    return summary, seconds, peak
 
 
 def main() -> None:

@@ -12,8 +12,6 @@ Usage: python bench/run.py [--repeats 3] [--epochs 2]
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
@@ -21,19 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import run_measured
+
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "cnn.yaml"
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-
-
-def run_measured(command: list[str], cwd: str) -> tuple[dict, float]:
-    """Runs ``command`` and returns (its last JSON line, its own peak RSS in MiB)."""
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-    _, status, usage = os.wait4(process.pid, 0)
-    stdout, stderr = process.stdout.read().decode(), process.stderr.read().decode()
-    if status != 0:
-        sys.exit(f"benchmark command failed: {' '.join(command)}\n{stderr[-3000:]}")
-    return json.loads(stdout.strip().splitlines()[-1]), usage.ru_maxrss / 1024
 
 
 def help_latency(repeats: int = 10) -> float:
@@ -54,7 +43,7 @@ def main() -> None:
     kerasdl_speeds, handwritten_speeds, peaks = [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         for repeat in range(args.repeats):
-            summary, peak = run_measured(
+            summary, _, peak = run_measured(
                 [sys.executable, "-m", "kerasdl", "run", str(RECIPE), "--json", "--quiet",
                  "--set", f"training.epochs={args.epochs}", "--set", "export.enabled=false",
                  "--set", "training.resume=false"],
@@ -62,14 +51,14 @@ def main() -> None:
             )
             kerasdl_speeds.append(summary["train_samples_per_second"])
             peaks.append(peak)
-            baseline, _ = run_measured(
+            baseline, _, _ = run_measured(
                 [sys.executable, str(ROOT / "bench" / "handwritten.py"), str(RECIPE), str(args.epochs)],
                 scratch,
             )
             handwritten_speeds.append(baseline["train_samples_per_second"])
             print(f"pair {repeat + 1}: kerasdl {kerasdl_speeds[-1]:.0f} samples/s, "
                   f"hand-written fit {handwritten_speeds[-1]:.0f} samples/s, "
-                  f"kerasdl peak RSS {peak:.0f} MiB", flush=True)
+                  f"kerasdl peak RSS {peak:.2f} GB", flush=True)
 
     ours, theirs = statistics.median(kerasdl_speeds), statistics.median(handwritten_speeds)
     latency = help_latency()
@@ -77,7 +66,7 @@ def main() -> None:
     print(f"| measure (median of {args.repeats}) | kerasdl run | hand-written model.fit | ratio |")
     print("| --- | --- | --- | --- |")
     print(f"| CNN recipe training samples/s, Fashion-MNIST | {ours:.0f} | {theirs:.0f} | {ours / theirs:.3f} |")
-    print(f"| peak RSS of `kerasdl run recipes/cnn.yaml` | {statistics.median(peaks):.0f} MiB | | |")
+    print(f"| peak RSS of `kerasdl run recipes/cnn.yaml` | {statistics.median(peaks):.2f} GB | | |")
     print(f"| `kerasdl --help` wall time | {latency * 1000:.0f} ms | | |")
 
 
