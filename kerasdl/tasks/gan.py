@@ -24,7 +24,6 @@ from kerasdl.models.gan import CLASS_ID, GAN, LATENT
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
 from kerasdl.runtime import runs
-from kerasdl.runtime.optimizers import build_optimizer
 from kerasdl.tasks.task import Task
 
 SAMPLES = "samples.png"
@@ -120,10 +119,9 @@ class GANTask(Task):
 
     def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
         """One optimizer per network, both from the recipe's ``optimizer`` section."""
-        section, epochs = optimizer or self.recipe["optimizer"], epochs or self.recipe["training"]["epochs"]
         self.model.compile(
-            discriminator_optimizer=build_optimizer(section, self.steps_per_epoch, epochs),
-            generator_optimizer=build_optimizer(section, self.steps_per_epoch, epochs),
+            discriminator_optimizer=self.optimizer(optimizer, epochs),
+            generator_optimizer=self.optimizer(optimizer, epochs),
             **self.execution(),
         )
 

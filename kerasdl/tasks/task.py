@@ -6,7 +6,7 @@ never asks which family it has::
 
     task = TaskClass(recipe, data, placement)   # checks the recipe
     task.prepare()                              # split, pipelines, build, compile
-    task.train(folder, verbose)                 # fit (or the family's own loop)
+    task.train(folder, verbose)                 # its phases of fit (or the family's own loop)
     task.evaluate(folder)                       # test scores and baselines
     task.save(folder); task.export()            # the chief's files
     task.report(folder)                         # the task's metrics.json section
@@ -258,13 +258,17 @@ class Task:
         training = self.recipe["training"]
         return dict(jit_compile=training["jit_compile"], steps_per_execution=training["steps_per_execution"])
 
+    def optimizer(self, section: Optional[dict] = None, epochs: Optional[int] = None) -> keras.optimizers.Optimizer:
+        """An optimizer built from an ``optimizer`` section (the recipe's by
+        default), its schedule spanning ``epochs`` (the recipe's by default)."""
+        return build_optimizer(
+            section or self.recipe["optimizer"], self.steps_per_epoch, epochs or self.recipe["training"]["epochs"]
+        )
+
     def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
-        """Compiles the model with an optimizer built from an ``optimizer``
-        section (the recipe's by default), its schedule spanning ``epochs``."""
+        """Compiles the model with ``self.optimizer(optimizer, epochs)``."""
         self.model.compile(
-            optimizer=build_optimizer(
-                optimizer or self.recipe["optimizer"], self.steps_per_epoch, epochs or self.recipe["training"]["epochs"]
-            ),
+            optimizer=self.optimizer(optimizer, epochs),
             loss=self.recipe["loss"],
             metrics=list(self.recipe["metrics"]),
             **self.execution(),
@@ -297,11 +301,16 @@ class Task:
         return []
 
     def train(self, folder: Path, verbose: Any = "auto") -> None:
-        """Trains for the run in ``folder``: history, logs, checkpoints;
-        then draws the learning curves."""
+        """Trains for the run in ``folder`` (history, logs, checkpoints) in
+        ``phases``, timing the epochs; then draws the learning curves."""
         self.throughput = Throughput(self.train_examples)
-        self.fit(run_callbacks(self.recipe, folder, [self.throughput, *self.epoch_outputs(folder)]), verbose=verbose)
+        self.phases(folder, [self.throughput, *self.epoch_outputs(folder)], verbose)
         runs.plot_learning_curves(folder)
+
+    def phases(self, folder: Path, outputs: list, verbose: Any) -> None:
+        """The training itself: one ``fit`` by default (transfer learning adds
+        a second phase). ``outputs`` are callbacks for ``run_callbacks``."""
+        self.fit(run_callbacks(self.recipe, folder, outputs), verbose=verbose)
 
     def samples_per_second(self) -> Optional[float]:
         return self.throughput.samples_per_second() if self.throughput else None

@@ -14,7 +14,7 @@ from kerasdl.errors import RecipeError
 from kerasdl.registry import register_task
 from kerasdl.runtime import devices, runs
 from kerasdl.tasks.classifier import Classifier
-from kerasdl.tasks.task import Throughput, run_callbacks
+from kerasdl.tasks.task import run_callbacks
 
 # The second phase checkpoints here, inside the run's backup folder.
 FINE_TUNE_BACKUP = "fine_tune"
@@ -42,17 +42,15 @@ class Transfer(Classifier):
         except ValueError as error:
             raise RecipeError(f"{self.recipe.path}: fine_tune.unfreeze: {error}") from None
 
-    def train(self, folder: Path, verbose: Any = "auto") -> None:
+    def phases(self, folder: Path, outputs: list, verbose: Any) -> None:
         """The first phase, then the second. The second keeps its checkpoint
         inside the first's folder (the first deletes its own when it ends):
         a run killed in the second phase resumes there, not from the start."""
-        self.throughput = Throughput(self.train_examples)
         second = f"{runs.BACKUP}/{FINE_TUNE_BACKUP}"
         if not (folder / second).is_dir():
-            self.fit(run_callbacks(self.recipe, folder, [self.throughput]), verbose=verbose)
+            self.fit(run_callbacks(self.recipe, folder, outputs), verbose=verbose)
         if self.recipe["fine_tune"]["epochs"]:
-            self.fine_tune(run_callbacks(self.recipe, folder, [self.throughput], backup=second), verbose=verbose)
-        runs.plot_learning_curves(folder)
+            self.fine_tune(run_callbacks(self.recipe, folder, outputs, backup=second), verbose=verbose)
 
     def fine_tune(self, callbacks: list, *, verbose: Any = "auto") -> keras.callbacks.History:
         """The second phase: unfreezes the top of the backbone
