@@ -87,41 +87,6 @@ def test_npz_with_and_without_a_test_split(tmp_path):
         tables.load_npz(str(tmp_path / "bad.npz"))
 
 
-def test_image_folder(tmp_path):
-    from PIL import Image
-
-    for name, value in (("dark", 20), ("light", 230)):
-        (tmp_path / name).mkdir()
-        for index in range(5):
-            Image.new("L", (10, 12), color=value).save(tmp_path / name / f"{index}.png")
-    data = images.load_image_folder(str(tmp_path), image_size=[8, 8], test_fraction=0.2)
-    assert data.class_names == ["dark", "light"]
-    assert data.input_shape == (8, 8, 1) and len(data.x_test) == 2
-    assert all(x.mean() < 128 if y == 0 else x.mean() > 128 for x, y in zip(data.x_train, data.y_train))
-    with pytest.raises(DataError, match="no class sub-folders"):
-        images.load_image_folder(str(tmp_path / "dark"))
-
-
-def test_image_folder_names_a_corrupt_image_and_an_empty_class(tmp_path):
-    from PIL import Image
-
-    for name in ("cats", "dogs"):
-        (tmp_path / name).mkdir()
-        Image.new("RGB", (10, 12), color=(20, 30, 40)).save(tmp_path / name / "0.png")
-    good = (tmp_path / "dogs" / "0.png").read_bytes()
-    (tmp_path / "dogs" / "1.jpg").write_bytes(good[: len(good) // 3])  # Truncated.
-    with pytest.raises(DataError, match=r"dogs/1.jpg cannot be read as an image .*Replace or remove it"):
-        images.load_image_folder(str(tmp_path), image_size=[8, 8])
-    (tmp_path / "dogs" / "1.jpg").write_text("not an image")
-    with pytest.raises(DataError, match=r"dogs/1.jpg cannot be read as an image"):
-        images.load_image_folder(str(tmp_path), image_size=[8, 8])
-    (tmp_path / "dogs" / "1.jpg").unlink()
-    (tmp_path / "birds").mkdir()
-    (tmp_path / "birds" / "notes.txt").write_text("no images here")
-    with pytest.raises(DataError, match=r"birds has no images .*every class folder needs some"):
-        images.load_image_folder(str(tmp_path), image_size=[8, 8])
-
-
 def test_tfds_source_through_mock_data():
     import tensorflow_datasets as tfds
 

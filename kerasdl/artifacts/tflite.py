@@ -31,9 +31,9 @@ def folder_size(path: Path) -> int:
 
 def _representative(recipe: Any, data: Any) -> Callable:
     """The calibration sample: the first examples of the training split."""
-    if data.x_train.dtype == object:
+    if data.kind == "texts":
         raise InputError(f"{recipe.path}: int8 quantization calibrates on numeric inputs; this model reads strings.")
-    sample = data.x_train[:REPRESENTATIVE].astype(np.float32)
+    sample = data.sample(REPRESENTATIVE, "train").astype(np.float32)
 
     def examples():
         for index in range(len(sample)):

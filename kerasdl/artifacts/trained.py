@@ -161,6 +161,15 @@ def as_inputs(examples: np.ndarray) -> np.ndarray:
     return examples if examples.dtype == object else examples.astype(np.float32)
 
 
+def predict_test(predict: Callable[[np.ndarray], np.ndarray], data: Any) -> np.ndarray:
+    """``predict`` (a ``Trained.predictor``) over the test split of ``data``:
+    whole for arrays, batch by batch for data streamed from files."""
+    if not data.streamed:
+        return predict(as_inputs(data.x_test))
+    with data.reading():
+        return np.concatenate([predict(as_inputs(batch.numpy())) for batch in data.test_inputs(CHUNK)])
+
+
 def _with_assets(found: Trained, folder: Path) -> Trained:
     if (folder / RECIPE_FILE).is_file():
         found.recipe_file = folder / RECIPE_FILE

@@ -24,6 +24,7 @@ from typing import Any, Optional, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from kerasdl.builders import options
@@ -65,7 +66,8 @@ def build_lstm(
             ``num_classes``.
         adapt_data: Training inputs the preprocessing adapts to: strings
             for the vocabulary, windows for a series' statistics (required
-            for both), sequences for their ``Normalization`` (optional).
+            for both), sequences for their ``Normalization`` (optional;
+            arrays or a batched ``tf.data.Dataset`` of inputs).
         units: Width of each recurrent layer, first to last.
         cell: ``lstm`` or ``gru``.
         bidirectional: Read each sequence both ways and concatenate.
@@ -142,7 +144,11 @@ def build_lstm(
             x, anchor, spread = _anchored(inputs, adapt_data, input_shape)
         elif adapt_data is not None:
             normalize = layers.Normalization(axis=-1)
-            normalize.adapt(np.asarray(adapt_data, np.float32).reshape((-1,) + tuple(x.shape[1:])))
+            shape = (-1,) + tuple(x.shape[1:])
+            if isinstance(adapt_data, tf.data.Dataset):  # Streamed: adapted batch by batch.
+                normalize.adapt(adapt_data.map(lambda batch: tf.reshape(tf.cast(batch, tf.float32), shape)))
+            else:
+                normalize.adapt(np.asarray(adapt_data, np.float32).reshape(shape))
             x = normalize(x)
 
     x = _recurrent_stack(x, mask, units, CELLS[cell], bidirectional, dropout_rate, recurrent_dropout, pooling)

@@ -91,17 +91,17 @@ def evaluate(
     model = trained.locate(model_path)
     recipe = recipe_for(model, recipe_or_data, overrides)
     data = data_catalogue.from_recipe(recipe)
-    if not hasattr(data, "x_test"):
+    if not hasattr(data, "y_test"):
         raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a model on.")
     _check_fits(model, data, recipe)
-    log(f"Scoring {model.path} ({model.kind}) on {len(data.x_test)} test examples of {data.source}")
-    predictions = model.predictor()(trained.as_inputs(data.x_test))
+    log(f"Scoring {model.path} ({model.kind}) on {data.test_examples} test examples of {data.source}")
+    predictions = trained.predict_test(model.predictor(), data)
     _check_outputs(model, predictions, data)
     task = catalogue.select(recipe, data)
     scores = task.scores(data, predictions)
     summary: dict[str, Any] = {
         "model": str(model.path), "format": model.kind, "recipe": str(recipe.path), "dataset": data.source,
-        "test_examples": int(len(data.x_test)), "test": scores,
+        "test_examples": int(data.test_examples), "test": scores,
     }
     folder = Path(output) if output else Path("evaluations") / model.name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     if folder.exists() and any(folder.iterdir()):
@@ -116,7 +116,7 @@ def evaluate(
         if matrix is not None:
             plot_confusion_matrix(
                 matrix, data.class_names, staging / CONFUSION,
-                f"{model.name} on {len(data.x_test)} test examples: accuracy {scores['accuracy']:.4f}",
+                f"{model.name} on {data.test_examples} test examples: accuracy {scores['accuracy']:.4f}",
             )
         (staging / runs.METRICS).write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -127,10 +127,10 @@ def evaluate(
 def _check_fits(model: trained.Trained, data: Any, recipe: Recipe) -> None:
     """The data's examples have the model's input shape and classes."""
     shape, is_text = model.input_shape()
-    data_shape = tuple(data.x_test.shape[1:])
-    if is_text != (data.x_test.dtype == object) or (not is_text and data_shape != shape):
+    data_shape, data_is_text = tuple(data.input_shape), data.kind == "texts"
+    if is_text != data_is_text or (not is_text and data_shape != shape):
         expected = "strings" if is_text else f"examples of shape {shape}"
-        received = "strings" if data.x_test.dtype == object else f"examples of shape {data_shape}"
+        received = "strings" if data_is_text else f"examples of shape {data_shape}"
         raise InputError(
             f"{recipe.path}: data.dataset: {model.path} takes {expected}, but {data.source} has {received}. "
             "Score it on the data it was trained for."

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import numpy as np
 
 from kerasdl.artifacts import savedmodel, trained
 from kerasdl.artifacts.layout import ASSETS, FORMATS, KERAS_FILE, QUANTIZATIONS, RECIPE_FILE, TFLITE_FILE
@@ -105,15 +104,14 @@ def convert(
             # The float TFLite model, for the size the quantization saves.
             summary["float_tflite_bytes"] = len(to_tflite(reference, None))
             summary["size_ratio_to_float_tflite"] = summary["bytes"] / summary["float_tflite_bytes"]
-        if evaluate and data is not None and hasattr(data, "x_test"):
-            inputs = trained.as_inputs(data.x_test)
-            log(f"Scoring both on {len(inputs)} test examples of {data.source}")
-            summary["test"] = _scores(located, recipe, data, inputs)
-            summary["float_test"] = _scores(trained.locate(reference), recipe, data, inputs)
+        if evaluate and data is not None and hasattr(data, "y_test"):
+            log(f"Scoring both on {data.test_examples} test examples of {data.source}")
+            summary["test"] = _scores(located, recipe, data)
+            summary["float_test"] = _scores(trained.locate(reference), recipe, data)
     return summary
 
 
-def _scores(model: trained.Trained, recipe: Any, data: Any, inputs: np.ndarray) -> dict:
+def _scores(model: trained.Trained, recipe: Any, data: Any) -> dict:
     from kerasdl.tasks import catalogue
 
-    return catalogue.select(recipe, data).scores(data, model.predictor()(inputs))
+    return catalogue.select(recipe, data).scores(data, trained.predict_test(model.predictor(), data))

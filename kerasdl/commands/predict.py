@@ -16,21 +16,25 @@ from typing import Any, Sequence
 import numpy as np
 
 from kerasdl.artifacts import trained
-from kerasdl.data import files
 from kerasdl.data.files import IMAGE_SUFFIXES
+from kerasdl.data.streaming import ImageReader
 from kerasdl.errors import InputError
 
 
 def read_image(path: Path, shape: tuple) -> np.ndarray:
     """An image file as pixels 0-255 of ``shape`` (height, width, channels),
-    read as image-folder datasets read theirs (``data.files.read_image``)."""
+    decoded and resized as image-folder datasets stream theirs
+    (``data.streaming.ImageReader``)."""
+    import tensorflow as tf
+
     height, width, channels = shape
     if channels not in (1, 3):
         raise InputError(f"{path}: the model takes images with {channels} channels; kerasdl reads grey or RGB images only.")
     try:
-        return files.read_image(path, (height, width), channels)
-    except OSError as error:  # PIL.UnidentifiedImageError is one.
-        raise InputError(f"{path}: cannot be read as an image ({error}).") from None
+        return ImageReader((height, width), channels)(tf.constant(str(path))).numpy()
+    except tf.errors.InvalidArgumentError as error:
+        reason = str(error).split("}}")[-1].split("[Op:")[0].strip()
+        raise InputError(f"{path}: cannot be read as an image ({reason}).") from None
 
 
 def read_inputs(values: Sequence[str], shape: tuple, is_text: bool) -> tuple[np.ndarray, list[str]]:

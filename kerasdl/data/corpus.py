@@ -7,6 +7,7 @@ window, subsampling, negatives) in the same ``data`` section.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -65,6 +66,8 @@ class Corpus:
     source: str
 
     kind = "corpus"
+    notes: tuple = ()  # Nothing to say about a corpus beyond its source.
+    skipped = 0  # Every document is read.
     description = "a text corpus"
 
     def limited(self, max_documents: Optional[int], max_test: Optional[int] = None) -> "Corpus":
@@ -75,6 +78,10 @@ class Corpus:
         kept = self.documents[:max_documents]
         share = sum(map(len, kept)) / max(1, sum(map(len, self.documents)))
         return dataclasses.replace(self, documents=kept, tokens=int(round(self.tokens * share)))
+
+    def reading(self) -> contextlib.AbstractContextManager:
+        """The corpus was read when it was loaded: no error to translate."""
+        return contextlib.nullcontext()
 
     def only(self, classes: Sequence[int]) -> "Corpus":
         raise ValueError(f"{self.source} has no classes to choose from. Remove the key.")

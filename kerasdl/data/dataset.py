@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from kerasdl.data.pipeline import InMemory
 from kerasdl.errors import DataError
 
 # Names a model's classes, one a line: in a run folder and an export's assets.
@@ -19,7 +20,7 @@ PROBABILITIES = "probabilities"
 
 
 @dataclasses.dataclass
-class Dataset:
+class Dataset(InMemory):
     """Train and test arrays plus what a model needs to know about them."""
 
     x_train: np.ndarray
@@ -28,6 +29,7 @@ class Dataset:
     y_test: np.ndarray
     class_names: list[str]
     source: str
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     output_name = PROBABILITIES
 
@@ -74,16 +76,7 @@ class Dataset:
         Raises:
             ValueError: naming the index that is not a class, or a repeat.
         """
-        if len(set(classes)) != len(classes) or not classes:
-            raise ValueError(f"expected distinct class indices. Received: {list(classes)}")
-        for index in classes:
-            if not 0 <= index < self.num_classes:
-                raise ValueError(
-                    f"{self.source} has classes 0 to {self.num_classes - 1} ({', '.join(self.class_names)}). "
-                    f"Received: {index}"
-                )
-        relabel = np.full(self.num_classes, -1, dtype=np.int64)
-        relabel[list(classes)] = np.arange(len(classes))
+        relabel = kept_classes(self.class_names, classes, self.source)
 
         def keep(x: np.ndarray, y: np.ndarray) -> tuple:
             mask = relabel[y] >= 0
@@ -127,10 +120,28 @@ class Dataset:
         return {CLASS_NAMES_FILE: class_names_text(self.class_names)}
 
 
+def kept_classes(class_names: Sequence[str], classes: Sequence[int], source: str) -> np.ndarray:
+    """Maps each class index to its new label when only ``classes`` are kept
+    (0, 1, ... in the order given), -1 for a class left out.
+
+    Raises:
+        ValueError: naming the index that is not a class, or a repeat.
+    """
+    if len(set(classes)) != len(classes) or not classes:
+        raise ValueError(f"expected distinct class indices. Received: {list(classes)}")
+    for index in classes:
+        if not 0 <= index < len(class_names):
+            raise ValueError(
+                f"{source} has classes 0 to {len(class_names) - 1} ({', '.join(class_names)}). Received: {index}"
+            )
+    relabel = np.full(len(class_names), -1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    return relabel
+
+
 def class_names_text(names: Sequence[str]) -> str:
     """The content of ``class_names.txt``."""
     return "\n".join(names) + "\n"
-
 
 
 def hold_out(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, key: str = "test_fraction"):

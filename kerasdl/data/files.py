@@ -1,4 +1,5 @@
-"""Reading data files: checksums, files shipped in packages, CSV rows and images.
+"""Reading data files: checksums, files shipped in packages, CSV rows; the
+suffixes of image and text files.
 
 Every loader reads through these, so a missing, corrupt or malformed file
 gets the same clear message wherever it comes from.
@@ -12,31 +13,13 @@ import importlib.util
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
 
 from kerasdl.errors import DataError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 TEXT_SUFFIXES = (".txt", ".text", ".md")
 # CSV fields may hold long texts; past 16 MB a field is a mistake, not a text.
 csv.field_size_limit(1 << 24)
-
-
-def read_image(file: Path, size: Sequence[int], channels: int) -> np.ndarray:
-    """An image file as uint8 pixels of shape ``(height, width, channels)``:
-    converted to grey (1 channel) or RGB (3) and resized to ``size``
-    (height, width). Image-folder datasets and ``kerasdl predict`` both read
-    images this way, so a model answers a file as it saw one in training.
-
-    Raises:
-        OSError: a file Pillow cannot read (``PIL.UnidentifiedImageError``
-            is one).
-    """
-    from PIL import Image  # Pillow comes with matplotlib.
-
-    with Image.open(file) as image:
-        resized = image.convert("L" if channels == 1 else "RGB").resize(tuple(size)[::-1])
-    return np.asarray(resized, dtype=np.uint8).reshape(*size, channels)
 
 
 def verify_sha256(path: Path, expected: str, content: Optional[bytes] = None) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import os
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
 from kerasdl.data.dataset import Dataset, hold_out
-from kerasdl.data.files import IMAGE_SUFFIXES, read_image, verify_sha256
+from kerasdl.data.files import IMAGE_SUFFIXES, verify_sha256
+from kerasdl.data.streaming import ImageFiles, ImageReader
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -97,30 +99,38 @@ def load_mnist() -> Dataset:
     return Dataset(x_train, y_train, x_test, y_test, [str(d) for d in range(10)], f"MNIST from {folder}")
 
 
-def _read_image_folder(folder: Path, image_size: Sequence[int], color_mode: str, class_names=None):
+def list_image_folder(folder: Path, class_names: Optional[Sequence[str]] = None) -> tuple:
+    """The image files of a folder with one sub-folder per class, without
+    opening them.
+
+    Returns:
+        ``(paths, labels, class_names, others)``: paths sorted within each
+        class, and the files left out for their extension.
+
+    Raises:
+        DataError: naming the folder without class folders, or the class
+            folder without images.
+    """
     if not folder.is_dir():
         raise DataError(f"Image folder not found: {folder}. Set `data.path` to a folder with one sub-folder per class.")
-    names = class_names or sorted(p.name for p in folder.iterdir() if p.is_dir())
+    names = list(class_names or sorted(entry.name for entry in os.scandir(folder) if entry.is_dir()))
     if not names:
         raise DataError(f"{folder} has no class sub-folders; expected {folder}/<class>/<image>.png.")
-    channels = {"grayscale": 1, "rgb": 3}[color_mode]
-    images, labels = [], []
+    paths, labels, others = [], [], []
     for label, name in enumerate(names):
-        files = [file for file in sorted((folder / name).glob("*")) if file.suffix.lower() in IMAGE_SUFFIXES]
-        if not files:
+        if not (folder / name).is_dir():
+            raise DataError(f"{folder / name} is missing: every class ({', '.join(names)}) needs a folder of images.")
+        files = sorted(entry.path for entry in os.scandir(folder / name) if entry.is_file())
+        images = [file for file in files if Path(file).suffix.lower() in IMAGE_SUFFIXES]
+        others += [file for file in files if Path(file).suffix.lower() not in IMAGE_SUFFIXES]
+        if not images:
             raise DataError(
                 f"{folder / name} has no images ({', '.join(IMAGE_SUFFIXES)}): every class folder needs some. "
                 "Add images or remove the folder."
             )
-        for file in files:
-            try:
-                images.append(read_image(file, image_size, channels))
-            except OSError as error:  # PIL.UnidentifiedImageError is one; a truncated file another.
-                raise DataError(f"{file} cannot be read as an image ({error}). Replace or remove it.") from None
-            labels.append(label)
-    if not images:
-        raise DataError(f"{folder} has no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders.")
-    return np.stack(images), np.asarray(labels, dtype=np.int64), names
+        paths += images
+        labels += [label] * len(images)
+    return np.array(paths), np.array(labels, dtype=np.int64), names, others
 
 
 @register_dataset("image_folder")
@@ -131,22 +141,38 @@ def load_image_folder(
     test_path: Optional[str] = None,
     test_fraction: float = 0.2,
     seed: int = 42,
-) -> Dataset:
-    """A folder of images with one sub-folder per class (``path/<class>/*.png``).
+    skip_corrupt: bool = False,
+) -> ImageFiles:
+    """A folder of images with one sub-folder per class (``path/<class>/*.png``),
+    streamed: files are listed, split and decoded as training reads them.
 
     Args:
         path: The training folder.
-        image_size: ``[height, width]`` every image is resized to.
-        color_mode: ``grayscale`` or ``rgb``.
+        image_size: ``[height, width]`` every image is resized to (images
+            may differ in size and format: PNG, JPEG, GIF, BMP, WebP).
+        color_mode: ``grayscale`` or ``rgb`` (every image is converted).
         test_path: Optional folder with the same classes for testing.
-        test_fraction: Share held out for testing when there is no test_path.
+        test_fraction: Share of the files held out for testing when there
+            is no test_path.
         seed: Seed of the held-out split.
+        skip_corrupt: Leave out (and count) files that cannot be decoded,
+            found by one pass before training; by default such a file
+            stops the run with a message naming it.
     """
     if color_mode not in ("grayscale", "rgb"):
         raise DataError(f"color_mode must be 'grayscale' or 'rgb'. Received: color_mode={color_mode!r}")
-    x, y, names = _read_image_folder(Path(path), image_size, color_mode)
+    paths, labels, names, others = list_image_folder(Path(path))
     if test_path:
-        x_test, y_test, _ = _read_image_folder(Path(test_path), image_size, color_mode, names)
+        test_paths, test_labels, _, test_others = list_image_folder(Path(test_path), names)
+        others += test_others
     else:
-        x, y, x_test, y_test = hold_out(x, y, test_fraction, seed)
-    return Dataset(x, y, x_test, y_test, names, f"images in {path}")
+        paths, labels, test_paths, test_labels = hold_out(paths, labels, test_fraction, seed)
+    notes = []
+    if others:
+        notes.append(f"Left out {len(others)} files that are not images ({', '.join(IMAGE_SUFFIXES)}), "
+                     f"e.g. {others[0]}.")
+    reader = ImageReader(tuple(int(side) for side in image_size), {"grayscale": 1, "rgb": 3}[color_mode])
+    return ImageFiles(
+        paths, labels, test_paths, test_labels, names, f"images in {path}",
+        skip_corrupt=skip_corrupt, notes=notes, reader=reader,
+    )

@@ -1,11 +1,150 @@
-"""tf.data input pipelines from in-memory arrays."""
+"""tf.data input pipelines: how examples, in memory or streamed from files,
+become the batches a model trains on.
+
+Every kind of labelled data hands the task a ``Pipelines`` (train,
+validation and test batches, ``Feed`` deciding cache, shuffle and
+sharding); ``finish`` is the one place where elements are cached,
+shuffled, batched and prefetched.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 import tensorflow as tf
+
+# A streamed source's element shuffle buffer when the recipe sets none and
+# a cache fixes the order of elements (file order is shuffled otherwise):
+# bounded, as the elements may be large images.
+STREAM_SHUFFLE_BUFFER = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class Feed:
+    """How examples become batches.
+
+    Attributes:
+        batch_size: The global batch (a strategy splits it across replicas
+            and workers).
+        seed: Seeds the shuffles and the validation split.
+        cache: ``memory``, ``disk`` or ``none`` (``auto`` is resolved by the
+            data: memory for arrays, none for streamed files).
+        shuffle_buffer: Elements in the shuffle buffer; None for the data's
+            default (the whole set for arrays).
+        cache_dir: Where ``disk`` caches go; None until the run has a
+            folder (no cache meanwhile).
+        shard: ``(count, index)``: this worker's share of a multi-worker
+            run's files, or None.
+        service: A tf.data service dispatcher (``grpc://host:port``) that
+            does the training pipeline's preprocessing, or None.
+    """
+
+    batch_size: int
+    seed: int
+    cache: str = "memory"
+    shuffle_buffer: Optional[int] = None
+    cache_dir: Optional[Path] = None
+    shard: Optional[tuple[int, int]] = None
+    service: Optional[str] = None
+
+    def resolved(self, streamed: bool) -> "Feed":
+        """``cache: auto`` made concrete for in-memory (memory) or streamed (none) data."""
+        if self.cache != "auto":
+            return self
+        return dataclasses.replace(self, cache="none" if streamed else "memory")
+
+
+@dataclasses.dataclass
+class Pipelines:
+    """What a task trains and tests on.
+
+    Attributes:
+        train, validation, test: Batched ``(inputs, labels)`` datasets;
+            validation is None without a validation split.
+        train_examples: Examples in one epoch of ``train`` (all workers).
+        fit_inputs: What preprocessing layers adapt to: the training
+            inputs (arrays), or a bounded sample of them for streamed data.
+        fit_labels: The training labels (validation share removed).
+    """
+
+    train: tf.data.Dataset
+    validation: Optional[tf.data.Dataset]
+    test: tf.data.Dataset
+    train_examples: int
+    fit_inputs: Any
+    fit_labels: np.ndarray
+
+
+def cache_name(split: str, identity: str) -> str:
+    """A disk cache's file name: the split and a digest of what it holds, so
+    a cache is never read for other files or another split."""
+    return f"{split}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+
+
+def finish(
+    dataset: tf.data.Dataset,
+    feed: Feed,
+    *,
+    split: str,
+    identity: str,
+    size: int,
+    shuffle: bool = False,
+    default_buffer: Optional[int] = None,
+    sharded: bool = False,
+) -> tf.data.Dataset:
+    """Caches, shuffles, batches and prefetches a dataset of single examples.
+
+    Args:
+        split: ``train``, ``validation`` or ``test`` (names a disk cache).
+        identity: What the dataset holds (its files, or arrays' digest):
+            part of a disk cache's name.
+        size: Examples in ``dataset``.
+        shuffle: Reshuffle every epoch (training), through a buffer of
+            ``feed.shuffle_buffer`` examples, or else ``default_buffer``
+            (the whole set when None; 0 for none, as a source that
+            shuffles its own files needs none).
+        sharded: The source took this worker's share of the files itself;
+            tf.data must not shard again.
+    """
+    cached = feed.cache in ("memory", "disk") and split != "test"  # The test split is read once.
+    if cached and feed.cache == "memory":
+        dataset = dataset.cache()
+    elif cached and feed.cache_dir is not None:
+        dataset = dataset.cache(str(disk_cache(feed.cache_dir, cache_name(split, identity))))
+    if shuffle:
+        buffer = feed.shuffle_buffer or (size if default_buffer is None else default_buffer)
+        if buffer:
+            dataset = dataset.shuffle(min(buffer, max(size, 1)), seed=feed.seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(feed.batch_size)
+    if shuffle and feed.service:
+        # The service's workers split an epoch's files among them: each
+        # example is read once an epoch, however many workers there are.
+        dataset = dataset.apply(tf.data.experimental.service.distribute(
+            processing_mode="distributed_epoch", service=feed.service,
+        ))
+    options = tf.data.Options()
+    # A source that sharded its files itself must not be sharded again; in
+    # memory there are no files, so each worker keeps its share of elements.
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF if sharded else tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def disk_cache(folder: Path, name: str) -> Path:
+    """The path of a disk cache in ``folder``, with any unfinished cache of
+    that name removed: a run killed while writing leaves a lock file that
+    would stop every later read (one run owns its folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(folder.glob(f"{name}*.lockfile")):
+        for stale in folder.glob(f"{name}*"):
+            stale.unlink()
+    return folder / name
 
 
 def make_dataset(
@@ -18,18 +157,68 @@ def make_dataset(
     shuffle_buffer: Optional[int] = None,
     cache: bool = True,
 ) -> tf.data.Dataset:
-    """Batches ``(x, y)`` with optional cache and per-epoch reshuffling, then prefetches.
+    """Batches in-memory ``(x, y)`` with optional cache and per-epoch
+    reshuffling (the whole set by default), then prefetches."""
+    feed = Feed(batch_size, seed or 0, "memory" if cache else "none", shuffle_buffer)
+    return finish(
+        tf.data.Dataset.from_tensor_slices((x, y)), feed, split="arrays", identity="", size=len(x), shuffle=shuffle,
+    )
 
-    ``batch_size`` is the global batch: a distribution strategy splits it
-    across replicas (and workers)."""
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    if cache:
-        dataset = dataset.cache()
-    if shuffle:
-        buffer = min(shuffle_buffer or len(x), len(x))
-        dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    # In-memory data has no files to shard: each worker of a multi-worker
-    # strategy keeps its share of the batches' elements.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+
+def from_arrays(data: Any, feed: Feed, validation_split: float) -> Pipelines:
+    """The pipelines of in-memory data (``Dataset``, ``Series``): its own
+    ``split`` of the training arrays, then ``finish``."""
+    feed = feed.resolved(streamed=False)
+    x, y, x_val, y_val = data.split(validation_split, feed.seed)
+
+    def batches(inputs, labels, split, shuffle=False):
+        return finish(
+            tf.data.Dataset.from_tensor_slices((inputs, labels)), feed,
+            split=split, identity=f"{len(inputs)}", size=len(inputs), shuffle=shuffle,
+        )
+
+    return Pipelines(
+        train=batches(x, y, "train", shuffle=True),
+        validation=batches(x_val, y_val, "validation") if x_val is not None else None,
+        test=batches(data.x_test, data.y_test, "test"),
+        train_examples=len(x),
+        fit_inputs=x,
+        fit_labels=y,
+    )
+
+
+class InMemory:
+    """What in-memory data (``x_train``, ``y_train``, ``x_test``, ``y_test``
+    arrays and a ``split``) shares with data streamed from files: the same
+    methods, which for arrays are slices."""
+
+    streamed = False
+    skipped = 0
+    notes: tuple = ()  # What the loader noticed about the data, shown before training.
+
+    @property
+    def test_examples(self) -> int:
+        return len(self.y_test)
+
+    def pipelines(self, feed: Feed, validation_split: float) -> Pipelines:
+        """Training, validation and test batches of the arrays."""
+        return from_arrays(self, feed, validation_split)
+
+    def sample(self, count: int, split: str = "test") -> np.ndarray:
+        """The first ``count`` examples' inputs of ``split`` (``train`` or ``test``)."""
+        return (self.x_train if split == "train" else self.x_test)[:count]
+
+    def test_inputs(self, batch_size: int) -> tf.data.Dataset:
+        """The test split's inputs alone, in order, batched."""
+        return tf.data.Dataset.from_tensor_slices(self.x_test).batch(batch_size)
+
+    def in_memory(self) -> "InMemory":
+        return self
+
+    def without_corrupt(self) -> "InMemory":
+        """Arrays were checked when they were loaded: unchanged."""
+        return self
+
+    def reading(self) -> contextlib.AbstractContextManager:
+        """Arrays were read when they were loaded: no error to translate."""
+        return contextlib.nullcontext()

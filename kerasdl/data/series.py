@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from kerasdl.data.files import package_file, read_csv_rows
+from kerasdl.data.pipeline import InMemory
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -32,7 +33,7 @@ FORECAST = "forecast"
 
 
 @dataclasses.dataclass
-class Series:
+class Series(InMemory):
     """A series and how it is cut into forecasting examples.
 
     Attributes:

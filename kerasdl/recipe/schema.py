@@ -53,6 +53,10 @@ class Field:
 EarlyStopping = typing.Union[bool, typing.Mapping[str, Any]]
 LearningRate = typing.Union[float, typing.Mapping[str, Any]]
 
+# data.cache: where decoded examples are kept for later epochs (true and
+# false, from older recipes, mean memory and none).
+CACHES = ("auto", "memory", "disk", "none", True, False)
+
 # Section name -> key -> Field. `data` lists only the pipeline keys shared
 # by every dataset; `model` has only the builder's name.
 SECTIONS: dict[str, dict[str, Field]] = {
@@ -61,8 +65,9 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "max_train_examples": Field(Optional[int], None, "Use only the first N training examples (quick runs, tests); null for all.", minimum=1),
         "max_test_examples": Field(Optional[int], None, "Use only the first N test examples; null for all.", minimum=1),
         "classes": Field(Optional[typing.Sequence[int]], None, "Keep only these classes (indices into the dataset's classes), relabelled 0, 1, ... in this order; null for all."),
-        "shuffle_buffer": Field(Optional[int], None, "Shuffle buffer size in examples; null shuffles the whole training set.", minimum=1),
-        "cache": Field(bool, True, "Cache the decoded examples in memory after the first epoch."),
+        "shuffle_buffer": Field(Optional[int], None, "Shuffle buffer size in examples; null for the whole training set in memory, and for data streamed from files a fresh file order every epoch (plus a 2,048-example buffer behind a cache).", minimum=1),
+        "cache": Field(typing.Union[bool, str], "auto", "Keep decoded examples for later epochs: memory, disk (a file in the run folder, removed when the run ends), none, or auto (memory for data loaded into memory, none for data streamed from files). true and false mean memory and none.", choices=CACHES),
+        "service": Field(Optional[str], None, "A tf.data service dispatcher (grpc://host:port) whose workers do the training pipeline's reading and preprocessing; null to do it in this process."),
     },
     "model": {
         "builder": Field(str, REQUIRED, "Registered builder name (`kerasdl list`); every other key of this section is that builder's keyword argument."),

@@ -68,6 +68,16 @@ class Placement:
         (scope ``global``) or ``batch_size`` per replica."""
         return batch_size * self.replicas if scope == "per_replica" else batch_size
 
+    def input_shard(self) -> Optional[tuple[int, int]]:
+        """``(workers, index)``: this worker's share of files to read in a
+        multi-worker run (the chief first, as ``tf.distribute`` numbers
+        input pipelines), or None in a single process."""
+        if self.workers <= 1 or self.task is None:
+            return None
+        kind, index = self.task
+        has_chief = "chief" in (cluster() or {}).get("cluster", {})
+        return self.workers, 0 if kind == "chief" else index + (1 if has_chief else 0)
+
     def describe(self) -> str:
         where = f"{self.replicas} replica{'s' if self.replicas != 1 else ''}"
         if self.workers > 1:

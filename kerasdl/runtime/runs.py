@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+from kerasdl.errors import DataError
+
 RECIPE = "recipe.yaml"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
@@ -30,6 +32,7 @@ CURVE = "learning_curve.png"
 BACKUP = "backup"
 MODEL = "model.keras"
 LOGS = "logs"
+CACHE = "cache"  # data.cache: disk, while the run trains
 
 
 def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path]:
@@ -57,7 +60,8 @@ def workspace(
 
     The chief (and a single process) gets the run folder: the unfinished
     run of the same resolved recipe when ``training.resume`` is on, else a
-    new one (always new with ``resume`` off). Any other worker of a multi-worker run gets a scratch folder,
+    new one (always new with ``resume`` off); a new one is removed again
+    when a ``DataError`` stops it before it finished an epoch. Any other worker of a multi-worker run gets a scratch folder,
     deleted afterwards; it resumes from the chief's checkpoint when it sees
     the chief's run folder (a runs_dir on a shared filesystem), as every
     worker must start from the same epoch.
@@ -73,7 +77,16 @@ def workspace(
         else:
             folder = create(training["runs_dir"], recipe.name, recipe_yaml)
             log(f"Run folder: {folder}")
-            yield folder, None
+            try:
+                yield folder, None
+            except DataError:
+                # Bad data found while reading it: a new run that finished no
+                # epoch holds nothing worth keeping (nor resuming).
+                if checkpointed_epoch(folder) == 0:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    with contextlib.suppress(OSError):  # Its recipe's folder too, if it was the only run.
+                        folder.parent.rmdir()
+                raise
         return
     scratch = Path(tempfile.mkdtemp(prefix="kerasdl-worker-"))
     try:

@@ -104,6 +104,7 @@ class GANTask(Task):
 
     builders = ("gan",)
     data_kinds = ("examples",)
+    streams = False  # The judge and the sample grids read arrays of real images.
     sections = ("quality",)
     not_tunable = ("a GAN's losses do not measure its samples, so `kerasdl tune` has no objective to "
                    "search it by. Compare GAN settings with `kerasdl run --set ...` and the FID each run prints.")

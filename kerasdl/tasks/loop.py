@@ -21,7 +21,7 @@ from kerasdl.tasks.task import Task
 # name, holding its own section (docs/runs.md describes them all).
 METRICS_KEYS = (
     "name", "task", "dataset", "role", "strategy", "replicas", "workers", "precision", "global_batch_size",
-    "epochs", "resumed_from_epoch", "train_seconds", "train_samples_per_second",
+    "epochs", "resumed_from_epoch", "train_seconds", "train_samples_per_second", "skipped_corrupt",
     "test", "baselines", "validation", "run_dir", "export_path", "export_max_difference",
 )
 
@@ -48,7 +48,12 @@ def create(
     """
     placement = placement or place(recipe)
     data = data if data is not None else data_catalogue.from_recipe(recipe)
-    return catalogue.select(recipe, data)(recipe, data, placement, log)
+    task_class = catalogue.select(recipe, data)
+    if not task_class.streams:
+        data = data.in_memory()  # The task trains on arrays: streamed files are decoded first.
+    for note in data.notes:
+        log(note)
+    return task_class(recipe, data, placement, log)
 
 
 def prepared(recipe: Recipe, data: Any = None, *, pretrain: bool = True, log: Callable[[str], None] = print) -> Task:
@@ -74,7 +79,7 @@ def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = p
     task = create(recipe, placement=placement, log=log)
     task.prepare()
     chief = placement.is_chief
-    with runs.workspace(recipe, chief, log, resume=task.resumable) as (folder, resumed_from):
+    with runs.workspace(recipe, chief, log, resume=task.resumable) as (folder, resumed_from), task.data.reading():
         start = time.perf_counter()
         task.train(folder, verbose)
         train_seconds = time.perf_counter() - start
@@ -84,6 +89,8 @@ def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = p
         export_path, difference = None, None
         if recipe["export"]["enabled"] and chief:
             export_path, difference = task.export(folder)
+        if task.data.skipped:
+            log(f"Skipped {task.data.skipped} examples that cannot be decoded (data.skip_corrupt).")
         history = runs.read_history(folder)
         summary = {
             "name": recipe.name,
@@ -99,6 +106,7 @@ def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = p
             "resumed_from_epoch": resumed_from,
             "train_seconds": round(train_seconds, 2),
             "train_samples_per_second": task.samples_per_second(),
+            "skipped_corrupt": task.data.skipped,
             "test": scores["test"],
             "baselines": scores["baselines"],
             "validation": {

@@ -21,12 +21,15 @@ for a recipe's builder and data.
 from __future__ import annotations
 
 import math
+import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Optional
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasdl.artifacts import savedmodel, trained
 from kerasdl.data import pipeline
@@ -160,6 +163,8 @@ class Task:
             ``pretrain``, ``quality``); a recipe that sets another task's
             section is refused.
         resumable: Whether a killed run resumes from its checkpoint.
+        streams: Whether it trains on data streamed from files; if not,
+            such data is decoded into arrays first (``data.in_memory``).
         not_tunable: Why ``kerasdl tune`` cannot search it, or None.
 
     Args:
@@ -179,6 +184,7 @@ class Task:
     data_kinds: ClassVar[tuple[str, ...]] = ()
     sections: ClassVar[tuple[str, ...]] = ()
     resumable: ClassVar[bool] = True
+    streams: ClassVar[bool] = True
     not_tunable: ClassVar[Optional[str]] = None
 
     def __init__(self, recipe: Recipe, data: Any, placement: devices.Placement, log: Callable[[str], None] = print):
@@ -225,26 +231,38 @@ class Task:
             pretrain: Run work that trains before the model exists (a text
                 model's Word2Vec pretraining); a dry run does not.
         """
-        recipe, data, placement = self.recipe, self.data, self.placement
-        data_section, training = recipe["data"], recipe["training"]
+        training, placement = self.recipe["training"], self.placement
         keras.utils.set_random_seed(training["seed"])
-        # A random share for examples, the latest steps for a series.
-        x, y, x_val, y_val = data.split(training["validation_split"], training["seed"])
-        self.fit_inputs, self.fit_labels = x, y
+        self.data = self.data.without_corrupt()  # With data.skip_corrupt: one pass finds them.
         self.batch_size = placement.global_batch_size(training["batch_size"], training["batch_scope"])
-        self.train_examples = len(x)
-        self.steps_per_epoch = math.ceil(len(x) / self.batch_size)
-        cache = data_section["cache"]
-        self.train_data = pipeline.make_dataset(
-            x, y, self.batch_size, shuffle=True, seed=training["seed"],
-            shuffle_buffer=data_section["shuffle_buffer"], cache=cache,
-        )
-        self.validation_data = pipeline.make_dataset(x_val, y_val, self.batch_size, cache=cache) if x_val is not None else None
-        self.test_data = pipeline.make_dataset(data.x_test, data.y_test, self.batch_size, cache=cache)
+        self.use_pipelines()
+        self.steps_per_epoch = math.ceil(self.train_examples / self.batch_size)
         self.before_build(pretrain)
         with devices.building(placement):
             self.model = self.build()
             self.compile()
+
+    def feed(self, cache_dir: Optional[Path] = None) -> pipeline.Feed:
+        """How the recipe wants its examples batched (``data`` section)."""
+        section = self.recipe["data"]
+        return pipeline.Feed(
+            batch_size=self.batch_size,
+            seed=self.recipe["training"]["seed"],
+            cache={True: "memory", False: "none"}.get(section["cache"], section["cache"]),
+            shuffle_buffer=section["shuffle_buffer"],
+            cache_dir=cache_dir,
+            shard=self.placement.input_shard(),
+            service=section["service"],
+        )
+
+    def use_pipelines(self, cache_dir: Optional[Path] = None) -> None:
+        """Makes the training, validation and test pipelines (a random
+        validation share for examples, the latest steps for a series);
+        ``data.cache: disk`` caches in ``cache_dir`` once a run has one."""
+        inputs = self.data.pipelines(self.feed(cache_dir), self.recipe["training"]["validation_split"])
+        self.train_data, self.validation_data, self.test_data = inputs.train, inputs.validation, inputs.test
+        self.train_examples = inputs.train_examples
+        self.fit_inputs, self.fit_labels = inputs.fit_inputs, inputs.fit_labels
 
     def before_build(self, pretrain: bool) -> None:
         """Work between the split and the model (nothing by default)."""
@@ -286,15 +304,19 @@ class Task:
             epochs: The epoch to stop after; the recipe's by default.
             initial_epoch: The epoch to start from (Hyperband continues trials).
         """
-        return self.model.fit(
-            self.train_data,
-            validation_data=self.validation_data,
-            epochs=epochs or self.recipe["training"]["epochs"],
-            initial_epoch=initial_epoch,
-            shuffle=False,  # The pipeline reshuffles every epoch itself.
-            callbacks=[*callbacks, *early_stopping(self.recipe)],
-            verbose=verbose,
-        )
+        with warnings.catch_warnings():
+            if self.train_data.cardinality() == tf.data.UNKNOWN_CARDINALITY:  # The tf.data service's, say.
+                # An epoch is all the data gives; Keras learns its steps in the first.
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+            return self.model.fit(
+                self.train_data,
+                validation_data=self.validation_data,
+                epochs=epochs or self.recipe["training"]["epochs"],
+                initial_epoch=initial_epoch,
+                shuffle=False,  # The pipeline reshuffles every epoch itself.
+                callbacks=[*callbacks, *early_stopping(self.recipe)],
+                verbose=verbose,
+            )
 
     def epoch_outputs(self, folder: Path) -> list:
         """Callbacks that write the epoch's own outputs (none by default)."""
@@ -302,9 +324,15 @@ class Task:
 
     def train(self, folder: Path, verbose: Any = "auto") -> None:
         """Trains for the run in ``folder`` (history, logs, checkpoints) in
-        ``phases``, timing the epochs; then draws the learning curves."""
+        ``phases``, timing the epochs; then draws the learning curves. A
+        disk cache lives in the run folder while it trains."""
+        disk = self.feed().resolved(self.data.streamed).cache == "disk"
+        if disk:
+            self.use_pipelines(folder / runs.CACHE)
         self.throughput = Throughput(self.train_examples)
         self.phases(folder, [self.throughput, *self.epoch_outputs(folder)], verbose)
+        if disk:  # Decoded examples are only for later epochs: the run does not keep them.
+            shutil.rmtree(folder / runs.CACHE, ignore_errors=True)
         runs.plot_learning_curves(folder)
 
     def phases(self, folder: Path, outputs: list, verbose: Any) -> None:
@@ -359,7 +387,7 @@ class Task:
             self.model,
             recipe["export"]["directory"],
             recipe.name,
-            trained.as_inputs(self.data.x_test[:64]),
+            trained.as_inputs(self.data.sample(64)),
             {**self.data.export_assets(), runs.RECIPE: recipe.to_yaml()},
             output_name=self.data.output_name,
             check=recipe["export"]["verify"],

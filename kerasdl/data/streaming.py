@@ -1,0 +1,315 @@
+"""Labelled examples streamed from files: only what names each example
+(an image file's path, a TFRecord's record number) and its label live in
+memory; tf.data reads and decodes the examples in parallel as training
+needs them.
+
+``Streamed`` is what every streamed source shares: splits, ``classes``
+and ``max_*_examples`` cut the lists of examples before anything is
+decoded, so a held-out example is never a training one; an example that
+cannot be decoded stops the run with a ``DataError`` naming it, or, with
+``data.skip_corrupt``, is found by one parallel pass before training and
+left out (counted in ``skipped``). ``ImageFiles`` is a folder of images,
+one example a file; ``records.Records`` a set of TFRecord files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from kerasdl.data import pipeline
+from kerasdl.data.dataset import (
+    CLASS_NAMES_FILE, PROBABILITIES, Dataset, class_names_text, hold_out, kept_classes,
+)
+from kerasdl.errors import DataError
+
+# Streamed training examples a preprocessing layer adapts to (a seeded
+# sample, a batched tf.data.Dataset): bounded, so adapting costs the same
+# at any dataset size.
+ADAPT_EXAMPLES = 2048
+# Files named in a message about undecodable files.
+NAMED_FILES = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageReader:
+    """Decodes an image file in the graph: any format ``tf.io.decode_image``
+    reads (PNG, JPEG, GIF's first frame, BMP, WebP), converted to
+    ``channels`` and resized to ``image_size``, as uint8 pixels."""
+
+    image_size: tuple[int, int]
+    channels: int
+    interpolation: str = "bilinear"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (*self.image_size, self.channels)
+
+    def __call__(self, path: tf.Tensor) -> tf.Tensor:
+        return self.decode(tf.io.read_file(path))
+
+    def decode(self, contents: tf.Tensor) -> tf.Tensor:
+        """The image in ``contents`` (an encoded file's bytes)."""
+        if self.channels == 1:
+            # TensorFlow decodes PNG and JPEG to grey directly, GIF and WebP
+            # to RGB only (made grey after).
+            png_or_jpeg = tf.logical_or(
+                tf.strings.substr(contents, 0, 4) == b"\x89PNG", tf.strings.substr(contents, 0, 3) == b"\xff\xd8\xff"
+            )
+            image = tf.cond(
+                png_or_jpeg,
+                lambda: tf.io.decode_image(contents, channels=1, expand_animations=False),
+                lambda: tf.image.rgb_to_grayscale(tf.io.decode_image(contents, channels=3, expand_animations=False)),
+            )
+        else:
+            image = tf.io.decode_image(contents, channels=self.channels, expand_animations=False)
+        image = tf.image.resize(image, self.image_size, method=self.interpolation)
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+        return tf.ensure_shape(image, self.input_shape)
+
+
+@dataclasses.dataclass
+class Streamed:
+    """Train and test examples, named by ``*_items`` with their labels,
+    decoded as they are read.
+
+    It has the interface of ``dataset.Dataset`` (``limited``, ``only``,
+    ``split``, ``pipelines``, ``sample``, ``y_test`` ...) without its
+    arrays; ``in_memory`` decodes everything into one for tasks that need
+    arrays (a GAN). A source says how its items become examples
+    (``examples``), which cannot be decoded (``corrupt``) and how to name
+    one in a message (``describe``).
+    """
+
+    train_items: np.ndarray
+    y_train: np.ndarray
+    test_items: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    source: str
+    skip_corrupt: bool = False
+    skipped: int = 0
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    output_name = PROBABILITIES
+    kind = "examples"
+    description = "examples with labels"
+    is_text = False
+    streamed = True
+    # Whether ``examples`` reads the items in the order given, so shuffling
+    # the items (names, a few bytes each) shuffles the examples; records
+    # read file by file need an element buffer as well.
+    item_order = True
+
+    # -- What a source defines --------------------------------------------------
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def examples(
+        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,
+    ) -> tf.data.Dataset:
+        """``(input, label)`` for ``items`` (with ``labels``), decoded in
+        parallel: in their order, or with ``seed`` in a new order every
+        epoch (as far as the source can: ``item_order``); only the share
+        ``shard`` = ``(count, index)`` in a multi-worker run, every worker's
+        the same size."""
+        raise NotImplementedError
+
+    def corrupt(self, items: np.ndarray) -> np.ndarray:
+        """Which of ``items`` cannot be read or decoded (a boolean mask)."""
+        raise NotImplementedError
+
+    def describe(self, item: Any) -> str:
+        """An item as a message names it."""
+        return str(item)
+
+    # -- The interface of every kind of data --------------------------------------
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def output_width(self) -> int:
+        return self.num_classes
+
+    @property
+    def test_examples(self) -> int:
+        return len(self.test_items)
+
+    def limited(self, max_train: Optional[int], max_test: Optional[int]) -> "Streamed":
+        """The first ``max_train`` training and ``max_test`` test examples (all for None)."""
+        return dataclasses.replace(
+            self, train_items=self.train_items[:max_train], y_train=self.y_train[:max_train],
+            test_items=self.test_items[:max_test], y_test=self.y_test[:max_test],
+        )
+
+    def only(self, classes: Sequence[int]) -> "Streamed":
+        """The examples of ``classes`` alone, relabelled 0, 1, ... in the order given."""
+        relabel = kept_classes(self.class_names, classes, self.source)
+        train, test = relabel[self.y_train] >= 0, relabel[self.y_test] >= 0
+        return dataclasses.replace(
+            self,
+            train_items=self.train_items[train], y_train=relabel[self.y_train[train]],
+            test_items=self.test_items[test], y_test=relabel[self.y_test[test]],
+            class_names=[self.class_names[index] for index in classes],
+            source=f"{self.source}, classes {', '.join(self.class_names[index] for index in classes)}",
+        )
+
+    def split(self, fraction: float, seed: int) -> tuple:
+        """The training examples less a seeded random validation share:
+        ``(items, labels, validation_items, validation_labels)``."""
+        if not fraction:
+            return self.train_items, self.y_train, None, None
+        return hold_out(self.train_items, self.y_train, fraction, seed, "training.validation_split")
+
+    def builder_inputs(self, fit_inputs: Any) -> tuple[dict, dict]:
+        """As ``Dataset.builder_inputs``; ``fit_inputs`` is a bounded sample."""
+        return {"input_shape": self.input_shape, "num_classes": self.num_classes}, {"adapt_data": fit_inputs}
+
+    def export_assets(self) -> dict[str, str]:
+        return {CLASS_NAMES_FILE: class_names_text(self.class_names)}
+
+    # -- Reading -----------------------------------------------------------------
+
+    def inputs(self, items: np.ndarray) -> tf.data.Dataset:
+        """The inputs of ``items`` alone, in order."""
+        return self.examples(items, np.zeros(len(items), np.int64)).map(lambda x, y: x)
+
+    def read(self, items: np.ndarray) -> np.ndarray:
+        """The inputs of ``items`` as one uint8 array (for small numbers)."""
+        with self.reading():
+            batches = [batch.numpy() for batch in self.inputs(items).batch(512)]
+        return np.concatenate(batches) if batches else np.zeros((0, *self.input_shape), np.uint8)
+
+    def sample(self, count: int, split: str = "test") -> np.ndarray:
+        """The first ``count`` examples' inputs of ``split`` (``train`` or ``test``)."""
+        return self.read((self.train_items if split == "train" else self.test_items)[:count])
+
+    def test_inputs(self, batch_size: int) -> tf.data.Dataset:
+        """The test split's inputs alone, in order, batched."""
+        return self.inputs(self.test_items).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def in_memory(self) -> Dataset:
+        """Everything decoded into a ``Dataset`` (for tasks that need arrays)."""
+        return Dataset(
+            self.read(self.train_items), self.y_train, self.read(self.test_items), self.y_test,
+            list(self.class_names), self.source,
+        )
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Turns TensorFlow's error about an undecodable example (which does
+        not say which one) into a ``DataError`` naming it."""
+        try:
+            yield
+        except tf.errors.InvalidArgumentError as error:
+            items = np.concatenate([self.train_items, self.test_items])
+            bad = items[self.corrupt(items)]
+            if not len(bad):
+                raise
+            raise undecodable([self.describe(item) for item in bad], error) from None
+
+    def without_corrupt(self) -> "Streamed":
+        """With ``skip_corrupt``: the examples that decode alone, the others
+        counted in ``skipped``; unchanged otherwise."""
+        if not self.skip_corrupt:
+            return self
+        train, test = self.corrupt(self.train_items), self.corrupt(self.test_items)
+        bad = int(train.sum() + test.sum())
+        if not bad:
+            return self
+        first = self.describe((self.train_items[train] if train.any() else self.test_items[test])[0])
+        return dataclasses.replace(
+            self, train_items=self.train_items[~train], y_train=self.y_train[~train],
+            test_items=self.test_items[~test], y_test=self.y_test[~test], skipped=self.skipped + bad,
+            notes=[*self.notes, f"Skipped {bad} examples that cannot be decoded (data.skip_corrupt), e.g. {first}."],
+        )
+
+    # -- Pipelines ---------------------------------------------------------------
+
+    def pipelines(self, feed: pipeline.Feed, validation_split: float) -> pipeline.Pipelines:
+        """Training, validation and test batches streamed from the files.
+
+        Training examples are shuffled every epoch by their items (all of
+        them, a few bytes each) before they are decoded; a cache, or a
+        source read file by file, adds a bounded element buffer. In a
+        multi-worker run each worker reads its own share (``feed.shard``)."""
+        feed = feed.resolved(streamed=True)
+        items, labels, validation_items, validation_labels = self.split(validation_split, feed.seed)
+
+        def batches(names, targets, split, shuffle=False):
+            # Without a cache the items are shuffled every epoch before
+            # decoding; behind a cache (which keeps the first epoch's order)
+            # the decoded examples go through a bounded buffer instead.
+            order_seed = feed.seed if shuffle and feed.cache == "none" else None
+            dataset = self.examples(names, targets, shard=feed.shard if shuffle else None, seed=order_seed)
+            return pipeline.finish(
+                dataset, feed, split=split, identity=f"{type(self).__name__} {self.source}\n" + "\n".join(map(str, names)),
+                size=len(names), shuffle=shuffle,
+                default_buffer=0 if order_seed is not None and self.item_order else pipeline.STREAM_SHUFFLE_BUFFER,
+                sharded=shuffle and feed.shard is not None,
+            )
+
+        # Preprocessing adapts to a seeded sample, decoded only if a layer adapts.
+        rng = np.random.default_rng(feed.seed)
+        adapt = np.sort(rng.choice(len(items), min(ADAPT_EXAMPLES, len(items)), replace=False))
+        per_worker = len(items) // feed.shard[0] * feed.shard[0] if feed.shard else len(items)
+        return pipeline.Pipelines(
+            train=batches(items, labels, "train", shuffle=True),
+            validation=batches(validation_items, validation_labels, "validation") if validation_items is not None else None,
+            test=batches(self.test_items, self.y_test, "test"),
+            train_examples=per_worker,
+            fit_inputs=self.inputs(items[adapt]).batch(256),
+            fit_labels=labels,
+        )
+
+
+@dataclasses.dataclass(kw_only=True)
+class ImageFiles(Streamed):
+    """Image files, one example each: the items are their paths."""
+
+    reader: ImageReader
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.reader.input_shape
+
+    def examples(
+        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,
+    ) -> tf.data.Dataset:
+        if shard:
+            count, index = shard
+            share = len(items) // count  # Equal shares: every worker takes as many steps.
+            items, labels = items[index::count][:share], labels[index::count][:share]
+        dataset = tf.data.Dataset.from_tensor_slices((items, labels))
+        if seed is not None:
+            dataset = dataset.shuffle(len(items), seed=seed, reshuffle_each_iteration=True)
+        return dataset.map(lambda path, label: (self.reader(path), label), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def corrupt(self, items: np.ndarray) -> np.ndarray:
+        """One parallel pass: each image decoded and reduced to a number that
+        depends on every pixel (so the decoding is not optimised away)."""
+        indexed = tf.data.Dataset.from_tensor_slices((np.arange(len(items)), items)).map(
+            lambda index, path: (index, tf.reduce_max(self.reader(path))), num_parallel_calls=tf.data.AUTOTUNE,
+        ).ignore_errors()
+        good = np.zeros(len(items), bool)
+        for rows, _ in indexed.batch(4096).as_numpy_iterator():
+            good[rows] = True
+        return ~good
+
+
+def undecodable(names: Sequence[str], error: Exception) -> DataError:
+    """The error for examples that cannot be decoded, naming the first few."""
+    named = ", ".join(names[:NAMED_FILES]) + (f" and {len(names) - NAMED_FILES} more" if len(names) > NAMED_FILES else "")
+    reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    return DataError(
+        f"{named} cannot be read as {'an image' if len(names) == 1 else 'images'} ({reason.strip()}). "
+        "Replace or remove them, or set `data.skip_corrupt: true` to leave them out."
+    )

@@ -1,0 +1,307 @@
+"""Data streamed from files: image folders listed, split and limited before
+anything is decoded, decoded in the graph whatever their size and format,
+cached and shuffled in bounded memory, sharded by file across workers, and
+bad files named (or skipped and counted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, run_cli
+from kerasdl.data import images, pipeline
+from kerasdl.errors import DataError
+
+CLASSES = ("ants", "bees", "cats")
+
+
+def write_folder(root, per_class=12, size=(10, 12), mode="L", suffix=".png"):
+    """Class folders of flat images whose grey level names the file: the
+    ``i``-th image overall has level ``3 * i`` (at most 85 images)."""
+    from PIL import Image
+
+    index = 0
+    for name in CLASSES:
+        (root / name).mkdir(parents=True)
+        for _ in range(per_class):
+            level = 3 * index
+            Image.new(mode, size[::-1], color=level if mode == "L" else (level,) * 3).save(root / name / f"{index:03d}{suffix}")
+            index += 1
+    return index
+
+
+def levels(batches) -> list[int]:
+    """The files an epoch of ``(images, labels)`` batches read, by grey level."""
+    return [int(round(float(image.mean()) / 3)) for batch, _ in batches for image in batch.numpy()]
+
+
+def feed(**changes) -> pipeline.Feed:
+    return pipeline.Feed(**{"batch_size": 8, "seed": 7, "cache": "none", **changes})
+
+
+def test_a_folder_is_listed_without_decoding_and_its_non_images_are_named(tmp_path):
+    write_folder(tmp_path, per_class=5)
+    (tmp_path / "bees" / "broken.jpg").write_bytes(b"not an image")  # Listed, never decoded here.
+    (tmp_path / "cats" / "notes.txt").write_text("not an image either")
+    data = images.load_image_folder(str(tmp_path), image_size=[8, 8], test_fraction=0.25)
+    assert data.class_names == list(CLASSES) and data.input_shape == (8, 8, 1)
+    assert len(data.train_items) + len(data.test_items) == 16
+    assert data.notes == [f"Left out 1 files that are not images (.png, .jpg, .jpeg, .bmp, .gif, .webp), "
+                          f"e.g. {tmp_path / 'cats' / 'notes.txt'}."]
+    with pytest.raises(DataError, match=r"Image folder not found: .*/nowhere"):
+        images.load_image_folder(str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="no class sub-folders"):
+        images.load_image_folder(str(tmp_path / "ants"))
+    (tmp_path / "dogs").mkdir()
+    with pytest.raises(DataError, match=r"dogs has no images .*every class folder needs some"):
+        images.load_image_folder(str(tmp_path))
+
+
+def test_mixed_sizes_formats_and_colours_decode_to_one_shape(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shapes = {"grey.png": ("L", (10, 12)), "rgb.jpg": ("RGB", (40, 30)), "anim.gif": ("L", (7, 9)),
+              "bitmap.bmp": ("RGB", (16, 16)), "photo.webp": ("RGB", (33, 21)), "alpha.png": ("RGBA", (5, 50))}
+    for index, (name, (mode, size)) in enumerate(shapes.items()):
+        Image.new(mode, size, color=120 if mode == "L" else (120, 120, 120) + ((255,) if mode == "RGBA" else ())
+                  ).save(tmp_path / ("a" if index % 2 else "b") / name)
+    for color_mode, channels in (("rgb", 3), ("grayscale", 1)):
+        data = images.load_image_folder(str(tmp_path), image_size=[8, 6], color_mode=color_mode, test_fraction=0.3)
+        everything = data.read(np.concatenate([data.train_items, data.test_items]))
+        assert everything.shape == (6, 8, 6, channels) and everything.dtype == np.uint8
+        # JPEG and WebP are lossy; the others exact.
+        assert np.abs(everything.astype(int) - 120).max() <= 3
+
+
+def test_splits_hold_out_whole_files_by_seed(tmp_path):
+    total = write_folder(tmp_path, per_class=20)
+    data = images.load_image_folder(str(tmp_path), image_size=[4, 4], test_fraction=0.2, seed=1)
+    train, _, validation, _ = data.split(0.25, seed=3)
+    parts = [set(train), set(validation), set(data.test_items)]
+    assert sum(map(len, parts)) == total == len(set.union(*parts))  # Disjoint, and every file in one.
+    assert (len(data.test_items), len(validation)) == (12, 12)
+    again = images.load_image_folder(str(tmp_path), image_size=[4, 4], test_fraction=0.2, seed=1)
+    assert list(again.test_items) == list(data.test_items) and list(again.split(0.25, 3)[2]) == list(validation)
+    other = images.load_image_folder(str(tmp_path), image_size=[4, 4], test_fraction=0.2, seed=2)
+    assert set(other.test_items) != set(data.test_items)
+    # The pipelines read exactly those files.
+    inputs = data.pipelines(feed(seed=3), 0.25)
+    assert sorted(levels(inputs.validation)) == sorted(int(os.path.basename(p)[:3]) for p in validation)
+    assert inputs.train_examples == len(train) == len(levels(inputs.train))
+
+
+def test_classes_and_limits_cut_the_files_before_any_is_decoded(tmp_path):
+    write_folder(tmp_path, per_class=10)
+    for index in range(3):  # Undecodable files in a class left out.
+        (tmp_path / "cats" / f"bad{index}.png").write_bytes(b"oops")
+    data = images.load_image_folder(str(tmp_path), image_size=[4, 4], test_fraction=0.2).only([1, 0])
+    assert data.class_names == ["bees", "ants"] and set(data.y_train) | set(data.y_test) == {0, 1}
+    limited = data.limited(5, 3)
+    assert (len(limited.train_items), len(limited.test_items)) == (5, 3)
+    inputs = limited.pipelines(feed(), 0.0)
+    assert len(levels(inputs.train)) == 5 and len(levels(inputs.test)) == 3
+    # bees (label 0 now) are files 10-19, ants 0-9.
+    pairs = [(int(round(float(image.mean()) / 3)), int(label))
+             for batch, labels in inputs.train for image, label in zip(batch.numpy(), labels.numpy())]
+    assert all((level >= 10) == (label == 0) for level, label in pairs)
+
+
+@pytest.mark.parametrize("cache", ["none", "memory", "disk"])
+def test_every_epoch_reads_each_training_file_once_in_a_new_order(tmp_path, cache):
+    write_folder(tmp_path / "images", per_class=20)
+    data = images.load_image_folder(str(tmp_path / "images"), image_size=[4, 4], test_fraction=0.1)
+    inputs = data.pipelines(feed(cache=cache, cache_dir=tmp_path / "cache"), 0.0)
+    first, second = levels(inputs.train), levels(inputs.train)
+    expected = sorted(int(os.path.basename(path)[:3]) for path in data.train_items)
+    assert sorted(first) == sorted(second) == expected
+    assert first != second
+    written = sorted(path.name for path in (tmp_path / "cache").glob("*")) if (tmp_path / "cache").exists() else []
+    assert (cache == "disk") == bool(written) and not any(name.endswith(".lockfile") for name in written)
+
+
+def test_shuffling_streamed_files_needs_no_buffer_of_images(tmp_path):
+    write_folder(tmp_path, per_class=4)
+    data = images.load_image_folder(str(tmp_path), image_size=[4, 4], test_fraction=0.25)
+    # Without a cache the paths are shuffled (strings), not decoded images.
+    plan = data.pipelines(feed(), 0.0).train
+    assert _buffer_sizes(plan) == [9] and _shuffled_before_decoding(plan)  # All 9 paths.
+    cached = data.pipelines(feed(cache="memory"), 0.0).train
+    assert _buffer_sizes(cached) == [min(pipeline.STREAM_SHUFFLE_BUFFER, 9)]
+
+
+def _ops(dataset: tf.data.Dataset) -> list[str]:
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(tf.raw_ops.DatasetToGraphV2(input_dataset=dataset._variant_tensor).numpy())
+    return [node.op for node in graph.node]
+
+
+def _shuffled_before_decoding(dataset: tf.data.Dataset) -> bool:
+    ops = [op for op in _ops(dataset) if "Dataset" in op]
+    shuffle = next(index for index, op in enumerate(ops) if op.startswith("Shuffle"))
+    decode = next(index for index, op in enumerate(ops) if "Map" in op)
+    return shuffle < decode
+
+
+def _buffer_sizes(dataset: tf.data.Dataset) -> list[int]:
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(tf.raw_ops.DatasetToGraphV2(input_dataset=dataset._variant_tensor).numpy())
+    constants = {node.name: node for node in graph.node if node.op == "Const"}
+    sizes = []
+    for node in graph.node:
+        if node.op.startswith("ShuffleDataset"):
+            tensor = constants[node.input[1].split(":")[0]].attr["value"].tensor
+            sizes.append(int(tf.make_ndarray(tensor)))
+    return sizes
+
+
+def test_a_disk_cache_killed_while_written_is_rebuilt(tmp_path):
+    """kill -9 while the first epoch writes the disk cache: the next run
+    removes the unfinished cache and reads every file once more."""
+    write_folder(tmp_path / "images", per_class=25)
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT / 'tests')!r})
+        from test_streaming import feed, images
+        data = images.load_image_folder({str(tmp_path / 'images')!r}, image_size=[4, 4], test_fraction=0.1)
+        inputs = data.pipelines(feed(cache="disk", cache_dir=__import__("pathlib").Path({str(tmp_path / "cache")!r}), batch_size=1, shuffle_buffer=2), 0.0)
+        for step, _ in enumerate(inputs.train):
+            if step == 10:
+                print("writing", flush=True)
+            time.sleep(0.05)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=ROOT)
+    assert process.stdout.readline().strip() == "writing", process.stderr.read()[-2000:]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert any(path.name.endswith(".lockfile") for path in (tmp_path / "cache").iterdir())
+    data = images.load_image_folder(str(tmp_path / "images"), image_size=[4, 4], test_fraction=0.1)
+    inputs = data.pipelines(feed(cache="disk", cache_dir=tmp_path / "cache"), 0.0)
+    assert len(levels(inputs.train)) == len(levels(inputs.train)) == len(data.train_items)
+    assert not any(path.name.endswith(".lockfile") for path in (tmp_path / "cache").iterdir())
+
+
+def _folder_recipe(workdir, *data_lines: str) -> str:
+    """A recipe training a tiny CNN on ``workdir/images``, with more ``data`` keys."""
+    recipe = workdir / "folder.yaml"
+    recipe.write_text("\n".join([
+        "name: folder",
+        "data:",
+        "  dataset: image_folder",
+        f"  path: {workdir / 'images'}",
+        "  image_size: [8, 8]",
+        "  color_mode: rgb",
+        "  test_fraction: 0.25",
+        *(f"  {line}" for line in data_lines),
+        "model: {builder: cnn, filters: [4], dense_units: [8]}",
+        "training: {epochs: 2, batch_size: 8}",
+    ]) + "\n")
+    return str(recipe)
+
+
+def test_an_image_folder_streams_through_run_evaluate_and_export(workdir):
+    from PIL import Image
+
+    write_folder(workdir / "images", per_class=12, mode="RGB", suffix=".jpg")
+    Image.new("L", (31, 17), color=200).save(workdir / "images" / "ants" / "grey.png")  # Mixed sizes and modes.
+    result = run_cli("run", _folder_recipe(workdir, "cache: disk"), "--json", "--quiet", cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["test"]["accuracy"] >= 0 and summary["skipped_corrupt"] == 0 and summary["epochs"] == 2
+    assert summary["export_max_difference"] <= 1e-4
+    assert not (workdir / summary["run_dir"] / "cache").exists()  # The disk cache goes with the run's end.
+    evaluated = run_cli("evaluate", summary["export_path"], "--json", cwd=workdir)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    scored = json.loads(evaluated.stdout)
+    assert scored["test_examples"] == round(37 * 0.25)
+    assert scored["test"]["accuracy"] == pytest.approx(summary["test"]["accuracy"])
+
+
+def test_a_corrupt_image_stops_the_run_naming_it_and_leaves_nothing(workdir):
+    write_folder(workdir / "images", per_class=6, mode="RGB")
+    bad = workdir / "images" / "bees" / "truncated.png"
+    bad.write_bytes((workdir / "images" / "bees" / "006.png").read_bytes()[:40])
+    result = run_cli("run", _folder_recipe(workdir), cwd=workdir)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"{bad} cannot be read as an image" in result.stderr and "data.skip_corrupt: true" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (workdir / "runs").exists() or not any((workdir / "runs").rglob("*.yaml"))
+    assert not (workdir / "saved_models").exists()
+    skipped = run_cli("run", _folder_recipe(workdir, "skip_corrupt: true"), "--json", "--quiet", cwd=workdir)
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    assert json.loads(skipped.stdout)["skipped_corrupt"] == 1
+    assert "Skipped 1 examples that cannot be decoded" in skipped.stderr
+
+
+def test_workers_read_disjoint_files(workdir):
+    """Two workers on loopback, each through the real strategy and the run's
+    own pipelines: each reads its own half of the training files."""
+    total = write_folder(workdir / "images", per_class=8)
+    recipe = _folder_recipe(workdir)
+    script = textwrap.dedent(f"""
+        import json
+        from kerasdl.recipe import load_recipe
+        from kerasdl.tasks import loop
+        recipe = load_recipe({recipe!r}, overrides=["training.validation_split=0", "data.color_mode=grayscale"])
+        task = loop.prepared(recipe, log=lambda line: None)
+        seen = []
+        for images, _ in task.placement.strategy.experimental_distribute_dataset(task.train_data):
+            for local in task.placement.strategy.experimental_local_results(images):
+                seen += [int(round(float(image.mean()) / 3)) for image in local.numpy()]
+        print(json.dumps({{"shard": task.placement.input_shard(), "seen": seen}}))
+    """)
+    sockets = [__import__("socket").socket() for _ in range(2)]
+    for handle in sockets:
+        handle.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{handle.getsockname()[1]}" for handle in sockets]}
+    for handle in sockets:
+        handle.close()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
+        )
+        for index in range(2)
+    ]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for process, (_, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+    first, second = (json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs)
+    assert (first["shard"], second["shard"]) == ([2, 0], [2, 1])
+    training = total - round(total * 0.25)
+    assert len(first["seen"]) == len(second["seen"]) == training // 2
+    assert not set(first["seen"]) & set(second["seen"])  # Disjoint files.
+    assert len(set(first["seen"]) | set(second["seen"])) == training // 2 * 2
+
+
+def test_the_tf_data_service_does_the_training_pipeline(workdir):
+    """A dispatcher and a worker on 127.0.0.1: a run whose recipe names the
+    dispatcher trains on batches the service made."""
+    write_folder(workdir / "images", per_class=8, mode="RGB")
+    dispatcher = tf.data.experimental.service.DispatchServer(tf.data.experimental.service.DispatcherConfig(port=0))
+    address = dispatcher.target.split("://")[1]
+    worker = tf.data.experimental.service.WorkerServer(  # noqa: F841 (serves while it lives)
+        tf.data.experimental.service.WorkerConfig(dispatcher_address=address)
+    )
+    from kerasdl.recipe import load_recipe
+    from kerasdl.tasks import loop
+
+    recipe = load_recipe(_folder_recipe(workdir, f"service: {dispatcher.target}"))
+    task = loop.prepared(recipe, log=lambda line: None)
+    assert "DataServiceDatasetV4" in _ops(task.train_data) or any("DataService" in op for op in _ops(task.train_data))
+    history = task.fit([], verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    started = time.monotonic()
+    assert sum(int(batch.shape[0]) for batch, _ in task.train_data) == task.train_examples
+    assert time.monotonic() - started < 60
