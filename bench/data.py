@@ -127,7 +127,7 @@ def _kerasdl_pipeline(folder: Path):
 
     data = catalogue.load("image_folder", {"path": str(folder), "image_size": [SIZE, SIZE], "color_mode": "rgb",
                                            "test_fraction": TEST_FRACTION}, SEED)
-    return pipeline.make_dataset(data.x_train, data.y_train, BATCH_SIZE, shuffle=True, seed=SEED)
+    return data.pipelines(pipeline.Feed(BATCH_SIZE, SEED, cache="auto"), validation_split=0.0).train
 
 
 def contender(name: str, folder: Path) -> None:

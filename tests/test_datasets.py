@@ -92,8 +92,10 @@ def test_tfds_source_through_mock_data():
 
     with tfds.testing.mock_data(num_examples=12):
         data = tfds_datasets.load_tfds("mnist")
-    assert data.input_shape == (28, 28, 1)
-    assert data.num_classes == 10 and len(data.x_train) == 12
+        assert data.input_shape == (28, 28, 1)
+        assert data.num_classes == 10 and len(data.train_items) == 12
+        images = data.sample(5)
+        assert images.shape == (5, 28, 28, 1) and images.dtype == np.uint8
 
 
 def test_tfds_not_prepared_fails_fast_without_download(tmp_path):

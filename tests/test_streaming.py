@@ -305,3 +305,104 @@ def test_the_tf_data_service_does_the_training_pipeline(workdir):
     started = time.monotonic()
     assert sum(int(batch.shape[0]) for batch, _ in task.train_data) == task.train_examples
     assert time.monotonic() - started < 60
+
+
+# -- TFRecord files --------------------------------------------------------------
+
+def write_records(path, levels_and_labels, size=(6, 5), drop_label_at=None, corrupt_at=None):
+    """A TFRecord file of PNG images (flat grey ``level``) with int64 labels."""
+    import io
+
+    from PIL import Image
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for index, (level, label) in enumerate(levels_and_labels):
+            encoded = io.BytesIO()
+            Image.new("L", size[::-1] if index % 2 else (size[1] + 3, size[0] + 1), color=level).save(encoded, "PNG")
+            image = encoded.getvalue() if index != corrupt_at else b"not a png"
+            feature = {"pixels": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))}
+            if index != drop_label_at:
+                feature["class"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+def _record_levels(dataset) -> list[int]:
+    return [int(round(float(image.numpy().mean()) / 3)) for image, _ in dataset]
+
+
+def test_tfrecords_split_by_record_and_shard_by_file(tmp_path):
+    from kerasdl.data import records
+
+    for part in range(4):  # Record n of the whole set has level 3n and label n % 2.
+        write_records(tmp_path / f"train-{part}.tfrecord", [(3 * n, n % 2) for n in range(10 * part, 10 * part + 10)])
+    data = records.load_tfrecord(str(tmp_path / "train-*.tfrecord"), input_key="pixels", label_key="class",
+                                 image_size=[4, 4], test_fraction=0.25, seed=3)
+    assert data.class_names == ["0", "1"] and data.input_shape == (4, 4, 1) and data.test_examples == 10
+    train, train_labels, validation, _ = data.split(0.2, seed=5)
+    assert not set(train) & set(validation) and not (set(train) | set(validation)) & set(data.test_items)
+    assert len(train) + len(validation) + data.test_examples == 40
+    # The test split is read in the order of its labels.
+    tested = list(data.examples(data.test_items, data.y_test))
+    assert [int(label) for _, label in tested] == list(data.y_test)
+    assert _record_levels(tested) == list(data.test_items)
+    assert data.describe(data.test_items[-1]).startswith(str(tmp_path / "train-"))
+    # Two workers read whole files of their own, as many records each.
+    shares = [_record_levels(data.examples(train, train_labels, shard=(2, index), seed=1)) for index in range(2)]
+    assert len(shares[0]) == len(shares[1]) > 0 and not set(shares[0]) & set(shares[1])
+    files_of = [{level // 10 for level in share} for share in shares]
+    assert not files_of[0] & files_of[1]
+    # A float input, and a bad spec named with its record.
+    write_records(tmp_path / "bad.tfrecord", [(1, 0), (2, 1), (3, 0)], drop_label_at=1)
+    with pytest.raises(DataError, match=r"bad.tfrecord record 1 does not match the recipe's features: .*`class`"):
+        records.load_tfrecord(str(tmp_path / "bad.tfrecord"), input_key="pixels", label_key="class")
+
+
+def test_a_tfrecord_dataset_trains_exports_and_names_a_bad_record(workdir):
+    write_records(workdir / "train.tfrecord", [(40 + 150 * (n % 2), n % 2) for n in range(40)])
+    write_records(workdir / "test.tfrecord", [(40 + 150 * (n % 2), n % 2) for n in range(12)], corrupt_at=5)
+    recipe = workdir / "records.yaml"
+    recipe.write_text("\n".join([
+        "name: records",
+        "data:",
+        "  dataset: tfrecord",
+        f"  files: {workdir / 'train.tfrecord'}",
+        f"  test_files: [{workdir / 'test.tfrecord'}]",
+        "  input_key: pixels",
+        "  label_key: class",
+        "  image_size: [8, 8]",
+        "  class_names: [dark, light]",
+        "model: {builder: cnn, filters: [4], dense_units: [8]}",
+        "training: {epochs: 3, batch_size: 8}",
+    ]) + "\n")
+    failed = run_cli("run", str(recipe), cwd=workdir)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert f"{workdir / 'test.tfrecord'} record 5 cannot be read" in failed.stderr
+    assert not (workdir / "saved_models").exists()
+    result = run_cli("run", str(recipe), "--json", "--quiet", "--set", "data.skip_corrupt=true", cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["skipped_corrupt"] == 1 and summary["export_max_difference"] <= 1e-4
+    assert summary["test"]["accuracy"] == 1.0  # Dark and light, 150 grey levels apart.
+
+
+def test_a_tfds_dataset_of_images_of_many_sizes_trains_and_exports(workdir):
+    """tf_flowers' images differ in size (mock data draws random ones):
+    streamed, resized to data.image_size, trained, exported."""
+    import tensorflow_datasets as tfds
+
+    from kerasdl.recipe import load_recipe
+    from kerasdl.tasks import loop
+
+    recipe = workdir / "flowers.yaml"
+    recipe.write_text("\n".join([
+        "name: flowers",
+        "data: {dataset: tfds, name: tf_flowers, train_split: train, test_split: train, image_size: [12, 12]}",
+        "model: {builder: cnn, filters: [4], dense_units: [8]}",
+        "training: {epochs: 2, batch_size: 8}",
+    ]) + "\n")
+    with tfds.testing.mock_data(num_examples=24):
+        with pytest.raises(DataError, match="its images differ in size; set data.image_size"):
+            loop.create(load_recipe(str(recipe), ["data.image_size=null"]), log=lambda line: None)
+        summary = loop.run(load_recipe(str(recipe)), verbose=0, log=lambda line: None)
+    assert summary["dataset"] == "TFDS tf_flowers" and summary["epochs"] == 2
+    assert summary["export_max_difference"] <= 1e-4 and summary["test"]["accuracy"] >= 0

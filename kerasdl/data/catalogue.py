@@ -17,7 +17,7 @@ import inspect
 from typing import Any
 
 # Importing a loader module registers its loaders.
-from kerasdl.data import corpus, images, series, tables, texts, tfds_datasets  # noqa: F401
+from kerasdl.data import corpus, images, records, series, tables, texts, tfds_datasets  # noqa: F401
 from kerasdl.errors import RecipeError
 from kerasdl.registry import DATASETS
 

@@ -67,8 +67,25 @@ class ImageReader:
             )
         else:
             image = tf.io.decode_image(contents, channels=self.channels, expand_animations=False)
-        image = tf.image.resize(image, self.image_size, method=self.interpolation)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+        return self.resized(image)
+
+    def converted(self, image: tf.Tensor, channels: int) -> tf.Tensor:
+        """A decoded uint8 image with ``channels`` channels (1, 3 or 4),
+        made grey or RGB and resized."""
+        if channels == 4:
+            image, channels = image[..., :3], 3  # Alpha dropped, as decoding to RGB does.
+        if channels != self.channels:
+            image = tf.image.rgb_to_grayscale(image) if self.channels == 1 else tf.image.grayscale_to_rgb(image)
+        return self.resized(image)
+
+    def resized(self, image: tf.Tensor) -> tf.Tensor:
+        """``image`` at ``image_size`` (uint8, rounded)."""
+        image = tf.cond(  # An image of the right size skips the float round trip.
+            tf.reduce_all(tf.shape(image)[:2] == self.image_size),
+            lambda: image,
+            lambda: tf.cast(tf.clip_by_value(tf.round(
+                tf.image.resize(image, self.image_size, method=self.interpolation)), 0.0, 255.0), tf.uint8),
+        )
         return tf.ensure_shape(image, self.input_shape)
 
 
@@ -102,7 +119,7 @@ class Streamed:
     streamed = True
     # Whether ``examples`` reads the items in the order given, so shuffling
     # the items (names, a few bytes each) shuffles the examples; records
-    # read file by file need an element buffer as well.
+    # read file by file keep their items sorted and need an element buffer.
     item_order = True
 
     # -- What a source defines --------------------------------------------------
@@ -164,10 +181,14 @@ class Streamed:
 
     def split(self, fraction: float, seed: int) -> tuple:
         """The training examples less a seeded random validation share:
-        ``(items, labels, validation_items, validation_labels)``."""
+        ``(items, labels, validation_items, validation_labels)``, each in
+        reading order for a source that reads in its own order."""
         if not fraction:
             return self.train_items, self.y_train, None, None
-        return hold_out(self.train_items, self.y_train, fraction, seed, "training.validation_split")
+        items, labels, held, held_labels = hold_out(self.train_items, self.y_train, fraction, seed, "training.validation_split")
+        if self.item_order:
+            return items, labels, held, held_labels
+        return (*in_order(items, labels), *in_order(held, held_labels))
 
     def builder_inputs(self, fit_inputs: Any) -> tuple[dict, dict]:
         """As ``Dataset.builder_inputs``; ``fit_inputs`` is a bounded sample."""
@@ -303,6 +324,13 @@ class ImageFiles(Streamed):
         for rows, _ in indexed.batch(4096).as_numpy_iterator():
             good[rows] = True
         return ~good
+
+
+def in_order(items: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Items (record numbers) sorted, with their labels: the order a source
+    that reads its files in order gives them in."""
+    order = np.argsort(items, kind="stable")
+    return items[order], labels[order]
 
 
 def undecodable(names: Sequence[str], error: Exception) -> DataError:
