@@ -50,22 +50,32 @@ def test_csv_with_named_classes_and_held_out_split(tmp_path):
     _write_csv(tmp_path / "d.csv", rows)
     data = tables.load_csv(str(tmp_path / "d.csv"), test_fraction=0.2, seed=1)
     assert data.class_names == ["cat", "dog"]
-    assert len(data.x_train) == 40 and len(data.x_test) == 10
+    assert len(data.train_items) == 40 and data.test_examples == 10
     assert data.input_shape == (2,)
-    # Every row lands in exactly one split, with its own label.
-    features = np.concatenate([data.x_train, data.x_test])[:, 0]
+    # Every row lands in exactly one split, with its own label, read as it streams.
+    features = np.concatenate([data.read(data.train_items), data.read(data.test_items)])[:, 0]
     labels = np.concatenate([data.y_train, data.y_test])
     assert sorted(features.tolist()) == list(range(50))
     assert all(label == (0 if f % 2 else 1) for f, label in zip(features, labels))
+    streamed = [(int(x[0]), int(y)) for x, y in data.examples(data.train_items, data.y_train)]
+    assert streamed == [(int(f), int(label)) for f, label in zip(data.read(data.train_items)[:, 0], data.y_train)]
 
 
 def test_csv_errors_name_the_file_and_column(tmp_path):
     _write_csv(tmp_path / "d.csv", [[0, 1, 2]], header="y,a,b")
     with pytest.raises(DataError, match=r"d.csv has no column 'label'.*y, a, b"):
         tables.load_csv(str(tmp_path / "d.csv"))
-    _write_csv(tmp_path / "e.csv", [[0, "x", 2]])
-    with pytest.raises(DataError, match="e.csv, line 2: features must be numbers"):
-        tables.load_csv(str(tmp_path / "e.csv"))
+    _write_csv(tmp_path / "e.csv", [[0, 1, 2], [1, "x", 2], [0, 3, 4]])
+    data = tables.load_csv(str(tmp_path / "e.csv"), test_fraction=0.3)
+    with pytest.raises(DataError, match=r"e.csv, line 3 cannot be decoded \(.*not a valid float.*\)\. Fix or remove it"):
+        data.read(np.concatenate([data.train_items, data.test_items]))
+    skipping = tables.load_csv(str(tmp_path / "e.csv"), test_fraction=0.3, skip_corrupt=True).without_corrupt()
+    assert skipping.skipped == 1 and len(skipping.train_items) + skipping.test_examples == 2
+    _write_csv(tmp_path / "r.csv", [[0, 1, 2], [1, 2], [0, 3, 4]])
+    with pytest.raises(DataError, match=r"r.csv, line 3: 2 fields, but the header has 3. Fix the line, or set `data.skip_corrupt"):
+        tables.load_csv(str(tmp_path / "r.csv"))
+    ragged = tables.load_csv(str(tmp_path / "r.csv"), test_fraction=0.5, skip_corrupt=True)
+    assert ragged.skipped == 1 and sorted(ragged.read(np.concatenate([ragged.train_items, ragged.test_items]))[:, 0]) == [1, 3]
     with pytest.raises(DataError, match="not found"):
         tables.load_csv(str(tmp_path / "absent.csv"))
     _write_csv(tmp_path / "f.csv", [[0, 1, 2]] * 10)

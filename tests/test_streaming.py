@@ -234,7 +234,7 @@ def test_a_corrupt_image_stops_the_run_naming_it_and_leaves_nothing(workdir):
     bad.write_bytes((workdir / "images" / "bees" / "006.png").read_bytes()[:40])
     result = run_cli("run", _folder_recipe(workdir), cwd=workdir)
     assert result.returncode == 1, result.stderr[-3000:]
-    assert f"{bad} cannot be read as an image" in result.stderr and "data.skip_corrupt: true" in result.stderr
+    assert f"{bad} cannot be decoded (Invalid PNG" in result.stderr and "data.skip_corrupt: true" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (workdir / "runs").exists() or not any((workdir / "runs").rglob("*.yaml"))
     assert not (workdir / "saved_models").exists()
@@ -376,7 +376,7 @@ def test_a_tfrecord_dataset_trains_exports_and_names_a_bad_record(workdir):
     ]) + "\n")
     failed = run_cli("run", str(recipe), cwd=workdir)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
-    assert f"{workdir / 'test.tfrecord'} record 5 cannot be read" in failed.stderr
+    assert f"{workdir / 'test.tfrecord'} record 5 cannot be decoded" in failed.stderr
     assert not (workdir / "saved_models").exists()
     result = run_cli("run", str(recipe), "--json", "--quiet", "--set", "data.skip_corrupt=true", cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -406,3 +406,23 @@ def test_a_tfds_dataset_of_images_of_many_sizes_trains_and_exports(workdir):
         summary = loop.run(load_recipe(str(recipe)), verbose=0, log=lambda line: None)
     assert summary["dataset"] == "TFDS tf_flowers" and summary["epochs"] == 2
     assert summary["export_max_difference"] <= 1e-4 and summary["test"]["accuracy"] >= 0
+
+
+def test_a_csv_table_streams_line_by_line_through_a_run(workdir):
+    """Blank lines, a trailing blank line, named classes: lines are numbered
+    as the file has them, and a dense model learns the table."""
+    rows = [f"{'big' if value > 20 else 'small'},{value},{value % 7}" for value in range(40)]
+    rows.insert(10, "")
+    (workdir / "table.csv").write_text("label,a,b\n" + "\n".join(rows) + "\n\n")
+    recipe = workdir / "table.yaml"
+    recipe.write_text("\n".join([
+        "name: table",
+        f"data: {{dataset: csv, path: {workdir / 'table.csv'}, test_fraction: 0.25}}",
+        "model: {builder: dense, units: [8]}",
+        "optimizer: {learning_rate: 0.05}",
+        "training: {epochs: 30, batch_size: 8, validation_split: 0}",
+    ]) + "\n")
+    result = run_cli("run", str(recipe), "--json", "--quiet", cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["dataset"] == f"CSV {workdir / 'table.csv'}" and summary["test"]["accuracy"] >= 0.8

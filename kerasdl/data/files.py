@@ -7,11 +7,12 @@ gets the same clear message wherever it comes from.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import importlib.util
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 
 from kerasdl.errors import DataError
@@ -54,47 +55,92 @@ def package_file(package: str, relative: str, wheel: str, what: str, sha256: str
 def read_csv_rows(
     path: Path, columns: Sequence[tuple[str, str]], meaning: str, encoding: str = "utf-8"
 ) -> tuple[list[str], list[int], list[tuple[int, list[str]]]]:
-    """Reads a CSV file with a header row: every CSV source reads through this.
+    """Reads a CSV file with a header row: ``scan_csv_rows`` with its rows in
+    a list (for files that are loaded whole)."""
+    header, indices, rows = scan_csv_rows(path, columns, meaning, encoding)
+    return header, indices, list(rows)
+
+
+def scan_csv_rows(
+    path: Path, columns: Sequence[tuple[str, str]], meaning: str, encoding: str = "utf-8", ragged_ok: bool = False,
+    offers_skip: bool = False,
+) -> tuple[list[str], list[int], Iterator[tuple[int, Optional[list[str]]]]]:
+    """Reads a CSV file with a header row, its rows one at a time: every CSV
+    source reads through this.
 
     Args:
         columns: ``(recipe key, column name)`` pairs the file must have; a
             missing one is named with its ``data.`` key.
         meaning: What a row is, for the empty-file message ("one example").
+        ragged_ok: Yield a row with the wrong number of fields as None
+            instead of stopping.
+        offers_skip: The source has ``data.skip_corrupt`` (the message
+            about a ragged row says so).
 
     Returns:
         The header, the index of each of ``columns``, and the non-blank rows
-        with their line numbers, each as long as the header.
+        with their line numbers, each as long as the header (read as the
+        iterator is consumed).
 
     Raises:
         DataError: for a missing or empty file, a missing column, a row with
             the wrong number of fields, bytes that are not ``encoding``, or
-            no rows.
+            no rows (the last three while the rows are read).
     """
     if not path.is_file():
         raise DataError(f"CSV file not found: {path}. Set `data.path` to an existing file.")
-    try:
-        with open(path, newline="", encoding=encoding) as handle:
+    with _decoding(path, encoding), open(path, newline="", encoding=encoding) as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise DataError(f"{path} is empty; expected a header row, then {meaning} a row.")
+    indices = []
+    for key, name in columns:
+        if name not in header:
+            raise DataError(f"{path} has no column '{name}'. Set `data.{key}` to one of: {', '.join(header)}.")
+        indices.append(header.index(name))
+
+    def rows() -> Iterator[tuple[int, Optional[list[str]]]]:
+        found = False
+        with _decoding(path, encoding), open(path, newline="", encoding=encoding) as handle:
             reader = csv.reader(handle)
-            header = next(reader, None)
-            if not header:
-                raise DataError(f"{path} is empty; expected a header row, then {meaning} a row.")
-            indices = []
-            for key, name in columns:
-                if name not in header:
-                    raise DataError(f"{path} has no column '{name}'. Set `data.{key}` to one of: {', '.join(header)}.")
-                indices.append(header.index(name))
-            rows = []
+            next(reader)
             for line, row in enumerate(reader, start=2):
                 if not row:
                     continue
+                found = True
                 if len(row) != len(header):
-                    raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}.")
-                rows.append((line, row))
+                    if ragged_ok:
+                        yield line, None
+                        continue
+                    skip = ", or set `data.skip_corrupt: true` to leave such lines out" if offers_skip else ""
+                    raise DataError(
+                        f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}. Fix the line{skip}."
+                    )
+                yield line, row
+        if not found:
+            raise DataError(f"{path} has a header but no rows.")
+
+    return header, indices, rows()
+
+
+def count_lines(path: Path) -> int:
+    """Lines in a file as ``tf.data.TextLineDataset`` splits it (the last
+    one may lack its newline), read in blocks."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+@contextlib.contextmanager
+def _decoding(path: Path, encoding: str) -> Iterator[None]:
+    """Names the file and the fix when its bytes are not ``encoding``."""
+    try:
+        yield
     except UnicodeDecodeError as error:
         raise DataError(
             f"{path} is not {encoding} text ({error.reason} at byte {error.start}). "
             "Set `data.encoding` to the file's encoding, e.g. latin-1."
         ) from None
-    if not rows:
-        raise DataError(f"{path} has a header but no rows.")
-    return header, indices, rows

@@ -1,5 +1,6 @@
-"""TFRecord files of ``tf.train.Example``: labelled examples streamed record
-by record, decoded in the graph.
+"""Files of records streamed record by record and decoded in the graph:
+TFRecord files of ``tf.train.Example`` here, CSV tables (``tables.py``)
+with the same ``Records`` and their own spec.
 
 The recipe describes the features (a documented spec, flat keys)::
 
@@ -42,8 +43,11 @@ CYCLE_LENGTH = 4
 
 
 @dataclasses.dataclass(frozen=True)
-class Spec:
-    """What a record holds and how its input is decoded."""
+class ExampleSpec:
+    """What a TFRecord's ``tf.train.Example`` holds and how its input is decoded.
+
+    A spec reads a file's records (``read``), names one (``where``) and
+    decodes one (``example``); ``tables.CsvSpec`` is another."""
 
     input_key: str
     input_type: str
@@ -51,11 +55,17 @@ class Spec:
     input_shape: tuple[int, ...]
     reader: Optional[ImageReader]
 
+    def read(self, path: tf.Tensor, compression: str) -> tf.data.Dataset:
+        return tf.data.TFRecordDataset(path, compression_type=compression)
+
+    def where(self, path: str, number: int) -> str:
+        return f"{path} record {number}"
+
     def label(self, record: tf.Tensor) -> tf.Tensor:
         return tf.io.parse_single_example(record, {self.label_key: tf.io.FixedLenFeature([], tf.int64)})[self.label_key]
 
-    def example(self, record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """``(input, label)`` of one record."""
+    def example(self, record: tf.Tensor, number: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(input, label)`` of one record (record ``number`` of all)."""
         if self.input_type == "image":
             features = {self.input_key: tf.io.FixedLenFeature([], tf.string)}
         else:
@@ -68,19 +78,19 @@ class Spec:
 
 @dataclasses.dataclass(kw_only=True)
 class Records(Streamed):
-    """TFRecord files: the items are record numbers in file order (kept
+    """Files of records: the items are record numbers in file order (kept
     sorted, so that the test split is predicted in the order of its labels).
 
     Attributes:
-        files: The TFRecord files, in order.
-        offsets: The number of each file's first record.
-        spec: The features.
+        files: The files, in order.
+        offsets: The number of each file's first record, and the total.
+        spec: Reads, names and decodes records (``ExampleSpec``, ``tables.CsvSpec``).
         compression: ``GZIP``, ``ZLIB`` or "" (none).
     """
 
     files: tuple[str, ...]
     offsets: np.ndarray
-    spec: Spec
+    spec: Any
     compression: str = ""
 
     item_order = False  # Read file by file: shuffled by file order and an element buffer.
@@ -91,7 +101,7 @@ class Records(Streamed):
 
     def describe(self, item: Any) -> str:
         file = int(np.searchsorted(self.offsets, item, side="right")) - 1
-        return f"{self.files[file]} record {int(item) - int(self.offsets[file])}"
+        return self.spec.where(self.files[file], int(item) - int(self.offsets[file]))
 
     def records(self, items: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None):
         """``(record number, serialized record)`` of ``items``, file by file
@@ -111,10 +121,10 @@ class Records(Streamed):
         dataset = tf.data.Dataset.from_tensor_slices((np.array(self.files)[files], self.offsets[files]))
         if seed is not None:
             dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        compression = self.compression
+        spec, compression = self.spec, self.compression
 
         def numbered(path, offset):
-            return tf.data.TFRecordDataset(path, compression_type=compression).enumerate(offset)
+            return spec.read(path, compression).enumerate(offset)
 
         dataset = dataset.interleave(
             numbered, cycle_length=CYCLE_LENGTH if seed is not None else 1, num_parallel_calls=tf.data.AUTOTUNE,
@@ -133,14 +143,14 @@ class Records(Streamed):
         self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,
     ) -> tf.data.Dataset:
         return self.records(items, shard, seed).map(
-            lambda number, record: self.spec.example(record), num_parallel_calls=tf.data.AUTOTUNE,
+            lambda number, record: self.spec.example(record, number), num_parallel_calls=tf.data.AUTOTUNE,
         )
 
     def corrupt(self, items: np.ndarray) -> np.ndarray:
         """One parallel pass: each record parsed and its input decoded and
         reduced to a number that depends on all of it."""
         decoded = self.records(items).map(
-            lambda number, record: (number, tf.reduce_max(tf.cast(self.spec.example(record)[0], tf.float32))),
+            lambda number, record: (number, tf.reduce_max(tf.cast(self.spec.example(record, number)[0], tf.float32))),
             num_parallel_calls=tf.data.AUTOTUNE,
         ).ignore_errors()
         good = np.zeros(int(self.offsets[-1]), bool)
@@ -157,7 +167,7 @@ def _files(patterns: Union[str, Sequence[str]], key: str) -> list[str]:
     return found
 
 
-def _labels(files: list[str], spec: Spec, compression: str) -> tuple[np.ndarray, np.ndarray]:
+def _labels(files: list[str], spec: ExampleSpec, compression: str) -> tuple[np.ndarray, np.ndarray]:
     """Every record's label, reading nothing else; and each file's first record number."""
     labels, offsets = [], [0]
     for path in files:
@@ -172,7 +182,7 @@ def _labels(files: list[str], spec: Spec, compression: str) -> tuple[np.ndarray,
     return np.concatenate(labels).astype(np.int64), np.array(offsets, np.int64)
 
 
-def _mismatch(path: str, dataset: tf.data.Dataset, spec: Spec, error: Exception) -> DataError:
+def _mismatch(path: str, dataset: tf.data.Dataset, spec: ExampleSpec, error: Exception) -> DataError:
     """The error for a file whose records do not hold the label, naming the first such record."""
     where = path
     if isinstance(error, tf.errors.InvalidArgumentError):  # A record without the label, not a damaged file.
@@ -227,7 +237,7 @@ def load_tfrecord(
     if input_type == "float" and not input_shape:
         raise DataError("data.input_shape: a float input needs its shape, e.g. input_shape: [8].")
     reader = ImageReader(tuple(int(side) for side in image_size), {"grayscale": 1, "rgb": 3}[color_mode])
-    spec = Spec(
+    spec = ExampleSpec(
         input_key, input_type, label_key,
         reader.input_shape if input_type == "image" else tuple(int(side) for side in input_shape),
         reader if input_type == "image" else None,

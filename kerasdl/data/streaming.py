@@ -334,10 +334,12 @@ def in_order(items: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def undecodable(names: Sequence[str], error: Exception) -> DataError:
-    """The error for examples that cannot be decoded, naming the first few."""
+    """The error for examples that cannot be decoded, naming the first few
+    (TensorFlow's reason, as it says which example it could not)."""
     named = ", ".join(names[:NAMED_FILES]) + (f" and {len(names) - NAMED_FILES} more" if len(names) > NAMED_FILES else "")
-    reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.strip().startswith("[[")]
+    reason = lines[-1] if lines else type(error).__name__
     return DataError(
-        f"{named} cannot be read as {'an image' if len(names) == 1 else 'images'} ({reason.strip()}). "
-        "Replace or remove them, or set `data.skip_corrupt: true` to leave them out."
+        f"{named} cannot be decoded ({reason}). Fix or remove {'it' if len(names) == 1 else 'them'}, "
+        "or set `data.skip_corrupt: true` to leave such examples out."
     )

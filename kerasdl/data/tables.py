@@ -1,32 +1,85 @@
-"""Tables of numbers: a CSV file with a label column, or NumPy arrays in an .npz."""
+"""Tables of numbers: a CSV file with a label column (streamed line by
+line), or NumPy arrays in an .npz (in memory)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from kerasdl.data.dataset import Dataset, encode_labels, hold_out
-from kerasdl.data.files import read_csv_rows
+from kerasdl.data.files import count_lines, scan_csv_rows
+from kerasdl.data.records import Records
+from kerasdl.data.streaming import in_order
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
 
-def _read_csv(path: Path, label_column: str) -> tuple[np.ndarray, list]:
-    _, (label_index,), rows = read_csv_rows(path, [("label_column", label_column)], "one example")
-    features, labels = [], []
+@dataclasses.dataclass(frozen=True, eq=False)
+class CsvSpec:
+    """A CSV table's lines as ``records.Records`` reads them: every column
+    but the label a number, the label looked up by line (read once at
+    loading).
+
+    Attributes:
+        feature_columns: The indices of the feature columns.
+        input_shape: One example's shape (``feature_shape``, or the row).
+        labels: Each data line's class, by line number (-1: not an example).
+    """
+
+    feature_columns: tuple[int, ...]
+    input_shape: tuple[int, ...]
+    labels: np.ndarray
+
+    def read(self, path: tf.Tensor, compression: str) -> tf.data.Dataset:
+        return tf.data.TextLineDataset(path, compression_type=compression).skip(1)  # The header.
+
+    def where(self, path: str, number: int) -> str:
+        return f"{path}, line {number + 2}"
+
+    def example(self, line: tf.Tensor, number: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        fields = tf.io.decode_csv(line, [[0.0]] * len(self.feature_columns), select_cols=list(self.feature_columns))
+        return tf.reshape(tf.stack(fields), self.input_shape), tf.gather(self.labels, number)
+
+
+def _scan_csv(path: Path, label_column: str, skip_corrupt: bool) -> tuple:
+    """One pass over a CSV table keeping only its labels (never its numbers).
+
+    Returns:
+        ``(header, label index, labels, ragged)``: the label of each line
+        after the header (None for a blank one or a ragged one skipped),
+        and how many ragged lines were skipped.
+
+    Raises:
+        DataError: as ``read_csv_rows``; a ragged line names its number
+            unless ``skip_corrupt``.
+    """
+    header, (label_index,), rows = scan_csv_rows(
+        path, [("label_column", label_column)], "one example", ragged_ok=skip_corrupt, offers_skip=True,
+    )
+    labels, ragged = [], 0
     for line, row in rows:
-        labels.append(row[label_index])
-        try:
-            features.append([float(v) for i, v in enumerate(row) if i != label_index])
-        except ValueError as error:
-            raise DataError(f"{path}, line {line}: features must be numbers ({error}).") from None
+        labels += [None] * (line - 2 - len(labels))  # Blank lines are not examples.
+        ragged += row is None
+        labels.append(None if row is None else row[label_index])
+    # One label a line after the header, as TextLineDataset numbers them.
+    return header, label_index, labels + [None] * (count_lines(path) - 1 - len(labels)), ragged
+
+
+def _encoded(labels: list) -> tuple[np.ndarray, list[str]]:
+    """Class numbers for labels (None: -1), as ``encode_labels`` numbers them."""
+    present = [label for label in labels if label is not None]
     try:
-        labels = [int(label) for label in labels]
-    except ValueError:
-        pass  # String class names.
-    return np.asarray(features, dtype=np.float32), labels
+        numbers = [int(label) for label in present]
+        encoded, names = encode_labels(np.array(numbers, np.int64))
+    except ValueError:  # Class names.
+        encoded, names = encode_labels(present)
+    result = np.full(len(labels), -1, np.int64)
+    result[[index for index, label in enumerate(labels) if label is not None]] = encoded
+    return result, names
 
 
 @register_dataset("csv")
@@ -37,8 +90,11 @@ def load_csv(
     test_fraction: float = 0.2,
     feature_shape: Optional[Sequence[int]] = None,
     seed: int = 42,
-) -> Dataset:
-    """A CSV file with a header: one label column, every other column a number.
+    skip_corrupt: bool = False,
+) -> Records:
+    """A CSV file with a header: one label column, every other column a
+    number. Streamed: loading reads only the labels; lines are parsed as
+    training reads them.
 
     Args:
         path: The training CSV (or the whole data when ``test_path`` is unset).
@@ -47,24 +103,40 @@ def load_csv(
         test_fraction: Share held out for testing when there is no test_path.
         feature_shape: Reshape each row, e.g. ``[28, 28, 1]`` for images.
         seed: Seed of the held-out split.
+        skip_corrupt: Leave out (and count) ragged lines and lines whose
+            features are not numbers; by default such a line stops the run
+            with a message naming it.
     """
-    x, labels = _read_csv(Path(path), label_column)
+    files = [Path(path)] + ([Path(test_path)] if test_path else [])
+    scans = [_scan_csv(file, label_column, skip_corrupt) for file in files]
+    header, label_index = scans[0][0], scans[0][1]
+    for file, scan in zip(files[1:], scans[1:]):
+        if scan[0] != header:
+            raise DataError(f"{file}: its columns ({', '.join(scan[0])}) differ from {files[0]}'s ({', '.join(header)}).")
+    labels, names = _encoded([label for scan in scans for label in scan[2]])
+    offsets = np.cumsum([0] + [len(scan[2]) for scan in scans])
+    features = tuple(index for index in range(len(header)) if index != label_index)
+    shape = tuple(feature_shape) if feature_shape else (len(features),)
+    if int(np.prod(shape)) != len(features):
+        raise DataError(
+            f"{path}: feature_shape {list(shape)} holds {int(np.prod(shape))} values "
+            f"but each row has {len(features)} features."
+        )
+    numbers = np.flatnonzero(labels >= 0)
+    split = int(offsets[1])
     if test_path:
-        x_test, test_labels = _read_csv(Path(test_path), label_column)
-        y_all, names = encode_labels(list(labels) + list(test_labels))
-        y, y_test = y_all[: len(x)], y_all[len(x):]
+        train, test = numbers[numbers < split], numbers[numbers >= split]
+        train, train_labels, test, test_labels = train, labels[train], test, labels[test]
     else:
-        y, names = encode_labels(labels)
-        x, y, x_test, y_test = hold_out(x, y, test_fraction, seed)
-    if feature_shape:
-        shape = tuple(feature_shape)
-        if int(np.prod(shape)) != x.shape[1]:
-            raise DataError(
-                f"{path}: feature_shape {list(shape)} holds {int(np.prod(shape))} values "
-                f"but each row has {x.shape[1]} features."
-            )
-        x, x_test = x.reshape((-1,) + shape), x_test.reshape((-1,) + shape)
-    return Dataset(x, y, x_test, y_test, names, f"CSV {path}")
+        train, train_labels, test, test_labels = hold_out(numbers, labels[numbers], test_fraction, seed)
+        (train, train_labels), (test, test_labels) = in_order(train, train_labels), in_order(test, test_labels)
+    ragged = sum(scan[3] for scan in scans)
+    return Records(
+        train, train_labels, test, test_labels, names, f"CSV {path}",
+        skip_corrupt=skip_corrupt, skipped=ragged,
+        notes=[f"Skipped {ragged} lines with the wrong number of fields (data.skip_corrupt)."] if ragged else [],
+        files=tuple(map(str, files)), offsets=offsets, spec=CsvSpec(features, shape, labels),
+    )
 
 
 @register_dataset("npz")
