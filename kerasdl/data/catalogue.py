@@ -2,13 +2,18 @@
 ``data.dataset`` uses, and loading a recipe's data.
 
 A loader's keyword arguments are the other keys of the recipe's ``data``
-section. It returns one of three kinds of data, each with the same
-interface (``limited``, ``only``, ``split``, ``builder_inputs``,
-``export_assets``, ``description``):
+section. It returns one of these kinds of data, each with the same
+interface (``limited``, ``only``, ``split``, ``pipelines``,
+``builder_inputs``, ``export_assets``, ``reading``, ``notes``,
+``description``):
 
-- ``dataset.Dataset``: labelled examples (images, tables, texts);
+- ``dataset.Dataset``: labelled examples in memory (shipped images,
+  texts, NPZ arrays);
+- ``streaming.Streamed``: labelled examples streamed from files (an image
+  folder, TFRecord files, a CSV table, a TFDS dataset);
 - ``series.Series``: a time series cut into forecasting windows;
-- ``corpus.Corpus``: a tokenised text corpus for Word2Vec.
+- ``corpus.Corpus``: a tokenised text corpus for Word2Vec (trained by its
+  own task, without ``pipelines``).
 """
 
 from __future__ import annotations
