@@ -79,6 +79,10 @@ class Corpus:
         share = sum(map(len, kept)) / max(1, sum(map(len, self.documents)))
         return dataclasses.replace(self, documents=kept, tokens=int(round(self.tokens * share)))
 
+    def without_corrupt(self) -> "Corpus":
+        """Every document was read when the corpus was loaded: unchanged."""
+        return self
+
     def reading(self) -> contextlib.AbstractContextManager:
         """The corpus was read when it was loaded: no error to translate."""
         return contextlib.nullcontext()

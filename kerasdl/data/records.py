@@ -103,21 +103,32 @@ class Records(Streamed):
         file = int(np.searchsorted(self.offsets, item, side="right")) - 1
         return self.spec.where(self.files[file], int(item) - int(self.offsets[file]))
 
+    def counts(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which records ``items`` keeps (a mask of all) and how many in each file."""
+        keep = np.zeros(int(self.offsets[-1]), bool)
+        keep[items] = True
+        return keep, np.array([keep[start:end].sum() for start, end in zip(self.offsets[:-1], self.offsets[1:])])
+
+    def share(self, items: np.ndarray, shard: tuple[int, int]) -> int:
+        """Whole files are shared out (the fewest records any worker has),
+        or with fewer files than workers, every ``count``-th record."""
+        count = shard[0]
+        if len(self.files) < count:
+            return len(items) // count
+        per_file = self.counts(items)[1]
+        return min(int(per_file[worker::count].sum()) for worker in range(count))
+
     def records(self, items: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None):
         """``(record number, serialized record)`` of ``items``, file by file
         (the files in a new order every epoch with ``seed``; in a
         multi-worker run each worker reads whole files of its own)."""
-        keep = np.zeros(int(self.offsets[-1]), bool)
-        keep[items] = True
-        counts = np.array([keep[start:end].sum() for start, end in zip(self.offsets[:-1], self.offsets[1:])])
+        keep, per_file = self.counts(items)
         files = np.arange(len(self.files))
-        take = len(items)
-        if shard and len(self.files) >= shard[0]:
-            count, index = shard
-            files = files[index::count]
-            # Every worker takes as many records, the fewest any worker has.
-            take = min(int(counts[share::count].sum()) for share in range(count))
-        files = files[counts[files] > 0]
+        take = self.share(items, shard) if shard else len(items)
+        by_file = shard and len(self.files) >= shard[0]
+        if by_file:
+            files = files[shard[1]::shard[0]]
+        files = files[per_file[files] > 0]
         dataset = tf.data.Dataset.from_tensor_slices((np.array(self.files)[files], self.offsets[files]))
         if seed is not None:
             dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
@@ -131,11 +142,8 @@ class Records(Streamed):
         )
         wanted = tf.constant(keep)
         dataset = dataset.filter(lambda number, record: tf.gather(wanted, number))
-        if shard and len(self.files) < shard[0]:
-            # Fewer files than workers: each worker keeps every count-th record.
-            count, index = shard
-            dataset = dataset.shard(count, index)
-            take = len(items) // count
+        if shard and not by_file:  # Fewer files than workers: each keeps every count-th record.
+            dataset = dataset.shard(*shard)
         # Known, so Keras knows an epoch's steps from the start.
         return dataset.take(take).apply(tf.data.experimental.assert_cardinality(take))
 
@@ -222,6 +230,8 @@ def load_tfrecord(
         label_key: The int64 class feature, 0 to n-1.
         test_files: Test files; else ``test_fraction`` of the records is
             held out (seeded).
+        test_fraction: Share of the records held out for testing when
+            there are no test_files.
         image_size: ``[height, width]`` for images.
         color_mode: ``grayscale`` or ``rgb`` for images.
         input_shape: The shape of a float input (required for ``float``).

@@ -146,6 +146,12 @@ class Streamed:
         """An item as a message names it."""
         return str(item)
 
+    def share(self, items: np.ndarray, shard: tuple[int, int]) -> int:
+        """How many of ``items`` each worker reads when ``shard`` = ``(count,
+        index)`` shares them out: the same number for every worker, so that
+        all take as many steps."""
+        return len(items) // shard[0]
+
     # -- The interface of every kind of data --------------------------------------
 
     @property
@@ -239,19 +245,21 @@ class Streamed:
 
     def without_corrupt(self) -> "Streamed":
         """With ``skip_corrupt``: the examples that decode alone, the others
-        counted in ``skipped``; unchanged otherwise."""
+        counted in ``skipped`` (and the copy marked checked: ``skip_corrupt``
+        off, so another call reads nothing); unchanged otherwise."""
         if not self.skip_corrupt:
             return self
         train, test = self.corrupt(self.train_items), self.corrupt(self.test_items)
         bad = int(train.sum() + test.sum())
-        if not bad:
-            return self
-        first = self.describe((self.train_items[train] if train.any() else self.test_items[test])[0])
-        return dataclasses.replace(
+        checked = dataclasses.replace(
             self, train_items=self.train_items[~train], y_train=self.y_train[~train],
             test_items=self.test_items[~test], y_test=self.y_test[~test], skipped=self.skipped + bad,
-            notes=[*self.notes, f"Skipped {bad} examples that cannot be decoded (data.skip_corrupt), e.g. {first}."],
+            skip_corrupt=False,
         )
+        if bad:
+            first = self.describe((self.train_items[train] if train.any() else self.test_items[test])[0])
+            checked.notes = [*self.notes, f"Skipped {bad} examples that cannot be decoded (data.skip_corrupt), e.g. {first}."]
+        return checked
 
     # -- Pipelines ---------------------------------------------------------------
 
@@ -281,12 +289,11 @@ class Streamed:
         # Preprocessing adapts to a seeded sample, decoded only if a layer adapts.
         rng = np.random.default_rng(feed.seed)
         adapt = np.sort(rng.choice(len(items), min(ADAPT_EXAMPLES, len(items)), replace=False))
-        per_worker = len(items) // feed.shard[0] * feed.shard[0] if feed.shard else len(items)
         return pipeline.Pipelines(
             train=batches(items, labels, "train", shuffle=True),
             validation=batches(validation_items, validation_labels, "validation") if validation_items is not None else None,
             test=batches(self.test_items, self.y_test, "test"),
-            train_examples=per_worker,
+            train_examples=self.share(items, feed.shard) * feed.shard[0] if feed.shard else len(items),
             fit_inputs=self.inputs(items[adapt]).batch(256),
             fit_labels=labels,
         )
@@ -307,7 +314,7 @@ class ImageFiles(Streamed):
     ) -> tf.data.Dataset:
         if shard:
             count, index = shard
-            share = len(items) // count  # Equal shares: every worker takes as many steps.
+            share = self.share(items, shard)
             items, labels = items[index::count][:share], labels[index::count][:share]
         dataset = tf.data.Dataset.from_tensor_slices((items, labels))
         if seed is not None:

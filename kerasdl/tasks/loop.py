@@ -49,6 +49,7 @@ def create(
     placement = placement or place(recipe)
     data = data if data is not None else data_catalogue.from_recipe(recipe)
     task_class = catalogue.select(recipe, data)
+    data = data.without_corrupt()  # With data.skip_corrupt: one pass finds them.
     if not task_class.streams:
         data = data.in_memory()  # The task trains on arrays: streamed files are decoded first.
     for note in data.notes:

@@ -233,7 +233,6 @@ class Task:
         """
         training, placement = self.recipe["training"], self.placement
         keras.utils.set_random_seed(training["seed"])
-        self.data = self.data.without_corrupt()  # With data.skip_corrupt: one pass finds them.
         self.batch_size = placement.global_batch_size(training["batch_size"], training["batch_scope"])
         self.use_pipelines()
         self.steps_per_epoch = math.ceil(self.train_examples / self.batch_size)
