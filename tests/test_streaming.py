@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -299,12 +298,10 @@ def test_the_tf_data_service_does_the_training_pipeline(workdir):
 
     recipe = load_recipe(_folder_recipe(workdir, f"service: {dispatcher.target}"))
     task = loop.prepared(recipe, log=lambda line: None)
-    assert "DataServiceDatasetV4" in _ops(task.train_data) or any("DataService" in op for op in _ops(task.train_data))
+    assert any(op.startswith("DataServiceDataset") for op in _ops(task.train_data))
     history = task.fit([], verbose=0)
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
-    started = time.monotonic()
-    assert sum(int(batch.shape[0]) for batch, _ in task.train_data) == task.train_examples
-    assert time.monotonic() - started < 60
+    assert sum(int(batch.shape[0]) for batch, _ in task.train_data) == task.train_examples  # Each example once.
 
 
 # -- TFRecord files --------------------------------------------------------------

@@ -161,9 +161,9 @@ def load_image_folder(
     """
     if color_mode not in ("grayscale", "rgb"):
         raise DataError(f"color_mode must be 'grayscale' or 'rgb'. Received: color_mode={color_mode!r}")
-    paths, labels, names, others = list_image_folder(Path(path))
+    paths, labels, names, others = list_image_folder(Path(path).expanduser())
     if test_path:
-        test_paths, test_labels, _, test_others = list_image_folder(Path(test_path), names)
+        test_paths, test_labels, _, test_others = list_image_folder(Path(test_path).expanduser(), names)
         others += test_others
     else:
         paths, labels, test_paths, test_labels = hold_out(paths, labels, test_fraction, seed)

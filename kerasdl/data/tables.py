@@ -107,7 +107,7 @@ def load_csv(
             features are not numbers; by default such a line stops the run
             with a message naming it.
     """
-    files = [Path(path)] + ([Path(test_path)] if test_path else [])
+    files = [Path(path).expanduser()] + ([Path(test_path).expanduser()] if test_path else [])
     scans = [_scan_csv(file, label_column, skip_corrupt) for file in files]
     header, label_index = scans[0][0], scans[0][1]
     for file, scan in zip(files[1:], scans[1:]):
