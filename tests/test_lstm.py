@@ -143,7 +143,10 @@ def test_text_csv_and_folder(tmp_path):
         for index in range(5):
             (tmp_path / "folder" / label / f"{index}.txt").write_text(f"{label} text {index}")
     folder = load_text_folder(str(tmp_path / "folder"), test_fraction=0.2)
-    assert folder.class_names == ["neg", "pos"] and len(folder.x_test) == 2 and len(folder.x_train) == 8
+    assert folder.class_names == ["neg", "pos"] and folder.test_examples == 2 and len(folder.train_items) == 8
+    assert sorted(np.bincount(folder.y_test)) == [1, 1]  # Stratified: one of each class.
+    texts = folder.read(folder.train_items)
+    assert all(text.startswith(folder.class_names[label]) for text, label in zip(texts, folder.y_train))
 
 
 @pytest.mark.parametrize("content, options, message", [

@@ -423,3 +423,51 @@ def test_a_csv_table_streams_line_by_line_through_a_run(workdir):
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["dataset"] == f"CSV {workdir / 'table.csv'}" and summary["test"]["accuracy"] >= 0.8
+
+
+# -- Text files ------------------------------------------------------------------
+
+def test_a_text_folder_streams_and_names_a_file_that_is_not_its_encoding(workdir):
+    """Texts read in the graph, transcoded from data.encoding; the
+    vocabulary adapts to every training text as it streams; a file in
+    another encoding, or an empty one, is named (or skipped and counted)."""
+    words = {"pos": "good great fine lovely", "neg": "bad awful poor dreadful"}
+    for label, vocabulary in words.items():
+        (workdir / "texts" / label).mkdir(parents=True)
+        for index in range(12):
+            chosen = vocabulary.split()[index % 4], vocabulary.split()[(index + 1) % 4]
+            (workdir / "texts" / label / f"{index}.txt").write_text(f"a {chosen[0]} café, {chosen[1]}", encoding="latin-1")
+    recipe = workdir / "texts.yaml"
+    recipe.write_text("\n".join([
+        "name: texts",
+        f"data: {{dataset: text_folder, path: {workdir / 'texts'}, encoding: latin-1, test_fraction: 0.25}}",
+        "model: {builder: lstm, units: [8], max_tokens: 50, sequence_length: 6, embedding_dim: 8}",
+        "optimizer: {learning_rate: 0.02}",
+        "training: {epochs: 8, batch_size: 4, validation_split: 0}",
+    ]) + "\n")
+    from kerasdl.data import texts
+
+    data = texts.load_text_folder(str(workdir / "texts"), encoding="latin-1", test_fraction=0.25)
+    assert data.kind == "texts" and data.input_shape == () and "café" in data.read(data.test_items[:1])[0]
+    result = run_cli("run", str(recipe), "--json", "--quiet", cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["task"] == "text" and summary["test"]["accuracy"] == 1.0  # The classes share no word.
+    assert "tfidf_logistic_regression" in summary["baselines"] and summary["export_max_difference"] <= 1e-4
+    evaluated = run_cli("evaluate", summary["export_path"], "--json", cwd=workdir)
+    assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["test"]["accuracy"] == 1.0, evaluated.stderr[-2000:]
+    # Bytes that are not UTF-8 (as data.encoding says), and a file of blanks, are named.
+    for label in ("neg", "pos"):
+        (workdir / "utf8" / label).mkdir(parents=True)
+        (workdir / "utf8" / label / "fine.txt").write_text("a café", encoding="utf-8")
+    (workdir / "utf8" / "neg" / "broken.txt").write_bytes(b"bad \xff\xfe text")
+    (workdir / "utf8" / "pos" / "empty.txt").write_text("  \n")
+    strict = texts.load_text_folder(str(workdir / "utf8"), test_fraction=0.25)
+    for name, reason in (("neg/broken.txt", "Invalid formatting on input string"), ("pos/empty.txt", "the file holds no text")):
+        # The error is the file read's; the message names every bad file of the dataset.
+        with pytest.raises(DataError, match=rf"/neg/broken.txt, .*/pos/empty.txt cannot be decoded \(.*{reason}.*\)\. "
+                                            "Fix or remove them, or set `data.skip_corrupt: true`"):
+            strict.read(np.array([str(workdir / "utf8" / name)]))
+    (workdir / "texts" / "pos" / "empty.txt").write_text("  \n")
+    skipping = texts.load_text_folder(str(workdir / "texts"), encoding="latin-1", skip_corrupt=True).without_corrupt()
+    assert skipping.skipped == 1 and "empty.txt" in skipping.notes[-1]

@@ -66,8 +66,9 @@ def build_lstm(
             ``num_classes``.
         adapt_data: Training inputs the preprocessing adapts to: strings
             for the vocabulary, windows for a series' statistics (required
-            for both), sequences for their ``Normalization`` (optional;
-            arrays or a batched ``tf.data.Dataset`` of inputs).
+            for both), sequences for their ``Normalization`` (optional).
+            Strings and sequences may also come as a batched
+            ``tf.data.Dataset``, adapted as it streams.
         units: Width of each recurrent layer, first to last.
         cell: ``lstm`` or ``gru``.
         bidirectional: Read each sequence both ways and concatenate.
@@ -190,7 +191,8 @@ def _text_features(
     if sequence_length is not None:
         options.check_positive("sequence_length", sequence_length)
     options.check_choice("standardize", standardize, ("lower", "strip_punctuation", "lower_and_strip_punctuation", None))
-    if adapt_data is None or not len(adapt_data):
+    streamed = isinstance(adapt_data, tf.data.Dataset)  # Batches of strings, adapted as they stream.
+    if adapt_data is None or (not streamed and not len(adapt_data)):
         raise BuilderArgumentError(
             "adapt_data",
             "A text model needs `adapt_data`: the training texts its TextVectorization layer "
@@ -199,7 +201,7 @@ def _text_features(
     vectorize = layers.TextVectorization(
         max_tokens=max_tokens, standardize=standardize, output_sequence_length=sequence_length, name="vectorize"
     )
-    vectorize.adapt(np.asarray(adapt_data, dtype=object).astype(str))
+    vectorize.adapt(adapt_data if streamed else np.asarray(adapt_data, dtype=object).astype(str))
     vocabulary = _savable(vectorize)
     inputs = keras.Input(shape=(), dtype="string", name="inputs")
     tokens = vectorize(inputs)

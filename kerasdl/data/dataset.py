@@ -19,8 +19,29 @@ CLASS_NAMES_FILE = "class_names.txt"
 PROBABILITIES = "probabilities"
 
 
+class Labelled:
+    """What labelled examples, in memory or streamed, tell a model about
+    their classes (``class_names``, set by the kind of data)."""
+
+    class_names: list[str]
+    output_name = PROBABILITIES
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def output_width(self) -> int:
+        """Values the model returns per example: one probability per class."""
+        return self.num_classes
+
+    def export_assets(self) -> dict[str, str]:
+        """Files for the export's ``assets.extra/``: the class names."""
+        return {CLASS_NAMES_FILE: class_names_text(self.class_names)}
+
+
 @dataclasses.dataclass
-class Dataset(InMemory):
+class Dataset(InMemory, Labelled):
     """Train and test arrays plus what a model needs to know about them."""
 
     x_train: np.ndarray
@@ -31,21 +52,10 @@ class Dataset(InMemory):
     source: str
     notes: list[str] = dataclasses.field(default_factory=list)
 
-    output_name = PROBABILITIES
-
     @property
     def input_shape(self) -> tuple[int, ...]:
         """One example's shape; ``()`` for texts (one string each)."""
         return tuple(self.x_train.shape[1:])
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def output_width(self) -> int:
-        """Values the model returns per example: one probability per class."""
-        return self.num_classes
 
     @property
     def is_text(self) -> bool:
@@ -115,9 +125,6 @@ class Dataset(InMemory):
         # Texts need a vocabulary: only a builder that adapts one fits them.
         return ({**required, **adapt}, {}) if self.is_text else (required, adapt)
 
-    def export_assets(self) -> dict[str, str]:
-        """Files for the export's ``assets.extra/``: the class names."""
-        return {CLASS_NAMES_FILE: class_names_text(self.class_names)}
 
 
 def kept_classes(class_names: Sequence[str], classes: Sequence[int], source: str) -> np.ndarray:

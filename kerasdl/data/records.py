@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.data.dataset import hold_out
-from kerasdl.data.streaming import ImageReader, Streamed, in_order
+from kerasdl.data.streaming import ImageReader, Streamed, failing, in_order
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -155,16 +155,8 @@ class Records(Streamed):
         )
 
     def corrupt(self, items: np.ndarray) -> np.ndarray:
-        """One parallel pass: each record parsed and its input decoded and
-        reduced to a number that depends on all of it."""
-        decoded = self.records(items).map(
-            lambda number, record: (number, tf.reduce_max(tf.cast(self.spec.example(record, number)[0], tf.float32))),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        ).ignore_errors()
-        good = np.zeros(int(self.offsets[-1]), bool)
-        for numbers, _ in decoded.batch(4096).as_numpy_iterator():
-            good[numbers] = True
-        return ~good[items]
+        numbered = self.records(items).map(lambda number, record: (number, self.spec.example(record, number)[0]))
+        return failing(numbered, int(self.offsets[-1]))[items]
 
 
 def _files(patterns: Union[str, Sequence[str]], key: str) -> list[str]:

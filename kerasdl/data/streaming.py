@@ -8,23 +8,23 @@ and ``max_*_examples`` cut the lists of examples before anything is
 decoded, so a held-out example is never a training one; an example that
 cannot be decoded stops the run with a ``DataError`` naming it, or, with
 ``data.skip_corrupt``, is found by one parallel pass before training and
-left out (counted in ``skipped``). ``ImageFiles`` is a folder of images,
-one example a file; ``records.Records`` a set of TFRecord files.
+left out (counted in ``skipped``). ``Files`` is a folder of images or
+texts, one example a file; ``records.Records`` TFRecord files or a CSV
+table, record by record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, Iterator, Optional, Sequence
+import re
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
 from kerasdl.data import pipeline
-from kerasdl.data.dataset import (
-    CLASS_NAMES_FILE, PROBABILITIES, Dataset, class_names_text, hold_out, kept_classes,
-)
+from kerasdl.data.dataset import Dataset, Labelled, hold_out, kept_classes
 from kerasdl.errors import DataError
 
 # Streamed training examples a preprocessing layer adapts to (a seeded
@@ -89,8 +89,26 @@ class ImageReader:
         return tf.ensure_shape(image, self.input_shape)
 
 
+@dataclasses.dataclass(frozen=True)
+class TextReader:
+    """Reads a text file in the graph as one UTF-8 string (transcoded from
+    ``encoding``); a file that is not ``encoding`` text, or holds only
+    blanks, fails to decode."""
+
+    encoding: str = "utf-8"
+    input_shape = ()
+
+    def __call__(self, path: tf.Tensor) -> tf.Tensor:
+        text = tf.strings.unicode_transcode(
+            tf.io.read_file(path), input_encoding=self.encoding, output_encoding="UTF-8", errors="strict",
+        )
+        empty = tf.equal(tf.strings.length(tf.strings.strip(text)), 0)
+        with tf.control_dependencies([tf.debugging.assert_equal(empty, False, message="the file holds no text")]):
+            return tf.identity(text)
+
+
 @dataclasses.dataclass
-class Streamed:
+class Streamed(Labelled):
     """Train and test examples, named by ``*_items`` with their labels,
     decoded as they are read.
 
@@ -112,7 +130,6 @@ class Streamed:
     skipped: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
 
-    output_name = PROBABILITIES
     kind = "examples"
     description = "examples with labels"
     is_text = False
@@ -155,14 +172,6 @@ class Streamed:
     # -- The interface of every kind of data --------------------------------------
 
     @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def output_width(self) -> int:
-        return self.num_classes
-
-    @property
     def test_examples(self) -> int:
         return len(self.test_items)
 
@@ -200,9 +209,6 @@ class Streamed:
         """As ``Dataset.builder_inputs``; ``fit_inputs`` is a bounded sample."""
         return {"input_shape": self.input_shape, "num_classes": self.num_classes}, {"adapt_data": fit_inputs}
 
-    def export_assets(self) -> dict[str, str]:
-        return {CLASS_NAMES_FILE: class_names_text(self.class_names)}
-
     # -- Reading -----------------------------------------------------------------
 
     def inputs(self, items: np.ndarray) -> tf.data.Dataset:
@@ -210,10 +216,14 @@ class Streamed:
         return self.examples(items, np.zeros(len(items), np.int64)).map(lambda x, y: x)
 
     def read(self, items: np.ndarray) -> np.ndarray:
-        """The inputs of ``items`` as one uint8 array (for small numbers)."""
+        """The inputs of ``items`` as one array (uint8 pixels, numbers, or
+        ``str`` objects for texts)."""
         with self.reading():
             batches = [batch.numpy() for batch in self.inputs(items).batch(512)]
-        return np.concatenate(batches) if batches else np.zeros((0, *self.input_shape), np.uint8)
+        if not batches:
+            return np.zeros((0, *self.input_shape), object if self.is_text else np.uint8)
+        values = np.concatenate(batches)
+        return np.array([value.decode("utf-8") for value in values], dtype=object) if self.is_text else values
 
     def sample(self, count: int, split: str = "test") -> np.ndarray:
         """The first ``count`` examples' inputs of ``split`` (``train`` or ``test``)."""
@@ -286,9 +296,12 @@ class Streamed:
                 sharded=shuffle and feed.shard is not None,
             )
 
-        # Preprocessing adapts to a seeded sample, decoded only if a layer adapts.
+        # Preprocessing adapts to a seeded sample, decoded only if a layer
+        # adapts; a vocabulary to every training text (TextVectorization
+        # streams them, keeping word counts only).
         rng = np.random.default_rng(feed.seed)
-        adapt = np.sort(rng.choice(len(items), min(ADAPT_EXAMPLES, len(items)), replace=False))
+        count = len(items) if self.is_text else min(ADAPT_EXAMPLES, len(items))
+        adapt = np.sort(rng.choice(len(items), count, replace=False))
         return pipeline.Pipelines(
             train=batches(items, labels, "train", shuffle=True),
             validation=batches(validation_items, validation_labels, "validation") if validation_items is not None else None,
@@ -300,14 +313,26 @@ class Streamed:
 
 
 @dataclasses.dataclass(kw_only=True)
-class ImageFiles(Streamed):
-    """Image files, one example each: the items are their paths."""
+class Files(Streamed):
+    """Files, one example each (images, or texts): the items are their paths."""
 
-    reader: ImageReader
+    reader: Union[ImageReader, TextReader]
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return self.reader.input_shape
+
+    @property
+    def is_text(self) -> bool:
+        return isinstance(self.reader, TextReader)
+
+    @property
+    def kind(self) -> str:
+        return "texts" if self.is_text else "examples"
+
+    @property
+    def description(self) -> str:
+        return "labelled texts" if self.is_text else "examples with labels"
 
     def examples(
         self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,
@@ -322,15 +347,29 @@ class ImageFiles(Streamed):
         return dataset.map(lambda path, label: (self.reader(path), label), num_parallel_calls=tf.data.AUTOTUNE)
 
     def corrupt(self, items: np.ndarray) -> np.ndarray:
-        """One parallel pass: each image decoded and reduced to a number that
-        depends on every pixel (so the decoding is not optimised away)."""
-        indexed = tf.data.Dataset.from_tensor_slices((np.arange(len(items)), items)).map(
-            lambda index, path: (index, tf.reduce_max(self.reader(path))), num_parallel_calls=tf.data.AUTOTUNE,
-        ).ignore_errors()
-        good = np.zeros(len(items), bool)
-        for rows, _ in indexed.batch(4096).as_numpy_iterator():
-            good[rows] = True
-        return ~good
+        numbered = tf.data.Dataset.from_tensor_slices((np.arange(len(items)), items)).map(
+            lambda number, path: (number, self.reader(path)), num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        return failing(numbered, len(items))
+
+
+def failing(numbered: tf.data.Dataset, total: int) -> np.ndarray:
+    """Which of ``total`` examples cannot be read or decoded (a boolean mask
+    by number), from ``(number, input)`` pairs: one parallel pass, each input
+    reduced to a number that depends on all of it (so that its decoding is
+    not optimised away) and the failures dropped."""
+    def touch(value: tf.Tensor) -> tf.Tensor:
+        if value.dtype == tf.string:
+            return tf.cast(tf.reduce_sum(tf.strings.length(value)), tf.float32)
+        return tf.reduce_max(tf.cast(value, tf.float32))
+
+    touched = numbered.map(
+        lambda number, value: (number, touch(value)), num_parallel_calls=tf.data.AUTOTUNE,
+    ).ignore_errors()
+    good = np.zeros(total, bool)
+    for numbers, _ in touched.batch(4096).as_numpy_iterator():
+        good[numbers] = True
+    return ~good
 
 
 def in_order(items: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -346,6 +385,8 @@ def undecodable(names: Sequence[str], error: Exception) -> DataError:
     named = ", ".join(names[:NAMED_FILES]) + (f" and {len(names) - NAMED_FILES} more" if len(names) > NAMED_FILES else "")
     lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.strip().startswith("[[")]
     reason = lines[-1] if lines else type(error).__name__
+    # TensorFlow's framing ({{function_node ...}}, the iterator's path, [Op:...]) says nothing of the data.
+    reason = re.sub(r"\{\{.*?\}\}|.*Iterator::[\w:]+: |\[Op:.*?\]", "", reason).strip() or type(error).__name__
     return DataError(
         f"{named} cannot be decoded ({reason}). Fix or remove {'it' if len(names) == 1 else 'them'}, "
         "or set `data.skip_corrupt: true` to leave such examples out."

@@ -1,7 +1,8 @@
 """Labelled texts: one string and one class per example.
 
-The loaders return a ``data.dataset.Dataset`` whose ``x`` arrays hold Python
-strings. The lstm builder adapts a ``TextVectorization`` layer on the
+The CSV loaders return a ``data.dataset.Dataset`` whose ``x`` arrays hold
+Python strings; a folder of text files is streamed (``streaming.Files``
+with a ``TextReader``). The lstm builder adapts a ``TextVectorization`` layer on the
 training strings, inside the model, so the exported model takes raw text.
 
 Splits are stratified: the held-out part has each class's share. (Texts
@@ -17,7 +18,8 @@ from typing import Optional
 import numpy as np
 
 from kerasdl.data.dataset import Dataset, encode_labels, stratified_hold_out
-from kerasdl.data.files import TEXT_SUFFIXES, package_file, read_csv_rows
+from kerasdl.data.files import TEXT_SUFFIXES, list_class_folders, package_file, read_csv_rows
+from kerasdl.data.streaming import Files, TextReader
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -123,34 +125,6 @@ def load_text_csv(
     return _split(texts, labels, test, test_fraction, seed, f"texts in {path}")
 
 
-def read_text_folder(folder: Path, encoding: str = "utf-8", class_names=None) -> tuple[np.ndarray, list[str]]:
-    """Reads ``folder/<class>/<file>.txt``: each file one example of its class."""
-    if not folder.is_dir():
-        raise DataError(f"Text folder not found: {folder}. Set `data.path` to a folder with one sub-folder per class.")
-    names = class_names or sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not names:
-        raise DataError(f"{folder} has no class sub-folders; expected {folder}/<class>/<text>.txt.")
-    texts, labels = [], []
-    for name in names:
-        for file in sorted((folder / name).glob("*")):
-            if file.suffix.lower() not in TEXT_SUFFIXES:
-                continue
-            try:
-                text = file.read_text(encoding=encoding)
-            except UnicodeDecodeError as error:
-                raise DataError(
-                    f"{file} is not {encoding} text ({error.reason} at byte {error.start}). "
-                    "Set `data.encoding` to the files' encoding, e.g. latin-1."
-                ) from None
-            if not text.strip():
-                raise DataError(f"{file} is empty. Every example needs a text: fill it or remove the file.")
-            texts.append(text)
-            labels.append(name)
-    if not texts:
-        raise DataError(f"{folder} has no text files ({', '.join(TEXT_SUFFIXES)}) in its class folders.")
-    return np.array(texts, dtype=object), labels
-
-
 @register_dataset("text_folder")
 def load_text_folder(
     path: str,
@@ -158,16 +132,31 @@ def load_text_folder(
     test_fraction: float = 0.2,
     encoding: str = "utf-8",
     seed: int = 42,
-) -> Dataset:
-    """A folder of text files with one sub-folder per class (``path/<class>/*.txt``).
+    skip_corrupt: bool = False,
+) -> Files:
+    """A folder of text files with one sub-folder per class
+    (``path/<class>/*.txt``), streamed: files are listed and split, and read
+    as training needs them.
 
     Args:
         path: The training folder.
         test_path: Optional folder with the same classes for testing.
         test_fraction: Stratified share held out when there is no test_path.
-        encoding: The files' text encoding.
+        encoding: The files' text encoding (utf-8, latin-1, ...).
         seed: Seed of the held-out split.
+        skip_corrupt: Leave out (and count) files that are not
+            ``encoding`` text or hold no text; by default such a file stops
+            the run with a message naming it.
     """
-    texts, labels = read_text_folder(Path(path), encoding)
-    test = read_text_folder(Path(test_path), encoding, sorted(set(labels))) if test_path else None
-    return _split(texts, labels, test, test_fraction, seed, f"texts in {path}")
+    paths, labels, names, others = list_class_folders(Path(path).expanduser(), TEXT_SUFFIXES, "text")
+    if test_path:
+        test_paths, test_labels, _, test_others = list_class_folders(
+            Path(test_path).expanduser(), TEXT_SUFFIXES, "text", names)
+        others += test_others
+    else:
+        paths, labels, test_paths, test_labels = stratified_hold_out(paths, labels, test_fraction, seed)
+    notes = [f"Left out {len(others)} files that are not texts ({', '.join(TEXT_SUFFIXES)}), e.g. {others[0]}."] if others else []
+    return Files(
+        paths, labels, test_paths, test_labels, names, f"texts in {path}",
+        skip_corrupt=skip_corrupt, notes=notes, reader=TextReader(encoding),
+    )

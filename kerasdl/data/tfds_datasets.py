@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.data.dataset import encode_labels
-from kerasdl.data.streaming import ImageReader, Streamed
+from kerasdl.data.streaming import ImageReader, Streamed, failing
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -78,19 +78,15 @@ class TfdsSplits(Streamed):
             count, index = shard
             share = len(items) // count
             dataset = dataset.shard(count, index).take(share).apply(tf.data.experimental.assert_cardinality(share))
-        convert = (lambda image: self.reader.converted(image, self.channels)) if self.reader else (lambda x: x)
-        return dataset.map(lambda number, x, y: (convert(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.map(lambda number, x, y: (self.converted(x), y), num_parallel_calls=tf.data.AUTOTUNE)
 
     def corrupt(self, items: np.ndarray) -> np.ndarray:
-        convert = (lambda image: self.reader.converted(image, self.channels)) if self.reader else (lambda x: x)
-        decoded = self.numbered(items).map(
-            lambda number, x, y: (number, tf.reduce_max(tf.cast(convert(x), tf.float32))),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        ).ignore_errors()
-        good = np.zeros(int(self.offsets[-1]), bool)
-        for numbers, _ in decoded.batch(4096).as_numpy_iterator():
-            good[numbers] = True
-        return ~good[items]
+        numbered = self.numbered(items).map(lambda number, x, y: (number, self.converted(x)))
+        return failing(numbered, int(self.offsets[-1]))[items]
+
+    def converted(self, x: tf.Tensor) -> tf.Tensor:
+        """An input as the model takes it: an image made grey or RGB and resized."""
+        return self.reader.converted(x, self.channels) if self.reader else x
 
 
 @register_dataset("tfds")

@@ -23,10 +23,11 @@ def text_baselines(data: Any, fit_inputs: np.ndarray, fit_labels: np.ndarray, lo
     Args:
         fit_inputs, fit_labels: What the model trained on (validation
             share removed): the baselines learn from the same examples.
+            The test texts are read whole (``data.sample``), streamed ones too.
     """
     majority = np.bincount(fit_labels, minlength=data.num_classes).argmax()
     results = {"majority_class": classification_scores(data.y_test, np.full(len(data.y_test), majority), data.num_classes)}
-    predictions = tfidf_logistic_regression(fit_inputs, fit_labels, data.x_test)
+    predictions = tfidf_logistic_regression(fit_inputs, fit_labels, data.sample(data.test_examples))
     if predictions is None:
         log("TF-IDF + logistic regression baseline skipped: scikit-learn is not installed "
             "(`pip install scikit-learn`, or `make install`).")

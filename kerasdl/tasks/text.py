@@ -61,7 +61,7 @@ class TextClassifier(Classifier):
         if pretrain and recipe["pretrain"]["enabled"]:
             model = recipe.builder_arguments()
             self.pretrained = pretrain_vectors(
-                self.fit_inputs, standardize=model["standardize"], embedding_dim=model["embedding_dim"],
+                self.training_texts(), standardize=model["standardize"], embedding_dim=model["embedding_dim"],
                 settings=recipe["pretrain"], seed=recipe["training"]["seed"], log=self.log,
             )
 
@@ -80,7 +80,16 @@ class TextClassifier(Classifier):
         super().train(folder, verbose)
 
     def baselines(self) -> dict:
-        return text_baselines(self.data, self.fit_inputs, self.fit_labels, log=self.log)
+        return text_baselines(self.data, self.training_texts(), self.fit_labels, log=self.log)
+
+    def training_texts(self) -> np.ndarray:
+        """The training texts whole, in the order of ``fit_labels``: Word2Vec
+        pretraining and the TF-IDF baseline read them all. Streamed texts
+        are read here (their ``fit_inputs`` stream every training text, in
+        order, for the vocabulary)."""
+        if not self.data.streamed:
+            return self.fit_inputs
+        return np.array([text.decode("utf-8") for batch in self.fit_inputs for text in batch.numpy()], dtype=object)
 
     def report(self, folder: Path) -> dict:
         written = self.pretrained is not None and self.placement.is_chief
