@@ -24,7 +24,18 @@ class Labelled:
     their classes (``class_names``, set by the kind of data)."""
 
     class_names: list[str]
+    is_text: bool
     output_name = PROBABILITIES
+
+    @property
+    def kind(self) -> str:
+        """``texts`` (one string an example) or ``examples`` (arrays of numbers)."""
+        return "texts" if self.is_text else "examples"
+
+    @property
+    def description(self) -> str:
+        """What the data is, for messages."""
+        return "labelled texts" if self.is_text else "examples with labels"
 
     @property
     def num_classes(self) -> int:
@@ -60,16 +71,6 @@ class Dataset(InMemory, Labelled):
     @property
     def is_text(self) -> bool:
         return self.x_train.dtype == object
-
-    @property
-    def kind(self) -> str:
-        """``texts`` (one string an example) or ``examples`` (arrays of numbers)."""
-        return "texts" if self.is_text else "examples"
-
-    @property
-    def description(self) -> str:
-        """What the data is, for messages."""
-        return "labelled texts" if self.is_text else "examples with labels"
 
     def limited(self, max_train: Optional[int], max_test: Optional[int]) -> "Dataset":
         """The first ``max_train`` training and ``max_test`` test examples (all for None)."""

@@ -10,8 +10,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kerasdl.data.dataset import Dataset, hold_out
-from kerasdl.data.files import IMAGE_SUFFIXES, list_class_folders, verify_sha256
+from kerasdl.data.dataset import Dataset
+from kerasdl.data.files import IMAGE_SUFFIXES, verify_sha256
 from kerasdl.data.streaming import Files, ImageReader
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
@@ -126,19 +126,8 @@ def load_image_folder(
     """
     if color_mode not in ("grayscale", "rgb"):
         raise DataError(f"color_mode must be 'grayscale' or 'rgb'. Received: color_mode={color_mode!r}")
-    paths, labels, names, others = list_class_folders(Path(path).expanduser(), IMAGE_SUFFIXES, "image")
-    if test_path:
-        test_paths, test_labels, _, test_others = list_class_folders(
-            Path(test_path).expanduser(), IMAGE_SUFFIXES, "image", names)
-        others += test_others
-    else:
-        paths, labels, test_paths, test_labels = hold_out(paths, labels, test_fraction, seed)
-    notes = []
-    if others:
-        notes.append(f"Left out {len(others)} files that are not images ({', '.join(IMAGE_SUFFIXES)}), "
-                     f"e.g. {others[0]}.")
     reader = ImageReader(tuple(int(side) for side in image_size), {"grayscale": 1, "rgb": 3}[color_mode])
-    return Files(
-        paths, labels, test_paths, test_labels, names, f"images in {path}",
-        skip_corrupt=skip_corrupt, notes=notes, reader=reader,
+    return Files.from_class_folders(
+        path, test_path, test_fraction, seed, reader=reader, suffixes=IMAGE_SUFFIXES, example="image",
+        skip_corrupt=skip_corrupt,
     )

@@ -18,13 +18,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
 from kerasdl.data import pipeline
-from kerasdl.data.dataset import Dataset, Labelled, hold_out, kept_classes
+from kerasdl.data.dataset import Dataset, Labelled, hold_out, kept_classes, stratified_hold_out
+from kerasdl.data.files import list_class_folders
 from kerasdl.errors import DataError
 
 # Streamed training examples a preprocessing layer adapts to (a seeded
@@ -130,8 +132,6 @@ class Streamed(Labelled):
     skipped: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
 
-    kind = "examples"
-    description = "examples with labels"
     is_text = False
     streamed = True
     # Whether ``examples`` reads the items in the order given, so shuffling
@@ -326,13 +326,30 @@ class Files(Streamed):
     def is_text(self) -> bool:
         return isinstance(self.reader, TextReader)
 
-    @property
-    def kind(self) -> str:
-        return "texts" if self.is_text else "examples"
-
-    @property
-    def description(self) -> str:
-        return "labelled texts" if self.is_text else "examples with labels"
+    @classmethod
+    def from_class_folders(
+        cls, path: str, test_path: Optional[str], test_fraction: float, seed: int, *,
+        reader: Union[ImageReader, TextReader], suffixes: Sequence[str], example: str, stratified: bool = False,
+        skip_corrupt: bool = False,
+    ) -> "Files":
+        """The files of ``path/<class>/`` (and ``test_path/<class>/``, or a
+        seeded ``test_fraction`` of the files, stratified by class if
+        asked), listed without opening them; files with other suffixes are
+        left out and noted."""
+        paths, labels, names, others = list_class_folders(Path(path).expanduser(), suffixes, example)
+        if test_path:
+            test_paths, test_labels, _, test_others = list_class_folders(
+                Path(test_path).expanduser(), suffixes, example, names)
+            others += test_others
+        else:
+            split = stratified_hold_out if stratified else hold_out
+            paths, labels, test_paths, test_labels = split(paths, labels, test_fraction, seed)
+        notes = [f"Left out {len(others)} files that are not {example}s ({', '.join(suffixes)}), e.g. {others[0]}."
+                 ] if others else []
+        return cls(
+            paths, labels, test_paths, test_labels, names, f"{example}s in {path}",
+            skip_corrupt=skip_corrupt, notes=notes, reader=reader,
+        )
 
     def examples(
         self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from kerasdl.data.dataset import Dataset, encode_labels, stratified_hold_out
-from kerasdl.data.files import TEXT_SUFFIXES, list_class_folders, package_file, read_csv_rows
+from kerasdl.data.files import TEXT_SUFFIXES, package_file, read_csv_rows
 from kerasdl.data.streaming import Files, TextReader
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
@@ -148,15 +148,7 @@ def load_text_folder(
             ``encoding`` text or hold no text; by default such a file stops
             the run with a message naming it.
     """
-    paths, labels, names, others = list_class_folders(Path(path).expanduser(), TEXT_SUFFIXES, "text")
-    if test_path:
-        test_paths, test_labels, _, test_others = list_class_folders(
-            Path(test_path).expanduser(), TEXT_SUFFIXES, "text", names)
-        others += test_others
-    else:
-        paths, labels, test_paths, test_labels = stratified_hold_out(paths, labels, test_fraction, seed)
-    notes = [f"Left out {len(others)} files that are not texts ({', '.join(TEXT_SUFFIXES)}), e.g. {others[0]}."] if others else []
-    return Files(
-        paths, labels, test_paths, test_labels, names, f"texts in {path}",
-        skip_corrupt=skip_corrupt, notes=notes, reader=TextReader(encoding),
+    return Files.from_class_folders(
+        path, test_path, test_fraction, seed, reader=TextReader(encoding), suffixes=TEXT_SUFFIXES, example="text",
+        stratified=True, skip_corrupt=skip_corrupt,
     )
