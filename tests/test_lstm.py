@@ -136,8 +136,18 @@ def test_text_csv_and_folder(tmp_path):
     csv_file = tmp_path / "reviews.csv"
     csv_file.write_text("id,review,stars\n" + "".join(f"{i},text number {i},{'good' if i % 3 else 'bad'}\n" for i in range(30)))
     data = load_text_csv(str(csv_file), text_column="review", label_column="stars", test_fraction=0.2)
-    assert data.class_names == ["bad", "good"] and len(data.x_test) == 6
+    assert data.class_names == ["bad", "good"] and data.test_examples == 6 and data.streamed
     assert sorted(np.bincount(data.y_test)) == [2, 4]
+    assert [int(text.split()[-1]) % 3 != 0 for text in data.read(data.test_items)] == [bool(y) for y in data.y_test]
+    # Quoted commas and doubled quotes: the stream parses them as Python's csv does.
+    csv_file.write_text('id,review,stars\n1,"a, b",good\n2,"say ""hi""",bad\n\n3,plain,good\n4,x,bad\n')
+    quoted = load_text_csv(str(csv_file), text_column="review", label_column="stars", test_fraction=0.5)
+    everything = np.concatenate([quoted.train_items, quoted.test_items])
+    assert sorted(quoted.read(np.sort(everything))) == sorted(['a, b', 'say "hi"', "plain", "x"])
+    # A text over two lines: read whole, as the stream cannot split it.
+    csv_file.write_text('id,review,stars\n1,"two\nlines",good\n2,one line,bad\n3,"a, b",good\n4,x,bad\n5,y,good\n')
+    whole = load_text_csv(str(csv_file), text_column="review", label_column="stars", test_fraction=0.4)
+    assert not whole.streamed and "texts span lines" in whole.notes[-1] and "two\nlines" in list(whole.x_train) + list(whole.x_test)
     for label in ("pos", "neg"):
         (tmp_path / "folder" / label).mkdir(parents=True)
         for index in range(5):

@@ -54,6 +54,7 @@ class ExampleSpec:
     label_key: str
     input_shape: tuple[int, ...]
     reader: Optional[ImageReader]
+    is_text = False
 
     def read(self, path: tf.Tensor, compression: str) -> tf.data.Dataset:
         return tf.data.TFRecordDataset(path, compression_type=compression)
@@ -98,6 +99,10 @@ class Records(Streamed):
     @property
     def input_shape(self) -> tuple[int, ...]:
         return self.spec.input_shape
+
+    @property
+    def is_text(self) -> bool:
+        return self.spec.is_text
 
     def describe(self, item: Any) -> str:
         file = int(np.searchsorted(self.offsets, item, side="right")) - 1

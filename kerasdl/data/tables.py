@@ -33,6 +33,7 @@ class CsvSpec:
     feature_columns: tuple[int, ...]
     input_shape: tuple[int, ...]
     labels: np.ndarray
+    is_text = False
 
     def read(self, path: tf.Tensor, compression: str) -> tf.data.Dataset:
         return tf.data.TextLineDataset(path, compression_type=compression).skip(1)  # The header.

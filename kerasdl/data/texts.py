@@ -1,8 +1,9 @@
 """Labelled texts: one string and one class per example.
 
-The CSV loaders return a ``data.dataset.Dataset`` whose ``x`` arrays hold
-Python strings; a folder of text files is streamed (``streaming.Files``
-with a ``TextReader``). The lstm builder adapts a ``TextVectorization`` layer on the
+A CSV of texts is streamed line by line (``records.Records`` with a
+``CsvTextSpec``; read into a ``data.dataset.Dataset`` of Python strings
+when its texts span lines, and for the shipped tweets); a folder of text
+files is streamed file by file (``streaming.Files`` with a ``TextReader``). The lstm builder adapts a ``TextVectorization`` layer on the
 training strings, inside the model, so the exported model takes raw text.
 
 Splits are stratified: the held-out part has each class's share. (Texts
@@ -12,13 +13,16 @@ without labels, for Word2Vec, are corpora: the ``text`` and
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional, Union
 
 import numpy as np
+import tensorflow as tf
 
 from kerasdl.data.dataset import Dataset, encode_labels, stratified_hold_out
-from kerasdl.data.files import TEXT_SUFFIXES, package_file, read_csv_rows
+from kerasdl.data.files import TEXT_SUFFIXES, count_lines, package_file, scan_csv_rows
+from kerasdl.data.records import Records
 from kerasdl.data.streaming import Files, TextReader
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
@@ -35,8 +39,6 @@ def standardize_texts(texts, standardize: Optional[str]) -> list[str]:
     """Texts standardised exactly as ``TextVectorization(standardize=...)``
     does before splitting on whitespace (same TensorFlow ops), so words
     counted outside a model match the model's tokens."""
-    import tensorflow as tf
-
     values = tf.constant([str(text) for text in texts])
     if standardize in ("lower", "lower_and_strip_punctuation"):
         values = tf.strings.lower(values)
@@ -45,21 +47,16 @@ def standardize_texts(texts, standardize: Optional[str]) -> list[str]:
     return [value.decode("utf-8", errors="replace") for value in values.numpy()]
 
 
-def read_text_csv(
-    path: Path, text_column: str, label_column: str, encoding: str = "utf-8"
-) -> tuple[np.ndarray, list[str]]:
-    """Reads the text and label columns of a CSV file with a header.
-
-    Returns:
-        ``(texts, labels)``: an object array of strings and their labels.
+def text_rows(path: Path, text_column: str, label_column: str, encoding: str = "utf-8") -> Iterator[tuple]:
+    """The ``(line, text, label)`` rows of a CSV file with a header, read one
+    at a time.
 
     Raises:
         DataError: for a missing file or column, an empty text or label
             (naming the line), bytes that are not ``encoding``, or no rows.
     """
     columns = [("text_column", text_column), ("label_column", label_column)]
-    _, (text_index, label_index), rows = read_csv_rows(path, columns, "one text", encoding)
-    texts, labels = [], []
+    _, (text_index, label_index), rows = scan_csv_rows(path, columns, "one text", encoding)
     for line, row in rows:
         text, label = row[text_index], row[label_index].strip()
         for name, value in ((text_column, text.strip()), (label_column, label)):
@@ -68,9 +65,63 @@ def read_text_csv(
                     f"{path}, line {line}: column '{name}' is empty. Every example needs a "
                     "text and a label: fill the field or remove the row."
                 )
+        yield line, text, label
+
+
+def read_text_csv(
+    path: Path, text_column: str, label_column: str, encoding: str = "utf-8"
+) -> tuple[np.ndarray, list[str]]:
+    """The text and label columns of a CSV file with a header, whole:
+    ``(texts, labels)``, an object array of strings and their labels
+    (``text_rows`` raises for bad rows)."""
+    texts, labels = [], []
+    for _, text, label in text_rows(path, text_column, label_column, encoding):
         texts.append(text)
         labels.append(label)
     return np.array(texts, dtype=object), labels
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CsvTextSpec:
+    """A CSV file's lines as ``records.Records`` reads them: the text column
+    parsed in the graph (quotes and all) and transcoded to UTF-8, the label
+    looked up by line (read once at loading).
+
+    Attributes:
+        text_column: The index of the text column.
+        encoding: The file's encoding.
+        labels: Each line's class, by line number after the header (-1: not an example).
+    """
+
+    text_column: int
+    encoding: str
+    labels: np.ndarray
+    input_shape = ()
+    is_text = True
+
+    def read(self, path: tf.Tensor, compression: str) -> tf.data.Dataset:
+        return tf.data.TextLineDataset(path, compression_type=compression).skip(1)  # The header.
+
+    def where(self, path: str, number: int) -> str:
+        return f"{path}, line {number + 2}"
+
+    def example(self, line: tf.Tensor, number: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        text = tf.io.decode_csv(line, [[""]], select_cols=[self.text_column])[0]
+        text = tf.strings.unicode_transcode(text, input_encoding=self.encoding, output_encoding="UTF-8")
+        return text, tf.gather(self.labels, number)
+
+
+def _scan_text_csv(path: Path, text_column: str, label_column: str, encoding: str) -> Optional[tuple]:
+    """One pass keeping each line's label, not its text: ``(text index,
+    labels by line)``, or None when a text spans lines (a line-by-line
+    reader cannot split such a file)."""
+    header = scan_csv_rows(path, [("text_column", text_column), ("label_column", label_column)], "one text", encoding)[0]
+    labels: list = []
+    for line, text, label in text_rows(path, text_column, label_column, encoding):
+        if "\n" in text or "\r" in text:
+            return None
+        labels += [None] * (line - 2 - len(labels)) + [label]
+    return header.index(text_column), labels + [None] * (count_lines(path) - 1 - len(labels))
 
 
 def _split(texts, labels, test, test_fraction: float, seed: int, source: str) -> Dataset:
@@ -108,8 +159,10 @@ def load_text_csv(
     test_fraction: float = 0.2,
     encoding: str = "utf-8",
     seed: int = 42,
-) -> Dataset:
-    """A CSV file with a header, a text column and a label column.
+) -> Union[Records, Dataset]:
+    """A CSV file with a header, a text column and a label column. Streamed
+    line by line (loading reads the labels); a file whose texts span lines
+    is read into memory instead.
 
     Args:
         path: The training CSV (or all the data when ``test_path`` is unset).
@@ -120,9 +173,32 @@ def load_text_csv(
         encoding: The files' text encoding (utf-8, latin-1, ...).
         seed: Seed of the held-out split.
     """
-    texts, labels = read_text_csv(Path(path), text_column, label_column, encoding)
-    test = read_text_csv(Path(test_path), text_column, label_column, encoding) if test_path else None
-    return _split(texts, labels, test, test_fraction, seed, f"texts in {path}")
+    files = [Path(path).expanduser()] + ([Path(test_path).expanduser()] if test_path else [])
+    scans = [_scan_text_csv(file, text_column, label_column, encoding) for file in files]
+    if any(scan is None for scan in scans):
+        texts, labels = read_text_csv(files[0], text_column, label_column, encoding)
+        test = read_text_csv(files[1], text_column, label_column, encoding) if test_path else None
+        data = _split(texts, labels, test, test_fraction, seed, f"texts in {path}")
+        data.notes.append(f"{path}: texts span lines, so the file is read into memory, not streamed.")
+        return data
+    text_index = scans[0][0]
+    if test_path and scans[1][0] != text_index:
+        raise DataError(f"{test_path}: its column '{text_column}' is not where {path} has it. Give both files the same columns.")
+    by_line = [label for scan in scans for label in scan[1]]
+    names = sorted({label for label in by_line if label is not None})
+    lookup = {name: index for index, name in enumerate(names)}
+    labels = np.array([lookup[label] if label is not None else -1 for label in by_line], np.int64)
+    offsets = np.cumsum([0] + [len(scan[1]) for scan in scans])
+    numbers = np.flatnonzero(labels >= 0)
+    if test_path:
+        train, test = numbers[numbers < offsets[1]], numbers[numbers >= offsets[1]]
+    else:
+        train, _, test, _ = stratified_hold_out(numbers, labels[numbers], test_fraction, seed)
+        train, test = np.sort(train), np.sort(test)
+    return Records(
+        train, labels[train], test, labels[test], names, f"texts in {path}",
+        files=tuple(map(str, files)), offsets=offsets, spec=CsvTextSpec(text_index, encoding, labels),
+    )
 
 
 @register_dataset("text_folder")
