@@ -77,6 +77,17 @@ class ExampleSpec:
         return (self.reader.decode(value) if self.reader else value), parsed[self.label_key]
 
 
+class CsvLines:
+    """How a spec reads a CSV file's records: its lines after the header,
+    named by line (``tables.CsvSpec``, ``texts.CsvTextSpec``)."""
+
+    def read(self, path: tf.Tensor, compression: str) -> tf.data.Dataset:
+        return tf.data.TextLineDataset(path, compression_type=compression).skip(1)  # The header.
+
+    def where(self, path: str, number: int) -> str:
+        return f"{path}, line {number + 2}"
+
+
 @dataclasses.dataclass(kw_only=True)
 class Records(Streamed):
     """Files of records: the items are record numbers in file order (kept

@@ -12,14 +12,14 @@ import tensorflow as tf
 
 from kerasdl.data.dataset import Dataset, encode_labels, hold_out
 from kerasdl.data.files import count_lines, scan_csv_rows
-from kerasdl.data.records import Records
+from kerasdl.data.records import CsvLines, Records
 from kerasdl.data.streaming import in_order
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class CsvSpec:
+class CsvSpec(CsvLines):
     """A CSV table's lines as ``records.Records`` reads them: every column
     but the label a number, the label looked up by line (read once at
     loading).
@@ -34,12 +34,6 @@ class CsvSpec:
     input_shape: tuple[int, ...]
     labels: np.ndarray
     is_text = False
-
-    def read(self, path: tf.Tensor, compression: str) -> tf.data.Dataset:
-        return tf.data.TextLineDataset(path, compression_type=compression).skip(1)  # The header.
-
-    def where(self, path: str, number: int) -> str:
-        return f"{path}, line {number + 2}"
 
     def example(self, line: tf.Tensor, number: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         fields = tf.io.decode_csv(line, [[0.0]] * len(self.feature_columns), select_cols=list(self.feature_columns))

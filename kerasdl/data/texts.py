@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from kerasdl.data.dataset import Dataset, encode_labels, stratified_hold_out
 from kerasdl.data.files import TEXT_SUFFIXES, count_lines, package_file, scan_csv_rows
-from kerasdl.data.records import Records
+from kerasdl.data.records import CsvLines, Records
 from kerasdl.data.streaming import Files, TextReader
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
@@ -82,7 +82,7 @@ def read_text_csv(
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class CsvTextSpec:
+class CsvTextSpec(CsvLines):
     """A CSV file's lines as ``records.Records`` reads them: the text column
     parsed in the graph (quotes and all) and transcoded to UTF-8, the label
     looked up by line (read once at loading).
@@ -98,12 +98,6 @@ class CsvTextSpec:
     labels: np.ndarray
     input_shape = ()
     is_text = True
-
-    def read(self, path: tf.Tensor, compression: str) -> tf.data.Dataset:
-        return tf.data.TextLineDataset(path, compression_type=compression).skip(1)  # The header.
-
-    def where(self, path: str, number: int) -> str:
-        return f"{path}, line {number + 2}"
 
     def example(self, line: tf.Tensor, number: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         text = tf.io.decode_csv(line, [[""]], select_cols=[self.text_column])[0]
