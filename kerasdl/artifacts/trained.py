@@ -166,14 +166,10 @@ def predict_test(predict: Callable[[np.ndarray], np.ndarray], data: Any) -> np.n
     whole for arrays, batch by batch for data streamed from files."""
     if not data.streamed:
         return predict(as_inputs(data.x_test))
-    def inputs(batch: Any) -> np.ndarray:
-        values = batch.numpy()
-        if values.dtype == object:  # Texts come out of tf.data as bytes.
-            values = np.array([value.decode("utf-8") for value in values], dtype=object)
-        return as_inputs(values)
+    from kerasdl.data.streaming import as_numpy  # TensorFlow: only for streamed data.
 
     with data.reading():
-        return np.concatenate([predict(inputs(batch)) for batch in data.test_inputs(CHUNK)])
+        return np.concatenate([predict(as_inputs(as_numpy(batch))) for batch in data.test_inputs(CHUNK)])
 
 
 def _with_assets(found: Trained, folder: Path) -> Trained:

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import hashlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -91,7 +91,7 @@ def finish(
     feed: Feed,
     *,
     split: str,
-    identity: str,
+    identity: Callable[[], str],
     size: int,
     shuffle: bool = False,
     default_buffer: Optional[int] = None,
@@ -101,8 +101,8 @@ def finish(
 
     Args:
         split: ``train``, ``validation`` or ``test`` (names a disk cache).
-        identity: What the dataset holds (its files, or arrays' digest):
-            part of a disk cache's name.
+        identity: What the dataset holds (its files, its arrays' size):
+            part of a disk cache's name, asked for only when there is one.
         size: Examples in ``dataset``.
         shuffle: Reshuffle every epoch (training), through a buffer of
             ``feed.shuffle_buffer`` examples, or else ``default_buffer``
@@ -115,7 +115,7 @@ def finish(
     if cached and feed.cache == "memory":
         dataset = dataset.cache()
     elif cached and feed.cache_dir is not None:
-        dataset = dataset.cache(str(disk_cache(feed.cache_dir, cache_name(split, identity))))
+        dataset = dataset.cache(str(disk_cache(feed.cache_dir, cache_name(split, identity()))))
     if shuffle:
         buffer = feed.shuffle_buffer or (size if default_buffer is None else default_buffer)
         if buffer:
@@ -161,7 +161,7 @@ def make_dataset(
     reshuffling (the whole set by default), then prefetches."""
     feed = Feed(batch_size, seed or 0, "memory" if cache else "none", shuffle_buffer)
     return finish(
-        tf.data.Dataset.from_tensor_slices((x, y)), feed, split="arrays", identity="", size=len(x), shuffle=shuffle,
+        tf.data.Dataset.from_tensor_slices((x, y)), feed, split="arrays", identity=str, size=len(x), shuffle=shuffle,
     )
 
 
@@ -174,7 +174,7 @@ def from_arrays(data: Any, feed: Feed, validation_split: float) -> Pipelines:
     def batches(inputs, labels, split, shuffle=False):
         return finish(
             tf.data.Dataset.from_tensor_slices((inputs, labels)), feed,
-            split=split, identity=f"{len(inputs)}", size=len(inputs), shuffle=shuffle,
+            split=split, identity=lambda: f"{len(inputs)}", size=len(inputs), shuffle=shuffle,
         )
 
     return Pipelines(

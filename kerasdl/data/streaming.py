@@ -219,11 +219,8 @@ class Streamed(Labelled):
         """The inputs of ``items`` as one array (uint8 pixels, numbers, or
         ``str`` objects for texts)."""
         with self.reading():
-            batches = [batch.numpy() for batch in self.inputs(items).batch(512)]
-        if not batches:
-            return np.zeros((0, *self.input_shape), object if self.is_text else np.uint8)
-        values = np.concatenate(batches)
-        return np.array([value.decode("utf-8") for value in values], dtype=object) if self.is_text else values
+            batches = [as_numpy(batch) for batch in self.inputs(items).batch(512)]
+        return np.concatenate(batches) if batches else np.zeros((0, *self.input_shape), object if self.is_text else np.uint8)
 
     def sample(self, count: int, split: str = "test") -> np.ndarray:
         """The first ``count`` examples' inputs of ``split`` (``train`` or ``test``)."""
@@ -290,7 +287,8 @@ class Streamed(Labelled):
             order_seed = feed.seed if shuffle and feed.cache == "none" else None
             dataset = self.examples(names, targets, shard=feed.shard if shuffle else None, seed=order_seed)
             return pipeline.finish(
-                dataset, feed, split=split, identity=f"{type(self).__name__} {self.source}\n" + "\n".join(map(str, names)),
+                dataset, feed, split=split,
+                identity=lambda: f"{type(self).__name__} {self.source}\n" + "\n".join(map(str, names)),
                 size=len(names), shuffle=shuffle,
                 default_buffer=0 if order_seed is not None and self.item_order else pipeline.STREAM_SHUFFLE_BUFFER,
                 sharded=shuffle and feed.shard is not None,
@@ -387,6 +385,13 @@ def failing(numbered: tf.data.Dataset, total: int) -> np.ndarray:
     for numbers, _ in touched.batch(4096).as_numpy_iterator():
         good[numbers] = True
     return ~good
+
+
+def as_numpy(batch: tf.Tensor) -> np.ndarray:
+    """A batch of inputs from tf.data as the model's callers give them:
+    numbers as they are, texts as ``str`` objects (tf.data gives bytes)."""
+    values = batch.numpy()
+    return np.array([value.decode("utf-8") for value in values], dtype=object) if values.dtype == object else values
 
 
 def in_order(items: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

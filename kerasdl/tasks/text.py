@@ -15,6 +15,7 @@ from kerasdl.builders.lstm import start_embedding
 from kerasdl.builders.word2vec import build_word2vec
 from kerasdl.data import skipgram
 from kerasdl.data.corpus import BLOCK_SIZE, SHARED_NEGATIVES, build_corpus
+from kerasdl.data.streaming import as_numpy
 from kerasdl.data.texts import standardize_texts
 from kerasdl.data.word_vectors import WordVectors
 from kerasdl.errors import BuilderArgumentError, DataError, RecipeError
@@ -89,7 +90,7 @@ class TextClassifier(Classifier):
         order, for the vocabulary)."""
         if not self.data.streamed:
             return self.fit_inputs
-        return np.array([text.decode("utf-8") for batch in self.fit_inputs for text in batch.numpy()], dtype=object)
+        return np.concatenate([as_numpy(batch) for batch in self.fit_inputs])
 
     def report(self, folder: Path) -> dict:
         written = self.pretrained is not None and self.placement.is_chief
