@@ -48,3 +48,11 @@ class InputError(KerasdlError, ValueError):
     """A path or value given on the command line is unusable: a model path
     that is not a model, an input file that cannot be read, a conversion
     the model does not support."""
+
+
+class RunBusy(KerasdlError, RuntimeError):
+    """Another process owns the run folder (its lock is held)."""
+
+
+class TrainingError(KerasdlError, RuntimeError):
+    """Training cannot go on (the loss became NaN)."""

@@ -55,6 +55,7 @@ def export_generator(
     assets: dict[str, str],
     value_range: Sequence[float] = (0.0, 255.0),
     check: bool = True,
+    origin: Optional[Path] = None,
 ) -> tuple[Path, Optional[float]]:
     """Exports a GAN's generator as a SavedModel (TF Serving layout, atomic).
 
@@ -67,6 +68,7 @@ def export_generator(
         sample: The inputs the reloaded export is verified on, by name.
         assets: File name -> text, written to ``assets.extra/``.
         value_range: The generator's pixel range, mapped to 0-255.
+        origin: The run folder exporting (``savedmodel.publish``).
 
     Returns:
         The version folder and the verification's largest pixel difference
@@ -80,7 +82,7 @@ def export_generator(
         write_assets(path, assets)
         return verify_generator(path, generator, sample, value_range) if check else None
 
-    return publish(directory, name, write)
+    return publish(directory, name, write, origin)
 
 
 def verify_generator(

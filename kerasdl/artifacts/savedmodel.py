@@ -14,8 +14,8 @@ generator have exporters of their own (``word_vectors.py``,
 
 from __future__ import annotations
 
+import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -26,6 +26,10 @@ import tensorflow as tf
 from kerasdl.artifacts.layout import ASSETS, INPUT_NAME, KERAS_FILE, SIGNATURE
 from kerasdl.data.dataset import PROBABILITIES
 from kerasdl.errors import ExportError
+from kerasdl.runtime import faults, runs
+
+# In assets.extra/: the run folder that wrote the export (and its verification).
+ORIGIN = "origin.json"
 
 
 def next_version(folder: Path) -> int:
@@ -94,6 +98,7 @@ def export_savedmodel(
     check: bool = True,
     precision: str = "float32",
     keras_file: Optional[Path] = None,
+    origin: Optional[Path] = None,
 ) -> tuple[Path, Optional[float]]:
     """Writes, verifies, then moves a model's SavedModel into place.
 
@@ -106,6 +111,7 @@ def export_savedmodel(
             verification's tolerance).
         keras_file: The model already saved as ``.keras`` (the run
             folder's), copied rather than saved again; None saves it.
+        origin: The run folder exporting (``publish``).
 
     Returns:
         The version folder and the verification's max difference (None
@@ -123,7 +129,7 @@ def export_savedmodel(
             model.save(extra / KERAS_FILE)
         return verify(path, model, sample, output_name, precision) if check else None
 
-    return publish(directory, name, write)
+    return publish(directory, name, write, origin)
 
 
 def write_assets(path: Path, assets: dict[str, str]) -> Path:
@@ -136,20 +142,34 @@ def write_assets(path: Path, assets: dict[str, str]) -> Path:
     return extra
 
 
-def publish(directory: str, name: str, write: Callable[[Path], Optional[float]]) -> tuple[Path, Optional[float]]:
+def publish(
+    directory: str, name: str, write: Callable[[Path], Optional[float]], origin: Optional[Path] = None,
+) -> tuple[Path, Optional[float]]:
     """Runs ``write(path)`` into a hidden temporary folder beside the final
     place, then renames it to the next version: a crash never leaves a
     half-written version that TF Serving would pick up.
+
+    Args:
+        origin: The run folder exporting, written to ``assets.extra/``
+            (``ORIGIN``): a run killed after its export was in place finds
+            it there when it resumes, rather than writing a second version.
 
     Returns:
         The version folder and what ``write`` returned (its verification's
         max difference).
     """
     parent = Path(directory) / name
-    parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=parent))
+    if origin is not None:
+        found = find_published(parent, origin)
+        if found is not None:
+            return found
+    temporary = runs.staging_folder(parent, "export")
     try:
         difference = write(temporary / "model")
+        if origin is not None:
+            record = {"run_dir": str(origin), "max_difference": difference}
+            write_assets(temporary / "model", {ORIGIN: json.dumps(record, indent=2) + "\n"})
+        faults.point("export")
         while True:
             final = parent / str(next_version(parent))
             try:
@@ -163,3 +183,16 @@ def publish(directory: str, name: str, write: Callable[[Path], Optional[float]])
         shutil.rmtree(temporary, ignore_errors=True)
 
 
+def find_published(parent: Path, origin: Path) -> Optional[tuple[Path, Optional[float]]]:
+    """The version that the run in ``origin`` exported, with its
+    verification's difference, if there is one."""
+    if not parent.is_dir():
+        return None
+    for version in parent.iterdir():
+        try:
+            record = json.loads((version / ASSETS / ORIGIN).read_text())
+        except (OSError, ValueError):
+            continue
+        if version.name.isdigit() and record.get("run_dir") == str(origin):
+            return version, record.get("max_difference")
+    return None

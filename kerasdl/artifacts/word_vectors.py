@@ -57,7 +57,9 @@ class _WordVectorModule(tf.Module):
         }
 
 
-def export_word_vectors(vectors: Any, directory: str, name: str, lowercase: bool, check: bool = True) -> tuple[Path, Optional[float]]:
+def export_word_vectors(
+    vectors: Any, directory: str, name: str, lowercase: bool, check: bool = True, origin: Optional[Path] = None,
+) -> tuple[Path, Optional[float]]:
     """Exports word vectors as a SavedModel (TF Serving layout, atomic).
 
     Signatures: ``serving_default`` takes ``words`` (string ``[batch]``)
@@ -70,6 +72,7 @@ def export_word_vectors(vectors: Any, directory: str, name: str, lowercase: bool
 
     Args:
         vectors: A ``data.word_vectors.WordVectors``.
+        origin: The run folder exporting (``savedmodel.publish``).
     """
 
     def write(path: Path) -> Optional[float]:
@@ -80,7 +83,7 @@ def export_word_vectors(vectors: Any, directory: str, name: str, lowercase: bool
         vectors.write_projector(extra)
         return verify_word_vectors(path, vectors) if check else None
 
-    return publish(directory, name, write)
+    return publish(directory, name, write, origin)
 
 
 def verify_word_vectors(path: Path, vectors: Any, sample: int = 64, atol: float = 1e-6) -> float:

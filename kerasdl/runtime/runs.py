@@ -1,11 +1,17 @@
 """Run folders: ``<runs_dir>/<name>/<timestamp>/`` and what goes in them.
 
 A run folder holds ``recipe.yaml`` (resolved), ``history.csv``, ``logs/``
-(TensorBoard), ``backup/`` while training (for resume), and at the end
-``metrics.json``, ``learning_curve.png``, and for a classifier or
-forecaster the trained ``model.keras`` with ``class_names.txt`` (what
-``kerasdl evaluate``, ``predict`` and ``export`` take). A folder with ``recipe.yaml``
-and no ``metrics.json`` is an unfinished run that the same recipe resumes.
+(TensorBoard), and until the run is done ``backup/`` (the checkpoint),
+``trained.weights.h5`` (the trained model) and ``progress.json`` (the
+stages done), for resume; at the end ``metrics.json``,
+``learning_curve.png``, and for a classifier or forecaster the trained
+``model.keras`` with ``class_names.txt`` (what ``kerasdl evaluate``,
+``predict`` and ``export`` take). A folder with ``recipe.yaml`` and no
+``metrics.json`` is an unfinished run that the same recipe resumes.
+
+One process owns a run folder at a time: it holds an OS lock on
+``.lock`` for the run's life (released by the OS however the process
+ends), and another command on the same recipe is refused (``RunBusy``).
 
 Only the chief of a multi-worker run writes here; the other workers write
 to a scratch folder that is deleted when they finish (``workspace``).
@@ -16,14 +22,17 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import fcntl
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from kerasdl.errors import DataError
+from kerasdl.errors import DataError, RunBusy
+from kerasdl.runtime import faults
 
 RECIPE = "recipe.yaml"
 METRICS = "metrics.json"
@@ -33,10 +42,14 @@ BACKUP = "backup"
 MODEL = "model.keras"
 LOGS = "logs"
 CACHE = "cache"  # data.cache: disk, while the run trains
+TRAINED = "trained.weights.h5"  # The trained model's weights, until the run is done.
+PROGRESS = "progress.json"  # The stages done (runtime/progress.py), until the run is done.
+LOCK = ".lock"
 
 
 def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path]:
-    """The newest unfinished run of exactly this resolved recipe, if any."""
+    """The newest unfinished run of exactly this resolved recipe that has
+    something to resume (a checkpoint or a finished stage), if any."""
     parent = Path(runs_dir) / name
     if not parent.is_dir():
         return None
@@ -45,11 +58,47 @@ def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path
         if (
             recipe.is_file()
             and not (folder / METRICS).exists()
-            and (folder / BACKUP).is_dir()
-            and recipe.read_text() == recipe_yaml
+            and ((folder / BACKUP).is_dir() or (folder / PROGRESS).is_file())
+            and _read_or_none(recipe) == recipe_yaml
         ):
             return folder
     return None
+
+
+def _read_or_none(path: Path) -> Optional[str]:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+class Lock:
+    """An exclusive OS lock on a run folder's ``.lock`` (``flock``): held
+    until ``release`` or the process ends, however it ends, so a lock left
+    by a killed process is free again. The file says who holds it."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / LOCK
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise RunBusy(
+                f"{folder}: this run is in progress in {holder}; two commands must not train in one folder. "
+                "Wait for it to finish (rerun then to resume it if it stops), or start a separate run "
+                "with --fresh."
+            ) from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"process {os.getpid()} since {datetime.datetime.now():%Y-%m-%d %H:%M:%S}\n")
+        self.handle.flush()
+
+    def release(self) -> None:
+        if not self.handle.closed:
+            self.handle.close()  # Closing releases the flock.
 
 
 @contextlib.contextmanager
@@ -72,10 +121,14 @@ def workspace(
     resumed_from = checkpointed_epoch(unfinished) if unfinished is not None else None
     if chief:
         if unfinished is not None:
-            log(f"Resuming unfinished run {unfinished} after epoch {resumed_from}.")
-            yield unfinished, resumed_from
+            lock = Lock(unfinished)  # Before anything is read: a live run is refused.
+            try:
+                log(f"Resuming unfinished run {unfinished} {_resume_point(unfinished, resumed_from)}.")
+                yield unfinished, resumed_from
+            finally:
+                lock.release()
         else:
-            folder = create(training["runs_dir"], recipe.name, recipe_yaml)
+            folder, lock = create(training["runs_dir"], recipe.name, recipe_yaml)
             log(f"Run folder: {folder}")
             try:
                 yield folder, None
@@ -87,6 +140,8 @@ def workspace(
                     with contextlib.suppress(OSError):  # Its recipe's folder too, if it was the only run.
                         folder.parent.rmdir()
                 raise
+            finally:
+                lock.release()
         return
     scratch = Path(tempfile.mkdtemp(prefix="kerasdl-worker-"))
     try:
@@ -101,6 +156,19 @@ def workspace(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _resume_point(folder: Path, epoch: Optional[int]) -> str:
+    if (folder / PROGRESS).is_file():
+        return "with its training done: it goes on where it stopped"
+    return f"after epoch {epoch}"
+
+
+def finish(folder: Path) -> None:
+    """Removes what only a resume needs, once ``metrics.json`` is written."""
+    shutil.rmtree(folder / BACKUP, ignore_errors=True)
+    for name in (TRAINED, PROGRESS, LOCK):  # The lock is held until the process ends: no one resumes a done run.
+        (folder / name).unlink(missing_ok=True)
+
+
 def checkpointed_epoch(folder: Path) -> int:
     """The epochs an unfinished run's checkpoint holds (BackupAndRestore's
     metadata), which is where it resumes; its history as a fallback."""
@@ -111,8 +179,10 @@ def checkpointed_epoch(folder: Path) -> int:
         return len(read_history(folder).get("epoch", []))
 
 
-def create(runs_dir: str, name: str, recipe_yaml: str) -> Path:
-    """Makes a new, never reused run folder and writes the resolved recipe."""
+def create(runs_dir: str, name: str, recipe_yaml: str) -> tuple[Path, Lock]:
+    """Makes a new, never reused run folder, locks it, and writes the
+    resolved recipe (after the lock: no other command takes a folder
+    whose lock it could not see)."""
     parent = Path(runs_dir) / name
     parent.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -123,8 +193,9 @@ def create(runs_dir: str, name: str, recipe_yaml: str) -> Path:
             break
         except FileExistsError:
             continue
-    (folder / RECIPE).write_text(recipe_yaml)
-    return folder
+    lock = Lock(folder)
+    write_text_atomically(folder / RECIPE, recipe_yaml)
+    return folder, lock
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -138,16 +209,46 @@ def write_json_atomically(path: Path, content: dict) -> None:
     write_text_atomically(path, json.dumps(content, indent=2) + "\n")
 
 
+def staging_folder(parent: Path, label: str) -> Path:
+    """A new hidden folder in ``parent`` to write into before a rename
+    (``.tmp-<label>-<pid>-<random>``, with the umask's usual mode, not
+    mkdtemp's 0700). Those that a killed process left are removed first.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".tmp-{label}-"
+    for left in parent.glob(f"{prefix}*"):
+        pid = left.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    while True:
+        folder = parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # Someone else's process.
+        return True
+    return True
+
+
 def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None:
     """Runs ``write(staging)`` into a hidden folder beside ``folder``, then
-    renames it to ``folder``: a kill never leaves half a folder.
+    renames it to ``folder``: a kill never leaves half a folder (and the
+    hidden one is removed by the next write beside it).
 
     Raises:
         OSError: when ``folder`` exists and is not empty (an empty one is
             replaced), or what ``write`` raised; nothing is left behind.
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    staging = staging_folder(folder.parent, folder.name)
     try:
         write(staging)
         os.rename(staging, folder)
@@ -161,6 +262,7 @@ def save_model(folder: Path, model: Any, assets: dict[str, str]) -> None:
     text) beside it."""
     temporary = folder / f".{MODEL}.tmp.keras"
     model.save(temporary)
+    faults.point("save")
     temporary.replace(folder / MODEL)
     for name, text in assets.items():
         write_text_atomically(folder / name, text)
@@ -209,3 +311,30 @@ def plot_learning_curves(folder: Path) -> Optional[Path]:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def keep_trained(folder: Path, model: Any) -> None:
+    """Writes the trained model's weights (``trained.weights.h5``, whole or
+    not at all): what a run killed after training resumes with."""
+    temporary = folder / f".{TRAINED}.tmp.weights.h5"  # Keras wants the suffix.
+    model.save_weights(str(temporary), overwrite=True)
+    os.replace(temporary, folder / TRAINED)
+
+
+def load_trained(folder: Path, model: Any) -> None:
+    """Loads ``keep_trained``'s weights into the (built) model.
+
+    Raises:
+        DataError: naming the file and ``--fresh`` when it does not load.
+    """
+    path = folder / TRAINED
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)  # Its saved state loads into variables that exist.
+    try:
+        model.load_weights(str(path))
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(
+            f"{path}: the trained model of this unfinished run cannot be read ({error}). "
+            "Start a new run with --fresh (and delete the unfinished run's folder)."
+        ) from None

@@ -23,7 +23,7 @@ from kerasdl.evaluation import judge
 from kerasdl.models.gan import CLASS_ID, GAN, LATENT
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
-from kerasdl.runtime import runs
+from kerasdl.runtime import faults, runs
 from kerasdl.tasks.task import Task
 
 SAMPLES = "samples.png"
@@ -143,7 +143,7 @@ class GANTask(Task):
         is exported."""
 
     def export(self, folder: Path) -> tuple[Path, Optional[float]]:
-        return save_generator(self.recipe, self.model, self.data)
+        return save_generator(self.recipe, self.model, self.data, origin=folder)
 
     def report(self, folder: Path) -> dict:
         """The judge's scores and, on the chief, the latest sample grid."""
@@ -166,6 +166,7 @@ def judge_samples(recipe: Recipe, gan: GAN, data: Any, folder: Path, log: Callab
         inputs = {LATENT: latent} if class_id is None else {LATENT: latent, CLASS_ID: class_id.astype(np.int32)}
         return generate(gan, inputs)
 
+    faults.point("judge")
     result = judge.score(
         sample, referee, data, latent_dim=gan.latent_dim, conditional=gan.conditional,
         samples=settings["samples"], seed=seed,
@@ -177,7 +178,7 @@ def judge_samples(recipe: Recipe, gan: GAN, data: Any, folder: Path, log: Callab
     return result
 
 
-def save_generator(recipe: Recipe, gan: GAN, data: Any) -> tuple[Path, Optional[float]]:
+def save_generator(recipe: Recipe, gan: GAN, data: Any, origin: Optional[Path] = None) -> tuple[Path, Optional[float]]:
     """The generator's verified SavedModel; ``assets.extra`` says what it takes."""
     description = {
         "latent_dim": gan.latent_dim,
@@ -191,5 +192,5 @@ def save_generator(recipe: Recipe, gan: GAN, data: Any) -> tuple[Path, Optional[
     sample = fixed_inputs(gan, 16, recipe["training"]["seed"] + 1, data.num_classes)
     return export_generator(
         gan.generator, recipe["export"]["directory"], recipe.name, sample, assets,
-        value_range=gan.value_range, check=recipe["export"]["verify"],
+        value_range=gan.value_range, check=recipe["export"]["verify"], origin=origin,
     )

@@ -13,7 +13,8 @@ from typing import Any, Callable, Optional
 from kerasdl.data import catalogue as data_catalogue
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import Recipe
-from kerasdl.runtime import devices, runs
+from kerasdl.runtime import devices, faults, runs
+from kerasdl.runtime.progress import Progress
 from kerasdl.tasks import catalogue
 from kerasdl.tasks.task import Task
 
@@ -69,8 +70,9 @@ def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = p
     """Trains, evaluates and exports the model of a resolved recipe.
 
     An unfinished run of the same resolved recipe (killed part-way) is
-    resumed from its last finished epoch when ``training.resume`` is on
-    and the task can resume.
+    resumed when ``training.resume`` is on and the task can resume: at its
+    last finished epoch, or, its training done, at the first stage not
+    recorded (``runtime/progress.py``).
 
     Returns:
         The run's summary, as written to ``metrics.json``.
@@ -81,15 +83,31 @@ def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = p
     task.prepare()
     chief = placement.is_chief
     with runs.workspace(recipe, chief, log, resume=task.resumable) as (folder, resumed_from), task.data.reading():
-        start = time.perf_counter()
-        task.train(folder, verbose)
-        train_seconds = time.perf_counter() - start
-        scores = task.evaluate(folder)  # The model's test is collective work.
-        if chief:
+        # Only the chief's folder is the run's; a worker's is scratch.
+        done = Progress(folder) if chief and task.resumable else Progress(None)
+        trained = done.result("train")
+        if trained is None:
+            start = time.perf_counter()
+            task.train(folder, verbose)
+            trained = {"seconds": round(time.perf_counter() - start, 2), "samples_per_second": task.samples_per_second()}
+            if done.kept:
+                runs.keep_trained(folder, task.model)
+            faults.point("trained")
+            done.record("train", trained)
+        else:
+            runs.load_trained(folder, task.model)
+        evaluated = done.result("evaluate")
+        if evaluated is None:
+            scores = task.evaluate(folder)  # The model's test is collective work.
+            evaluated = done.record("evaluate", {**scores, "report": task.report(folder)})
+        if chief and not done.done("save"):
             task.save(folder)
-        export_path, difference = None, None
-        if recipe["export"]["enabled"] and chief:
-            export_path, difference = task.export(folder)
+            done.record("save")
+        exported = done.result("export") or {"path": None, "difference": None}
+        if recipe["export"]["enabled"] and chief and not done.done("export"):
+            path, difference = task.export(folder)
+            faults.point("published")
+            exported = done.record("export", {"path": str(path), "difference": difference})
         if task.data.skipped:
             log(f"Skipped {task.data.skipped} examples that cannot be decoded (data.skip_corrupt).")
         history = runs.read_history(folder)
@@ -105,18 +123,20 @@ def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = p
             "global_batch_size": task.batch_size,
             "epochs": len(history.get("epoch", [])),
             "resumed_from_epoch": resumed_from,
-            "train_seconds": round(train_seconds, 2),
-            "train_samples_per_second": task.samples_per_second(),
+            "train_seconds": trained["seconds"],
+            "train_samples_per_second": trained["samples_per_second"],
             "skipped_corrupt": task.data.skipped,
-            "test": scores["test"],
-            "baselines": scores["baselines"],
+            "test": evaluated["test"],
+            "baselines": evaluated["baselines"],
             "validation": {
                 key: float(values[-1]) for key, values in history.items() if key.startswith("val_") and values
             },
             "run_dir": str(folder) if chief else None,
-            "export_path": str(export_path) if export_path else None,
-            "export_max_difference": difference,
-            task.name: task.report(folder),
+            "export_path": exported["path"],
+            "export_max_difference": exported["difference"],
+            task.name: evaluated["report"],
         }
+        faults.point("report")
         runs.write_json_atomically(folder / runs.METRICS, summary)
+        runs.finish(folder)
         return summary

@@ -33,12 +33,13 @@ import tensorflow as tf
 
 from kerasdl.artifacts import savedmodel, trained
 from kerasdl.data import pipeline
-from kerasdl.errors import BuilderArgumentError, RecipeError
+from kerasdl.errors import BuilderArgumentError, RecipeError, TrainingError
 from kerasdl.evaluation.scores import table
 from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import BUILDERS, create_model
-from kerasdl.runtime import devices, runs
+from kerasdl.runtime import devices, faults, runs
+from kerasdl.runtime.checkpoint import Checkpoint
 from kerasdl.runtime.optimizers import build_optimizer
 
 
@@ -137,13 +138,40 @@ def run_callbacks(recipe: Recipe, folder: Path, outputs: list, backup: str = run
     then its history row, then the checkpoint. A kill before the checkpoint
     redoes the epoch, which rewrites the outputs and the row
     (``runs.read_history`` keeps the last row of an epoch)."""
-    callbacks: list = [*outputs]
+    callbacks: list = [StopOnNaN(recipe), *outputs]
     callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
     callbacks.append(keras.callbacks.TensorBoard(str(folder / runs.LOGS)))
     if recipe["training"]["resume"]:
-        # Two checkpoints, so a kill during a write still leaves a good one.
-        callbacks.append(keras.callbacks.BackupAndRestore(str(folder / backup), double_checkpoint=True))
-    return callbacks
+        callbacks.append(Checkpoint(str(folder / backup)))
+    return [*callbacks, *faults.epoch_killer()]
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite,
+    with a message that says what to change (Keras's ``TerminateOnNaN``
+    stops without a word, and the run would export a broken model).
+
+    Raises:
+        TrainingError: naming the epoch, the batch and the recipe.
+    """
+
+    def __init__(self, recipe: Recipe):
+        super().__init__()
+        self.recipe, self.epoch = recipe, 0
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
+        for key, value in (logs or {}).items():
+            if "loss" in key and not math.isfinite(float(value)):
+                rate = self.recipe["optimizer"]["learning_rate"]
+                raise TrainingError(
+                    f"{self.recipe.path}: the training {key} became {float(value)} in epoch {self.epoch + 1}, "
+                    f"batch {batch + 1}: the weights diverged. Lower optimizer.learning_rate (now {rate}), "
+                    "set optimizer.clipnorm, or check the data for NaN or huge values. The checkpoint keeps "
+                    "the last finished epoch; a changed recipe starts a new run."
+                )
 
 
 def _at_defaults(recipe: Recipe, section: str) -> bool:
@@ -367,6 +395,7 @@ class Task:
         test = {key: float(value) for key, value in model.evaluate(self.test_data, verbose=0, return_dict=True).items()}
         scores = self.scores(self.data, model.predict(self.test_data, verbose=0))
         test.update({key: value for key, value in scores.items() if key not in test})
+        faults.point("evaluate")
         scored = self.baselines() if self.placement.is_chief and self.recipe["training"]["baselines"] else {}
         if scored:
             self.log("Test split, model and baselines:")
@@ -392,6 +421,7 @@ class Task:
             check=recipe["export"]["verify"],
             precision=self.placement.precision,
             keras_file=folder / runs.MODEL,  # Saved by `save`.
+            origin=folder,
         )
 
     def report(self, folder: Path) -> dict:

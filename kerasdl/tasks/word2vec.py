@@ -94,7 +94,7 @@ class WordVectorsTask(Task):
         recipe = self.recipe
         return export_word_vectors(
             self.vectors, recipe["export"]["directory"], recipe.name, lowercase=self.data.lowercase,
-            check=recipe["export"]["verify"],
+            check=recipe["export"]["verify"], origin=folder,
         )
 
     def report(self, folder: Path) -> dict:
