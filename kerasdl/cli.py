@@ -25,10 +25,23 @@ from kerasdl.recipe.schema import ALGORITHMS
 _RECYCLED = "KERASDL_TUNE_RECYCLED"
 
 
-class BadInput(click.ClickException):
-    """A recipe or data problem: message, no traceback, exit code 2."""
+# The exit codes (docs/runs.md#exit-codes): the work failed (an export
+# that does not reproduce the model, a search with no completed trial, a
+# diverged training, a full disk), bad input (a recipe, a --set, a path, a
+# model or data file), the run folder busy, interrupted (Ctrl-C).
+FAILED, BAD_INPUT, BUSY, INTERRUPTED = 1, 2, 3, 130
 
-    exit_code = 2
+
+class BadInput(click.ClickException):
+    """A recipe, path or data problem: message, no traceback, exit code 2."""
+
+    exit_code = BAD_INPUT
+
+
+class Busy(click.ClickException):
+    """Another process owns the run folder: exit code 3."""
+
+    exit_code = BUSY
 
 
 def _quiet_tensorflow() -> None:
@@ -52,24 +65,53 @@ def _stdout_for_json(as_json: bool) -> Any:
 
 
 def _call(function: Callable[[], Any]) -> Any:
-    """Runs library code, turning kerasdl's own errors into clean exits."""
-    from kerasdl.errors import DataError, ExportError, InputError, RecipeError, RegistryError, TuningError
+    """Runs library code, turning kerasdl's own errors, a full disk and
+    Ctrl-C into one message and the documented exit code; ``--debug``
+    shows the traceback instead."""
+    from kerasdl.errors import (
+        DataError, ExportError, InputError, RecipeError, RegistryError, RunBusy, TrainingError, TuningError,
+    )
 
+    if _DEBUG[0]:
+        return function()
     try:
         return function()
-    except (RecipeError, RegistryError, InputError) as error:
+    except (RecipeError, RegistryError, InputError, DataError) as error:
         raise BadInput(str(error)) from None
-    except (DataError, ExportError, TuningError) as error:
+    except RunBusy as error:
+        raise Busy(str(error)) from None
+    except (ExportError, TuningError, TrainingError) as error:
         raise click.ClickException(str(error)) from None
+    except OSError as error:  # Disk full, a folder that became read-only, ...
+        if error.errno is None:
+            raise
+        where = f" writing {error.filename}" if error.filename else ""
+        raise click.ClickException(
+            f"{os.strerror(error.errno)}{where}. Free space or fix the folder, then rerun the same command: "
+            "the run resumes where it stopped."
+        ) from None
+    except KeyboardInterrupt:
+        click.echo("Interrupted. Rerun the same command to resume where it stopped.", err=True)
+        sys.exit(INTERRUPTED)
+
+
+# Set by `kerasdl --debug`: errors show their traceback.
+_DEBUG = [False]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kerasdl")
-def main() -> None:
+@click.option("--debug", is_flag=True, envvar="KERASDL_DEBUG",
+              help="Show the traceback of an error rather than its message alone. [env: KERASDL_DEBUG]")
+def main(debug: bool) -> None:
     """Turn a YAML recipe into a trained, evaluated and exported Keras model.
+
+    Exit codes: 0 done, 1 the work failed, 2 bad input, 3 the run is busy
+    in another process, 130 interrupted.
 
     Example: kerasdl run recipes/cnn.yaml --set training.epochs=3
     """
+    _DEBUG[0] = debug
 
 
 @main.command()
@@ -94,6 +136,14 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
 
     settings = list(overrides) + (["training.resume=false"] if fresh else [])
     resolved = _call(lambda: load_recipe(recipe, settings))
+    if resolved.values.get("tune") is not None:
+        # `kerasdl run` does not search, but a broken tune section is not
+        # passed over in silence: checked against the recipe as written
+        # (the run's own --set may change what the search would start from).
+        from kerasdl.tune.settings import load_settings
+
+        as_written = [setting for setting in overrides if setting.startswith("tune.")]
+        _call(lambda: load_settings(load_recipe(recipe, as_written)))
     # Messages go to stderr when stdout carries the JSON result.
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     from kerasdl.tasks import loop
@@ -176,6 +226,9 @@ def tune(
     from kerasdl.tune import settings as tune_settings
 
     settings = _call(lambda: tune_settings.load_settings(resolved))
+    from kerasdl.runtime import preflight
+
+    _call(lambda: preflight.writable_folder(settings.directory, "tune.directory", resolved.path))
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     if os.environ.pop(_RECYCLED, None):
         overwrite = False  # The search this command started goes on.
@@ -215,8 +268,11 @@ def tune(
               help="Override a key of the recipe whose data is used, e.g. --set data.max_test_examples=1000.")
 @click.option("--output", type=click.Path(file_okay=False),
               help="Folder for metrics.json and confusion_matrix.png (default evaluations/<name>/<timestamp>).")
+@click.option("--trust-savedmodel", is_flag=True,
+              help="Let a SavedModel's own TensorFlow graph answer (it can run any TensorFlow op): only for one you "
+                   "made or trust. Without it the model.keras beside it answers, in Keras safe mode.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
-def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_json: bool) -> None:
+def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_json: bool, trust_savedmodel: bool) -> None:
     """Score a trained MODEL on the test split of RECIPE_OR_DATA.
 
     MODEL is a run folder, an export (saved_models/<name>[/<version>]) or a
@@ -230,7 +286,8 @@ def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_
     from kerasdl.commands import evaluate as evaluating
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
-    summary = _call(lambda: evaluating.evaluate(model, recipe_or_data, overrides, output, log=echo))
+    summary = _call(lambda: evaluating.evaluate(model, recipe_or_data, overrides, output, log=echo,
+                                                trust_savedmodel=trust_savedmodel))
     if as_json:
         click.echo(json.dumps(summary))
         return
@@ -244,8 +301,11 @@ def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_
 @click.argument("model", type=click.Path())
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--top", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input.")
+@click.option("--trust-savedmodel", is_flag=True,
+              help="Let a SavedModel's own TensorFlow graph answer (it can run any TensorFlow op): only for one you "
+                   "made or trust. Without it the model.keras beside it answers, in Keras safe mode.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the answers.")
-def predict(model: str, inputs: tuple, top: int, as_json: bool) -> None:
+def predict(model: str, inputs: tuple, top: int, as_json: bool, trust_savedmodel: bool) -> None:
     """Answer INPUTS with a trained MODEL: image files, a .npy batch, or
     strings for a text model.
 
@@ -257,7 +317,7 @@ def predict(model: str, inputs: tuple, top: int, as_json: bool) -> None:
     _quiet_tensorflow()
     from kerasdl.commands import predict as predicting
 
-    result = _call(lambda: predicting.predict(model, inputs, top))
+    result = _call(lambda: predicting.predict(model, inputs, top, trust_savedmodel))
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -272,10 +332,15 @@ def predict(model: str, inputs: tuple, top: int, as_json: bool) -> None:
 @click.option("--quantize", type=click.Choice(QUANTIZATIONS),
               help="TFLite only: int8 weights (dynamic), float16 weights, or int8 weights and activations (int8).")
 @click.option("--directory", type=click.Path(file_okay=False),
-              help="Where the versions go (default: the recipe's export.directory, saved_models).")
+              help="Where the versions go (default: saved_models; never the model's own recipe's).")
 @click.option("--no-evaluate", is_flag=True, help="Do not score the output and the float SavedModel on the test split.")
+@click.option("--trust-savedmodel", is_flag=True,
+              help="Let a SavedModel's own TensorFlow graph answer (it can run any TensorFlow op): only for one you "
+                   "made or trust. Without it the model.keras beside it answers, in Keras safe mode.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
-def export_model(model: str, format_: str, quantize: str, directory: str, no_evaluate: bool, as_json: bool) -> None:
+def export_model(
+    model: str, format_: str, quantize: str, directory: str, no_evaluate: bool, as_json: bool, trust_savedmodel: bool,
+) -> None:
     """Write a trained MODEL as a SavedModel, a .keras file or TFLite.
 
     MODEL is a run folder or an export (saved_models/<name>[/<version>]).
@@ -289,7 +354,8 @@ def export_model(model: str, format_: str, quantize: str, directory: str, no_eva
     from kerasdl.commands import export
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
-    summary = _call(lambda: export.convert(model, format_, quantize, directory, not no_evaluate, log=echo))
+    summary = _call(lambda: export.convert(model, format_, quantize, directory, not no_evaluate, log=echo,
+                                           trust_savedmodel=trust_savedmodel))
     if as_json:
         click.echo(json.dumps(summary))
         return

@@ -258,7 +258,7 @@ def test_gan_run_end_to_end(workdir):
     # CSVLogger writes NA in val_ columns when there is no validation: the
     # history leaves them out, and the learning curves are drawn.
     history = runs.read_history(run)
-    assert set(history) == {"epoch", "d_fake", "d_loss", "d_real", "g_loss"} and len(history["epoch"]) == 2
+    assert set(history) == {"epoch", "d_fake", "d_loss", "d_real", "g_loss", "seconds"} and len(history["epoch"]) == 2
     assert (run / "learning_curve.png").is_file()
     # The judge is cached beside the runs; a second run reuses it.
     assert len(list((workdir / "runs" / "judges").iterdir())) == 1

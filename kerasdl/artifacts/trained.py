@@ -12,14 +12,30 @@ MODEL may be:
 - the folder of the versions (``saved_models/<name>/``): the newest one;
 - a ``.keras`` or ``.tflite`` file.
 
-A SavedModel answers through its ``serving_default`` signature and a
-``.tflite`` file through the TFLite interpreter, so what is measured is
-what is deployed.
+Trust (README, "Loading models you did not train"): a model file may come
+from anyone, so nothing in it runs code or chooses where kerasdl writes.
+
+- A ``.keras`` file is loaded in Keras's safe mode (a ``Lambda`` layer's
+  code is refused).
+- A SavedModel is a TensorFlow graph that runs its own ops (it can write
+  files). It answers through its ``serving_default`` signature only when
+  the user says it is trusted (``--trust-savedmodel``); otherwise the
+  ``model.keras`` that kerasdl writes beside it answers (verified equal
+  at export), and a SavedModel without one is refused.
+- A ``.tflite`` file is opened by the TFLite interpreter, whose C++ code
+  crashes on a truncated file: it is opened first in a child process
+  (``_probe_tflite``), and refused if the child dies.
+- The name in a model's ``recipe.yaml`` must be a valid recipe name (no
+  ``..``, no separators) before it names an output folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -42,19 +58,37 @@ class Trained:
     keras_file: Optional[Path]
     recipe_file: Optional[Path]
     class_names: Optional[list[str]]
+    # Whether a SavedModel's own graph may run (the user trusts it).
+    trusted: bool = False
     # What was loaded from disk, kept: the shape and the answers need the same model.
     _loaded: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
-        """The recipe's name where one came with the model, else the file's."""
-        if self.recipe_file is not None:
-            from kerasdl.recipe.resolve import parse_yaml
+        """The recipe's name where one came with the model, else the file's
+        (folder names: checked, since the file may come from anyone).
 
-            name = parse_yaml(self.recipe_file.read_text(), str(self.recipe_file)).get("name")
-            if name:
-                return str(name)
-        return self.path.stem if self.path.is_file() else self.path.name
+        Raises:
+            InputError: naming the file, for a name that is not a recipe name.
+        """
+        name, source = (self.path.stem if self.path.is_file() else self.path.name), self.path
+        if self.recipe_file is not None:
+            from kerasdl.recipe.resolve import load_recipe_text, parse_yaml
+
+            recipe = parse_yaml(load_recipe_text(self.recipe_file), str(self.recipe_file))
+            given = recipe.get("name") if isinstance(recipe, dict) else None
+            name, source = (given, self.recipe_file) if given else (name, source)
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise InputError(
+                f"{source}: its name {name!r} cannot name a folder kerasdl writes (letters, digits, '_', '-' "
+                "and '.', not starting with '.'). Fix the name in the model's recipe.yaml, or rename the file."
+            )
+        return name
+
+    @property
+    def runs_graph(self) -> bool:
+        """Whether answers come from a SavedModel's own graph."""
+        return self.kind == "savedmodel" and (self.trusted or self.keras_file is None)
 
     def keras_model(self) -> Any:
         """The Keras model itself (for conversion and fine-tuning).
@@ -74,7 +108,7 @@ class Trained:
 
         if "keras" not in self._loaded:
             try:
-                self._loaded["keras"] = keras.saving.load_model(self.keras_file)
+                self._loaded["keras"] = keras.saving.load_model(self.keras_file, safe_mode=True)
             except Exception as error:  # Keras raises many kinds for a bad file.
                 raise InputError(f"{self.keras_file}: is not a Keras model file Keras can load ({error}).") from None
         return self._loaded["keras"]
@@ -82,7 +116,7 @@ class Trained:
     def predictor(self) -> Callable[[np.ndarray], np.ndarray]:
         """A function from a batch of inputs (as in the data: raw pixels,
         strings, windows) to the model's outputs, as a NumPy array."""
-        if self.kind == "savedmodel":
+        if self.runs_graph:
             return _saved_model_predictor(self._signature())
         if self.kind == "tflite":
             return _tflite_predictor(self._interpreter())
@@ -90,6 +124,13 @@ class Trained:
         return lambda inputs: np.asarray(model.predict(inputs, batch_size=CHUNK, verbose=0))
 
     def _signature(self) -> Any:
+        if not self.trusted:
+            raise InputError(
+                f"{self.path}: a SavedModel without the {KERAS_FILE} kerasdl writes beside it "
+                f"({ASSETS}/{KERAS_FILE}). A SavedModel runs its own TensorFlow operations, which can read and "
+                "write files: kerasdl runs one only when you trust it. Pass --trust-savedmodel if you made it "
+                "or trust who did."
+            )
         if "signature" not in self._loaded:
             self._loaded["signature"] = _signature(self.path)
         return self._loaded["signature"]
@@ -102,7 +143,7 @@ class Trained:
     def input_shape(self) -> tuple:
         """One example's shape (``()`` for a string) and whether inputs are
         strings: ``(shape, is_text)``."""
-        if self.kind == "savedmodel":
+        if self.runs_graph:
             import tensorflow as tf
 
             spec = self._signature().structured_input_signature[1]
@@ -115,8 +156,12 @@ class Trained:
         return tuple(model.input_shape[1:]), model.inputs[0].dtype == "string"
 
 
-def locate(path: str | Path) -> Trained:
+def locate(path: str | Path, trust_savedmodel: bool = False) -> Trained:
     """Finds the model at ``path`` (see the module's list).
+
+    Args:
+        trust_savedmodel: Let a SavedModel's own graph answer (see the
+            module: only for a SavedModel the user trusts).
 
     Raises:
         InputError: naming the path, when it does not exist or holds no
@@ -136,7 +181,7 @@ def locate(path: str | Path) -> Trained:
         raise InputError(f"{path}: is not a model file kerasdl reads: expected a .keras or .tflite file.")
     versions = sorted((int(child.name) for child in path.iterdir() if child.name.isdigit() and child.is_dir()))
     if versions and not (path / SAVED_MODEL).exists():
-        return locate(path / str(versions[-1]))
+        return locate(path / str(versions[-1]), trust_savedmodel)
     if (path / RECIPE_FILE).is_file() and (path / KERAS_FILE).is_file():
         return _with_assets(Trained(path, "run", path / KERAS_FILE, None, None), path)
     for kind, marker in (("savedmodel", SAVED_MODEL), ("tflite", TFLITE_FILE), ("keras", KERAS_FILE)):
@@ -147,6 +192,7 @@ def locate(path: str | Path) -> Trained:
                 found.keras_file = path / marker
             elif kind == "savedmodel" and (path / ASSETS / KERAS_FILE).is_file():
                 found.keras_file = path / ASSETS / KERAS_FILE
+            found.trusted = trust_savedmodel
             return found
     hint = " (an unfinished run: it has no model yet)" if (path / RECIPE_FILE).is_file() else ""
     raise InputError(
@@ -176,7 +222,7 @@ def _with_assets(found: Trained, folder: Path) -> Trained:
     if (folder / RECIPE_FILE).is_file():
         found.recipe_file = folder / RECIPE_FILE
     if (folder / CLASS_NAMES_FILE).is_file():
-        found.class_names = (folder / CLASS_NAMES_FILE).read_text().splitlines()
+        found.class_names = (folder / CLASS_NAMES_FILE).read_text(errors="replace").splitlines()
     return found
 
 
@@ -206,9 +252,50 @@ def _saved_model_predictor(serve: Any) -> Callable[[np.ndarray], np.ndarray]:
     return predict
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
+
+# Opens a .tflite file and runs it once, in a child process: a file the
+# interpreter's C++ code crashes on kills the child, not kerasdl.
+_PROBE = """
+import sys
+import numpy as np
+from tensorflow.lite.python.interpreter import Interpreter
+interpreter = Interpreter(model_path=sys.argv[1], num_threads=1)
+interpreter.allocate_tensors()
+for detail in interpreter.get_input_details():
+    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+interpreter.invoke()
+"""
+
+
+def _probe_tflite(path: Path) -> None:
+    """Refuses a .tflite file that is not a TFLite flatbuffer or that the
+    interpreter cannot open and run (checked in a child process).
+
+    Raises:
+        InputError: naming the file.
+    """
+    with open(path, "rb") as handle:
+        header = handle.read(8)
+    if len(header) < 8 or header[4:8] != b"TFL3":
+        raise InputError(f"{path}: is not a TFLite model (no TFL3 identifier at byte 4). Export one with kerasdl export --format tflite.")
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    if probe.returncode != 0:
+        how = f"crashed it (signal {-probe.returncode})" if probe.returncode < 0 else "failed"
+        last = (probe.stderr.strip().splitlines() or [""])[-1]
+        raise InputError(
+            f"{path}: the TFLite interpreter {how} opening this file{': ' + last if last else ''}. "
+            "The file is truncated or corrupt: export it again."
+        )
+
+
 def _interpreter(path: Path) -> Any:
     import tensorflow as tf
 
+    _probe_tflite(path)
     try:
         interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=2)
     except ValueError as error:

@@ -20,7 +20,7 @@ from kerasdl.artifacts import trained
 from kerasdl.data import catalogue as data_catalogue
 from kerasdl.errors import InputError
 from kerasdl.recipe.resolve import Recipe, load_recipe
-from kerasdl.runtime import runs
+from kerasdl.runtime import preflight, runs
 from kerasdl.tasks import catalogue
 
 CONFUSION = "confusion_matrix.png"
@@ -75,7 +75,7 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: 
 
 def evaluate(
     model_path: str, recipe_or_data: Optional[str] = None, overrides: Sequence[str] = (),
-    output: Optional[str] = None, log: Callable[[str], None] = print,
+    output: Optional[str] = None, log: Callable[[str], None] = print, trust_savedmodel: bool = False,
 ) -> dict:
     """Scores the model at ``model_path`` on the test split of its recipe's
     data (or ``recipe_or_data``'s) and writes ``metrics.json`` (and for a
@@ -88,13 +88,19 @@ def evaluate(
     Raises:
         InputError: a path that holds no model, data that does not fit it.
     """
-    model = trained.locate(model_path)
+    model = trained.locate(model_path, trust_savedmodel)
     recipe = recipe_for(model, recipe_or_data, overrides)
+    folder = Path(output) if output else Path("evaluations") / model.name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    if folder.exists() and any(folder.iterdir()):
+        raise InputError(f"{folder}: already holds files; give --output a new folder.")
+    preflight.writable_folder(str(folder), "--output", "kerasdl evaluate")
     data = data_catalogue.from_recipe(recipe)
     if not hasattr(data, "y_test"):
         raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a model on.")
     _check_fits(model, data, recipe)
-    log(f"Scoring {model.path} ({model.kind}) on {data.test_examples} test examples of {data.source}")
+    answered = "its SavedModel graph" if model.runs_graph else f"{model.keras_file} (Keras safe mode)"
+    log(f"Data: {data.source}, as {recipe.path} says.")
+    log(f"Scoring {model.path} ({model.kind}; answers from {answered}) on {data.test_examples} test examples of {data.source}")
     predictions = trained.predict_test(model.predictor(), data)
     _check_outputs(model, predictions, data)
     task = catalogue.select(recipe, data)
@@ -103,9 +109,6 @@ def evaluate(
         "model": str(model.path), "format": model.kind, "recipe": str(recipe.path), "dataset": data.source,
         "test_examples": int(data.test_examples), "test": scores,
     }
-    folder = Path(output) if output else Path("evaluations") / model.name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    if folder.exists() and any(folder.iterdir()):
-        raise InputError(f"{folder}: already holds files; give --output a new folder.")
     summary.update(task.details(data, predictions))
     matrix = np.array(summary["confusion_matrix"]) if "confusion_matrix" in summary else None
     if matrix is not None:

@@ -7,6 +7,7 @@ Formats: ``savedmodel`` (TF Serving layout, as ``kerasdl run`` writes),
 ``int8`` weights and activations calibrated on a representative sample of
 the recipe's training data; inputs and outputs stay float32). Each is
 written as the next version of ``<directory>/<name>[-<format>[-<quantize>]]/``
+(``directory``: ``saved_models`` unless given)
 (atomically, as ``savedmodel.publish`` does), with ``assets.extra/`` (recipe,
 class names), so ``kerasdl evaluate`` and ``predict`` take it.
 """
@@ -25,11 +26,15 @@ from kerasdl.artifacts.tflite import folder_size, to_tflite
 from kerasdl.data.dataset import CLASS_NAMES_FILE, PROBABILITIES, class_names_text
 from kerasdl.data.series import FORECAST
 from kerasdl.errors import InputError
+from kerasdl.runtime import preflight
+
+# Where versions go without --directory (the model's own recipe never says).
+DEFAULT_DIRECTORY = "saved_models"
 
 
 def convert(
     model_path: str, format: str, quantize: Optional[str] = None, directory: Optional[str] = None,
-    evaluate: bool = True, log: Callable[[str], None] = print,
+    evaluate: bool = True, log: Callable[[str], None] = print, trust_savedmodel: bool = False,
 ) -> dict:
     """Writes the model at ``model_path`` in ``format`` (see the module) and,
     with ``evaluate``, scores it and the float SavedModel on the recipe's
@@ -52,7 +57,7 @@ def convert(
         )
     from kerasdl.recipe import load_recipe
 
-    source = trained.locate(model_path)
+    source = trained.locate(model_path, trust_savedmodel)
     model = source.keras_model()
     if not isinstance(model.inputs, list) or len(model.inputs) != 1:
         raise InputError(f"{source.path}: kerasdl exports models with one input (classifiers and forecasters).")
@@ -63,7 +68,10 @@ def convert(
     if source.class_names is not None:
         assets[CLASS_NAMES_FILE] = class_names_text(source.class_names)
     output_name = PROBABILITIES if source.class_names is not None else FORECAST
-    directory = directory or (recipe["export"]["directory"] if recipe is not None else "saved_models")
+    # Not the model's recipe's export.directory: a file that came with a
+    # model never chooses where kerasdl writes.
+    directory = directory or DEFAULT_DIRECTORY
+    preflight.writable_folder(directory, "--directory", "kerasdl export")
     name = source.name + ("" if format == "savedmodel" else f"-{format}") + (f"-{quantize}" if quantize else "")
     data = None
     if recipe is not None and (quantize == "int8" or evaluate):
@@ -72,8 +80,10 @@ def convert(
         data = data_catalogue.from_recipe(recipe)  # Once: the calibration sample and the test split.
 
     with tempfile.TemporaryDirectory(prefix="kerasdl-export-") as scratch:
-        reference = source.path if source.kind == "savedmodel" else Path(scratch) / "float"
-        if source.kind != "savedmodel":
+        # The float SavedModel: written from the Keras model (loaded in safe
+        # mode), unless the user trusts the SavedModel given.
+        reference = source.path if source.runs_graph else Path(scratch) / "float"
+        if not source.runs_graph:
             savedmodel.write_savedmodel(model, reference, output_name)
 
         # Converted first: a model the converter refuses leaves nothing behind.
@@ -94,7 +104,7 @@ def convert(
                 (path / TFLITE_FILE).write_bytes(flatbuffer)
 
         written, _ = savedmodel.publish(directory, name, write)
-        located = trained.locate(written)
+        located = trained.locate(written, trust_savedmodel=True)  # Written here.
         summary: dict[str, Any] = {
             "output": str(written), "format": format, "quantize": quantize,
             "bytes": folder_size(located.path), "float_savedmodel_bytes": folder_size(reference),
@@ -107,7 +117,7 @@ def convert(
         if evaluate and data is not None and hasattr(data, "y_test"):
             log(f"Scoring both on {data.test_examples} test examples of {data.source}")
             summary["test"] = _scores(located, recipe, data)
-            summary["float_test"] = _scores(trained.locate(reference), recipe, data)
+            summary["float_test"] = _scores(trained.locate(reference, trust_savedmodel=True), recipe, data)
     return summary
 
 

@@ -80,7 +80,7 @@ def _read_npy(path: Path, shape: tuple) -> np.ndarray:
     return array
 
 
-def predict(model_path: str, values: Sequence[str], top: int = 3) -> dict:
+def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmodel: bool = False) -> dict:
     """The model's answers for ``values`` (see the module).
 
     Returns:
@@ -90,7 +90,7 @@ def predict(model_path: str, values: Sequence[str], top: int = 3) -> dict:
     """
     if not values:
         raise InputError("Give at least one input: image files, a .npy batch, or strings for a text model.")
-    model = trained.locate(model_path)
+    model = trained.locate(model_path, trust_savedmodel)
     shape, is_text = model.input_shape()
     inputs, labels = read_inputs(values, shape, is_text)
     outputs = model.predictor()(inputs)

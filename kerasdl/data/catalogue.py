@@ -23,7 +23,7 @@ from typing import Any
 
 # Importing a loader module registers its loaders.
 from kerasdl.data import corpus, images, records, series, tables, texts, tfds_datasets  # noqa: F401
-from kerasdl.errors import RecipeError
+from kerasdl.errors import DataError, RecipeError
 from kerasdl.registry import DATASETS
 
 
@@ -43,9 +43,13 @@ def from_recipe(recipe: Any) -> Any:
     Raises:
         RecipeError: naming ``data.classes`` when the data has no such
             classes.
+        DataError: naming the recipe, when the data cannot be read.
     """
     section = recipe["data"]
-    data = load(section["dataset"], recipe.dataset_arguments(), recipe["training"]["seed"])
+    try:
+        data = load(section["dataset"], recipe.dataset_arguments(), recipe["training"]["seed"])
+    except DataError as error:
+        raise DataError(f"{recipe.path}: data.dataset {section['dataset']}: {error}") from None
     if section["classes"] is not None:
         try:
             data = data.only(list(section["classes"]))

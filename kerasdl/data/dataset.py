@@ -186,10 +186,27 @@ def stratified_hold_out(x: np.ndarray, y: np.ndarray, fraction: float, seed: int
     return x[kept], y[kept], x[held], y[held]
 
 
-def encode_labels(labels: Sequence, class_names: Optional[list[str]] = None):
-    """Maps labels to 0..n-1; integer labels 0..n-1 keep their meaning, and
-    class names are numbered in sorted order."""
+def encode_labels(labels: Sequence, class_names: Optional[list[str]] = None, source: str = "the data"):
+    """Maps labels to 0..n-1; integer labels 0..n-1 keep their meaning
+    (integral floats count as integers), and class names are numbered in
+    sorted order.
+
+    Raises:
+        DataError: naming ``source``, for fractional or negative numbers
+            (a regression target is not a class: each distinct value would
+            silently become one).
+    """
     values = np.asarray(labels)
+    numbers = _as_numbers(values)
+    if numbers is not None:
+        fractional = numbers[numbers != np.round(numbers)]
+        if fractional.size or (numbers.size and numbers.min() < 0):
+            example = fractional[0] if fractional.size else numbers.min()
+            raise DataError(
+                f"{source}: the labels are numbers but not class numbers 0, 1, 2, ... (one is {example:g}). "
+                "kerasdl classifies: give each example a class number or a class name."
+            )
+        values = numbers.astype(np.int64)
     if np.issubdtype(values.dtype, np.integer):
         count = int(values.max()) + 1 if values.size else 0
         names = class_names or [str(index) for index in range(count)]
@@ -197,3 +214,10 @@ def encode_labels(labels: Sequence, class_names: Optional[list[str]] = None):
     names = class_names or sorted({str(value) for value in values})
     lookup = {name: index for index, name in enumerate(names)}
     return np.array([lookup[str(value)] for value in values], dtype=np.int64), names
+
+
+def _as_numbers(values: np.ndarray) -> Optional[np.ndarray]:
+    """Numeric labels as float64; None for class names (strings, booleans)."""
+    if np.issubdtype(values.dtype, np.number) and not np.issubdtype(values.dtype, np.bool_):
+        return values.astype(np.float64)
+    return None

@@ -4,6 +4,7 @@ line), or NumPy arrays in an .npz (in memory)."""
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -64,14 +65,15 @@ def _scan_csv(path: Path, label_column: str, skip_corrupt: bool) -> tuple:
     return header, label_index, labels + [None] * (count_lines(path) - 1 - len(labels)), ragged
 
 
-def _encoded(labels: list) -> tuple[np.ndarray, list[str]]:
+def _encoded(labels: list, source: str) -> tuple[np.ndarray, list[str]]:
     """Class numbers for labels (None: -1), as ``encode_labels`` numbers them."""
     present = [label for label in labels if label is not None]
     try:
-        numbers = [int(label) for label in present]
-        encoded, names = encode_labels(np.array(numbers, np.int64))
+        numbers = np.array([float(label) for label in present], np.float64)
     except ValueError:  # Class names.
-        encoded, names = encode_labels(present)
+        encoded, names = encode_labels(present, source=source)
+    else:
+        encoded, names = encode_labels(numbers, source=source)
     result = np.full(len(labels), -1, np.int64)
     result[[index for index, label in enumerate(labels) if label is not None]] = encoded
     return result, names
@@ -108,7 +110,7 @@ def load_csv(
     for file, scan in zip(files[1:], scans[1:]):
         if scan[0] != header:
             raise DataError(f"{file}: its columns ({', '.join(scan[0])}) differ from {files[0]}'s ({', '.join(header)}).")
-    labels, names = _encoded([label for scan in scans for label in scan[2]])
+    labels, names = _encoded([label for scan in scans for label in scan[2]], f"{path}: column '{label_column}'")
     offsets = np.cumsum([0] + [len(scan[2]) for scan in scans])
     features = tuple(index for index in range(len(header)) if index != label_index)
     shape = tuple(feature_shape) if feature_shape else (len(features),)
@@ -148,18 +150,34 @@ def load_npz(path: str, test_fraction: float = 0.2, seed: int = 42) -> Dataset:
     file = Path(path)
     if not file.is_file():
         raise DataError(f"NPZ file not found: {file}. Set `data.path` to an existing file.")
-    with np.load(file, allow_pickle=False) as arrays:
-        content = {key: arrays[key] for key in arrays.files}
+    if not zipfile.is_zipfile(file):
+        raise DataError(f"{file}: not a NumPy .npz archive (a zip of .npy arrays). Write it with np.savez.")
+    try:
+        with np.load(file, allow_pickle=False) as arrays:
+            content = {key: arrays[key] for key in arrays.files}
+    except ValueError as error:  # Object arrays need pickle, which runs code: refused.
+        raise DataError(f"{file}: {error}. Save plain numeric arrays (np.savez with numbers, not objects).") from None
+    except (OSError, EOFError, zipfile.BadZipFile, AttributeError) as error:
+        raise DataError(f"{file}: not a NumPy .npz archive ({error}). Write it with np.savez.") from None
     for key in ("x_train", "y_train"):
         if key not in content:
             raise DataError(f"{file} has no array '{key}'. Found: {', '.join(sorted(content))}.")
     names = [str(name) for name in content["class_names"]] if "class_names" in content else None
+    for x_key, y_key in (("x_train", "y_train"), ("x_test", "y_test")):
+        if x_key in content and y_key in content and len(content[x_key]) != len(content[y_key]):
+            raise DataError(
+                f"{file}: {x_key} holds {len(content[x_key])} examples but {y_key} {len(content[y_key])} labels; "
+                "they must pair one to one."
+            )
+    for key, array in content.items():
+        if key != "class_names" and not np.issubdtype(array.dtype, np.number):
+            raise DataError(f"{file}: array '{key}' holds {array.dtype} values; kerasdl reads numbers.")
     x, y = content["x_train"], content["y_train"]
     if "x_test" in content and "y_test" in content:
         x_test, y_test = content["x_test"], content["y_test"]
-        y_all, names = encode_labels(np.concatenate([y, y_test]), names)
+        y_all, names = encode_labels(np.concatenate([y, y_test]), names, f"{file}: y_train, y_test")
         y, y_test = y_all[: len(y)], y_all[len(y):]
     else:
-        y, names = encode_labels(y, names)
+        y, names = encode_labels(y, names, f"{file}: y_train")
         x, y, x_test, y_test = hold_out(x, y, test_fraction, seed)
     return Dataset(x, y, x_test, y_test, names, f"NPZ {file}")

@@ -16,6 +16,7 @@ import copy
 import dataclasses
 import difflib
 import inspect
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterable, NoReturn, Optional
@@ -28,11 +29,31 @@ from kerasdl.registry import BUILDERS, DATASETS
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads ``1e-3`` as a float.
+    """SafeLoader that reads ``1e-3`` as a float and refuses a key given
+    twice in one mapping (PyYAML keeps the last without a word).
 
     YAML 1.1 (PyYAML) requires a dot in floats, so ``1e-3`` would be the
     string "1e-3"; YAML 1.2 and every user reading a recipe say float.
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None,
+                    f"the key {key!r} is given twice in one mapping (first on line {seen[key].line + 1}); "
+                    "keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+# Values a recipe may hold, counting each use of a YAML alias anew: a
+# recipe is a few hundred; an "alias bomb" of a few lines is billions.
+MAX_VALUES = 100_000
 
 
 _Loader.add_implicit_resolver(
@@ -50,11 +71,42 @@ _Loader.add_implicit_resolver(
 
 
 def parse_yaml(text: str, source: str) -> Any:
-    """Parses YAML text with kerasdl's float rule; errors name ``source``."""
+    """Parses YAML text with kerasdl's float rule; errors name ``source``.
+
+    Raises:
+        RecipeError: for invalid YAML, a key given twice, or aliases that
+            expand beyond ``MAX_VALUES`` values.
+    """
     try:
-        return yaml.load(text, Loader=_Loader)
+        parsed = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = " ".join(part for part in (error.context, error.problem) if part)
+        raise RecipeError(f"{source}: not valid YAML: {where}{what}") from None
     except yaml.YAMLError as error:
         raise RecipeError(f"{source}: not valid YAML: {error}") from None
+    _count_values(parsed, source)
+    return parsed
+
+
+def _count_values(parsed: Any, source: str) -> None:
+    """Refuses a document whose aliases expand beyond ``MAX_VALUES`` values
+    (counted without expanding them)."""
+    stack, count = [parsed], 0
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise RecipeError(
+                f"{source}: the recipe expands to more than {MAX_VALUES:,} values (YAML aliases reused over and "
+                "over?). Write the values out, or use fewer aliases."
+            )
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -321,6 +373,16 @@ def _resolve_optimizer(check: Checker, given: dict) -> dict:
     return resolved
 
 
+def _check_finite(check: Checker, values: Any, key: str = "") -> None:
+    """Refuses NaN and infinity anywhere in a recipe: every number a recipe
+    holds is meant to be finite (and NaN passes every range check)."""
+    if isinstance(values, float) and not math.isfinite(values):
+        check.fail(key, f"must be a finite number. Received: {key.rsplit('.', 1)[-1]}={values}")
+    items = values.items() if isinstance(values, dict) else enumerate(values) if isinstance(values, list) else ()
+    for name, value in items:
+        _check_finite(check, value, f"{key}[{name}]" if isinstance(name, int) else f"{key}.{name}".lstrip("."))
+
+
 def _check_schedule(check: Checker, schedule: dict) -> None:
     key = "optimizer.learning_rate"
     name = schedule.get("schedule")
@@ -340,6 +402,16 @@ def _check_schedule(check: Checker, schedule: dict) -> None:
         check, key, extra, function.__init__, {"schedule": None, "warmup_steps": None},
         f"an argument of the '{name}' schedule",
     )
+    # Keras's schedules do not annotate their arguments: every one is a
+    # number (or a list of numbers) but their flags and name.
+    for argument, value in extra.items():
+        if argument in ("staircase", "cycle", "name"):
+            continue
+        numbers = value if isinstance(value, list) else [value]
+        if not numbers or not all(schema.matches(number, float) for number in numbers):
+            check.fail(f"{key}.{argument}", f"must be a number{' or a list of numbers' if argument in ('boundaries', 'values') else ''}. Received: {argument}={value!r}")
+    if "initial_learning_rate" in extra and not extra["initial_learning_rate"] > 0:
+        check.fail(f"{key}.initial_learning_rate", f"must be > 0. Received: initial_learning_rate={extra['initial_learning_rate']}")
     warmup = schedule.get("warmup_steps", 0)
     if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
         check.fail(f"{key}.warmup_steps", f"must be an integer >= 0. Received: warmup_steps={warmup!r}")
@@ -369,6 +441,7 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
     values = copy.deepcopy(raw)
     overridden = {_apply_override(values, assignment, path) for assignment in overrides}
     check = Checker(path, overridden, prefix)
+    _check_finite(check, values)
     sections = list(schema.TOP_LEVEL) + list(schema.SECTIONS) + list(schema.READ_ELSEWHERE)
     check.unknown_keys("", values, sections, "a recipe section")
     for section in [*schema.SECTIONS, *schema.READ_ELSEWHERE]:
@@ -377,8 +450,12 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
 
     resolved: dict[str, Any] = {"name": values.get("name") or Path(path).stem}
     check.value("name", resolved["name"], str)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", resolved["name"]):
-        check.fail("name", f"may hold only letters, digits, '_', '-', '.' (it names folders). Received: name={resolved['name']!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", resolved["name"]) or len(resolved["name"]) > 100:
+        check.fail(
+            "name",
+            "names the run's and the export's folders: up to 100 letters, digits, '_', '-' and '.', not starting "
+            f"with '.'. Received: name={resolved['name']!r}",
+        )
 
     resolved["data"] = _resolve_registered(
         check, "data", values.get("data") or {}, "dataset", DATASETS, "an option of dataset"
@@ -431,5 +508,22 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     file = Path(path)
     if not file.is_file():
         raise RecipeError(f"{path}: no such recipe file. Recipes shipped with kerasdl are in recipes/.")
-    return resolve(parse_yaml(file.read_text(), str(path)), str(path), list(overrides))
+    return resolve(parse_yaml(load_recipe_text(file), str(path)), str(path), list(overrides))
+
+
+def load_recipe_text(path: Path) -> str:
+    """A recipe file's text.
+
+    Raises:
+        RecipeError: naming the file, when it is not UTF-8 or cannot be read.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RecipeError(
+            f"{path}: not UTF-8 text (byte {error.start}: {error.object[error.start:error.start + 1]!r}). "
+            "Save the recipe as UTF-8."
+        ) from None
+    except OSError as error:
+        raise RecipeError(f"{path}: cannot be read: {error.strerror}. Check its permissions.") from None
 

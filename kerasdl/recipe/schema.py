@@ -53,6 +53,11 @@ class Field:
 EarlyStopping = typing.Union[bool, typing.Mapping[str, Any]]
 LearningRate = typing.Union[float, typing.Mapping[str, Any]]
 
+# Upper bounds that catch a typo (epochs: 10**12 would train until killed)
+# and leave any real run room.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 2**20
+
 # data.cache: where decoded examples are kept for later epochs (true and
 # false, from older recipes, mean memory and none).
 CACHES = ("auto", "memory", "disk", "none", True, False)
@@ -77,8 +82,8 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "learning_rate": Field(LearningRate, 1e-3, f"A constant, or a schedule mapping: `schedule` ({', '.join(SCHEDULES)}), `warmup_steps`, and the Keras schedule's arguments."),
     },
     "training": {
-        "epochs": Field(int, 10, "Passes over the training data.", minimum=1),
-        "batch_size": Field(int, 128, "Global batch size: split across replicas when several devices train.", minimum=1),
+        "epochs": Field(int, 10, "Passes over the training data.", minimum=1, maximum=MAX_EPOCHS),
+        "batch_size": Field(int, 128, "Global batch size: split across replicas when several devices train.", minimum=1, maximum=MAX_BATCH),
         "validation_split": Field(float, 0.1, "Fraction of the training data held out for validation (0 for none); the test split is never used for validation.", minimum=0.0, maximum=1.0, exclusive_maximum=True),
         "early_stopping": Field(EarlyStopping, False, "false, true (patience 3 on val_loss, best weights restored), or a mapping of keras.callbacks.EarlyStopping arguments."),
         "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0),
@@ -87,33 +92,33 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "batch_scope": Field(str, "global", "What batch_size counts: global (the batch of one step, split across replicas) or per_replica (each replica's; the global batch is batch_size x replicas).", choices=BATCH_SCOPES),
         "precision": Field(str, "float32", "float32, mixed (mixed_float16 on GPUs, mixed_bfloat16 on TPUs and CPUs with bfloat16 arithmetic), mixed_float16 or mixed_bfloat16. Outputs stay float32; mixed_float16 scales the loss.", choices=PRECISIONS),
         "jit_compile": Field(typing.Union[bool, str], "auto", "XLA compilation of the training step: true, false, or auto (Keras's choice: on with a GPU and no distribution strategy, off on CPUs, where it made convolutions 6.5x slower).", choices=("auto", True, False)),
-        "steps_per_execution": Field(int, 1, "Training steps per call into the compiled function (fewer Python round trips on fast devices).", minimum=1),
+        "steps_per_execution": Field(int, 1, "Training steps per call into the compiled function (fewer Python round trips on fast devices).", minimum=1, maximum=MAX_EPOCHS),
         "resume": Field(bool, True, "Resume an interrupted run of the same recipe from its last finished epoch."),
         "runs_dir": Field(str, "runs", "Folder that receives run folders: <runs_dir>/<name>/<timestamp>/."),
         "baselines": Field(bool, True, "After the test, score simple baselines on the same test split: majority class and TF-IDF + logistic regression for texts (needs scikit-learn), last value and seasonal naive with drift for a series."),
     },
     # The second phase of transfer learning (builder `transfer`).
     "fine_tune": {
-        "epochs": Field(int, 0, "After training.epochs, train this many more with the top of the backbone unfrozen; 0 for none.", minimum=0),
+        "epochs": Field(int, 0, "After training.epochs, train this many more with the top of the backbone unfrozen; 0 for none.", minimum=0, maximum=MAX_EPOCHS),
         "unfreeze": Field(Any, True, "Backbone layers to unfreeze: true (all), a fraction of the layers from the top (0.3), a count from the top (20), or a list of layer names or patterns (block3_*). Batch-norm layers stay frozen, in inference mode."),
-        "learning_rate": Field(float, 1e-5, "The constant learning rate of the second phase (the optimizer of the first, rebuilt).", minimum=0.0),
+        "learning_rate": Field(float, 1e-5, "The constant learning rate of the second phase (the optimizer of the first, rebuilt).", minimum=0.0, maximum=10.0),
     },
     # Unsupervised pretraining of a text model's embedding.
     "pretrain": {
         "enabled": Field(bool, False, "Before training a text model, train Word2Vec (kerasdl's own) on its training texts (never the validation or test texts) and start the embedding from those vectors."),
-        "epochs": Field(int, 10, "Word2Vec passes over the training texts.", minimum=1),
-        "window": Field(int, 5, "Largest distance between a word and a context word.", minimum=1),
+        "epochs": Field(int, 10, "Word2Vec passes over the training texts.", minimum=1, maximum=MAX_EPOCHS),
+        "window": Field(int, 5, "Largest distance between a word and a context word.", minimum=1, maximum=100),
         "min_count": Field(int, 2, "Words seen fewer times keep a random vector.", minimum=1),
         "sample": Field(float, 1e-3, "Subsampling of frequent words (gensim's rule); 0 for none.", minimum=0.0),
-        "num_negative_samples": Field(int, 5, "Noise words scored per pair.", minimum=1),
-        "learning_rate": Field(float, 0.1, "Row-wise Adagrad's learning rate.", minimum=0.0),
-        "batch_size": Field(int, 4096, "Centre words per step, a multiple of 16.", minimum=16),
+        "num_negative_samples": Field(int, 5, "Noise words scored per pair.", minimum=1, maximum=100),
+        "learning_rate": Field(float, 0.1, "Row-wise Adagrad's learning rate.", minimum=0.0, maximum=10.0),
+        "batch_size": Field(int, 4096, "Centre words per step, a multiple of 16.", minimum=16, maximum=MAX_BATCH),
     },
     # How a GAN's samples are scored after training.
     "quality": {
         "enabled": Field(bool, True, "After a GAN trains, score its samples with a classifier of the same data (the judge): FID against its real-vs-real floor, class coverage, and for a conditional GAN the requested-class agreement."),
-        "samples": Field(int, 10000, "Images generated for the scores; the real sets are cut to the same size (at most the test split's).", minimum=2),
-        "judge_epochs": Field(int, 4, "Training epochs of the judge, trained once per dataset and cached in <runs_dir>/judges/.", minimum=1),
+        "samples": Field(int, 10000, "Images generated for the scores; the real sets are cut to the same size (at most the test split's).", minimum=2, maximum=1_000_000),
+        "judge_epochs": Field(int, 4, "Training epochs of the judge, trained once per dataset and cached in <runs_dir>/judges/.", minimum=1, maximum=1000),
     },
     "export": {
         "enabled": Field(bool, True, "Export a SavedModel after training."),
@@ -130,8 +135,8 @@ TUNE: dict[str, Field] = {
     "direction": Field(Optional[str], None, "min or max; inferred for losses and Keras metrics, required for others.", choices=("min", "max", None)),
     "algorithm": Field(str, "bayesian", "random, bayesian (Gaussian process), hyperband, or grid.", choices=ALGORITHMS),
     "options": Field(typing.Mapping[str, Any], {}, "The algorithm's own arguments: bayesian num_initial_points, alpha, beta; hyperband max_epochs (default training.epochs), factor, hyperband_iterations; any: max_retries_per_trial, max_consecutive_failed_trials."),
-    "max_trials": Field(int, 10, "Trials to run in all (a resumed search counts those done); for hyperband a cap on top of its own budget.", minimum=1),
-    "executions_per_trial": Field(int, 1, "Trainings per trial, with seeds training.seed, +1, ...; the objective is their mean.", minimum=1),
+    "max_trials": Field(int, 10, "Trials to run in all (a resumed search counts those done); for hyperband a cap on top of its own budget.", minimum=1, maximum=100_000),
+    "executions_per_trial": Field(int, 1, "Trainings per trial, with seeds training.seed, +1, ...; the objective is their mean.", minimum=1, maximum=1000),
     "directory": Field(str, "tuning", "The search lives in <directory>/<name>/: Keras Tuner's project, trials.csv, best_recipe.yaml."),
 }
 

@@ -293,7 +293,7 @@ def plot_learning_curves(folder: Path) -> Optional[Path]:
     import matplotlib.pyplot as plt
 
     history = read_history(folder)
-    metrics = [key for key in history if key not in ("epoch", "learning_rate") and not key.startswith("val_")]
+    metrics = [key for key in history if key not in ("epoch", "learning_rate", "seconds") and not key.startswith("val_")]
     if not metrics:
         return None
     epochs = [int(e) + 1 for e in history.get("epoch", range(len(history[metrics[0]])))]

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from kerasdl.data import catalogue as data_catalogue
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import Recipe
-from kerasdl.runtime import devices, faults, runs
+from kerasdl.runtime import devices, faults, preflight, runs
 from kerasdl.runtime.progress import Progress
 from kerasdl.tasks import catalogue
 from kerasdl.tasks.task import Task
@@ -61,6 +61,7 @@ def create(
 def prepared(recipe: Recipe, data: Any = None, *, pretrain: bool = True, log: Callable[[str], None] = print) -> Task:
     """The recipe's task with its data split and its model built and compiled:
     what ``kerasdl tune`` trains and ``kerasdl run --dry-run`` shows."""
+    preflight.check_outputs(recipe)
     task = create(recipe, data, log=log)
     task.prepare(pretrain=pretrain)
     return task
@@ -79,17 +80,25 @@ def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = p
     """
     placement = place(recipe)  # First: a multi-worker strategy must start before TensorFlow does.
     log(placement.describe())
+    preflight.check_outputs(recipe)  # Before the data is read: a bad folder costs nothing.
     task = create(recipe, placement=placement, log=log)
     task.prepare()
     chief = placement.is_chief
+    if chief:
+        export = [recipe["export"]["directory"]] if recipe["export"]["enabled"] else []
+        preflight.check_space([recipe["training"]["runs_dir"], *export], task.model.count_params(), log)
     with runs.workspace(recipe, chief, log, resume=task.resumable) as (folder, resumed_from), task.data.reading():
-        # Only the chief's folder is the run's; a worker's is scratch.
-        done = Progress(folder) if chief and task.resumable else Progress(None)
+        # Stages are recorded by a run that resumes on one machine. Workers
+        # of a multi-worker run must all train (collectively) or none, so
+        # they resume by epoch alone: from a checkpoint of the last epoch,
+        # their fit trains nothing.
+        staged = chief and placement.workers == 1 and task.resumable and recipe["training"]["resume"]
+        done = Progress(folder if staged else None)
         trained = done.result("train")
         if trained is None:
             start = time.perf_counter()
             task.train(folder, verbose)
-            trained = {"seconds": round(time.perf_counter() - start, 2), "samples_per_second": task.samples_per_second()}
+            trained = {"seconds": round(time.perf_counter() - start, 2), "samples_per_second": task.samples_per_second(folder)}
             if done.kept:
                 runs.keep_trained(folder, task.model)
             faults.point("trained")

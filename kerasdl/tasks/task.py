@@ -44,30 +44,40 @@ from kerasdl.runtime.optimizers import build_optimizer
 
 
 class Throughput(keras.callbacks.Callback):
-    """Times each epoch's training part (validation excluded) for samples/s."""
+    """Times each epoch's training part (validation excluded) and adds it
+    to the epoch's logs as ``seconds``: a column of history.csv, so the
+    epochs of a run resumed across processes are all counted."""
 
-    def __init__(self, samples_per_epoch: int):
+    def __init__(self):
         super().__init__()
-        self.samples_per_epoch = samples_per_epoch
-        self.epoch_seconds: list[float] = []
         self._start = 0.0
+        self._seconds = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
         self._start = time.perf_counter()
 
     def on_test_begin(self, logs: Optional[dict] = None) -> None:
         if self._start:
-            self.epoch_seconds.append(time.perf_counter() - self._start)
+            self._seconds = time.perf_counter() - self._start
             self._start = 0.0
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         self.on_test_begin()
+        if logs is not None:  # The same dict goes on to the CSV logger.
+            logs[SECONDS] = round(self._seconds, 4)
 
-    def samples_per_second(self) -> Optional[float]:
-        # The first epoch includes tracing and cache filling: leave it out
-        # when there are others.
-        timed = self.epoch_seconds[1:] or self.epoch_seconds
-        return self.samples_per_epoch * len(timed) / sum(timed) if timed else None
+
+# The history column of an epoch's training seconds (Throughput).
+SECONDS = "seconds"
+
+
+def samples_per_second(history: dict, examples_per_epoch: int) -> Optional[float]:
+    """Training examples per second over the epochs of ``history``; the
+    first epoch includes tracing and cache filling: left out when there
+    are others."""
+    seconds = history.get(SECONDS, [])
+    timed = seconds[1:] or seconds
+    return examples_per_epoch * len(timed) / sum(timed) if timed and sum(timed) > 0 else None
 
 
 def check_builder(recipe: Recipe, data: Any, fit_inputs: Any = None) -> tuple[dict, dict]:
@@ -218,7 +228,6 @@ class Task:
     def __init__(self, recipe: Recipe, data: Any, placement: devices.Placement, log: Callable[[str], None] = print):
         self.recipe, self.data, self.placement, self.log = recipe, data, placement, log
         self.model: Optional[keras.Model] = None
-        self.throughput: Optional[Throughput] = None
         check_builder(recipe, data)  # The builder takes what the data gives, before any other check.
         self.check()
 
@@ -356,8 +365,7 @@ class Task:
         disk = self.feed().resolved(self.data.streamed).cache == "disk"
         if disk:
             self.use_pipelines(folder / runs.CACHE)
-        self.throughput = Throughput(self.train_examples)
-        self.phases(folder, [self.throughput, *self.epoch_outputs(folder)], verbose)
+        self.phases(folder, [Throughput(), *self.epoch_outputs(folder)], verbose)
         if disk:  # Decoded examples are only for later epochs: the run does not keep them.
             shutil.rmtree(folder / runs.CACHE, ignore_errors=True)
         runs.plot_learning_curves(folder)
@@ -367,8 +375,9 @@ class Task:
         a second phase). ``outputs`` are callbacks for ``run_callbacks``."""
         self.fit(run_callbacks(self.recipe, folder, outputs), verbose=verbose)
 
-    def samples_per_second(self) -> Optional[float]:
-        return self.throughput.samples_per_second() if self.throughput else None
+    def samples_per_second(self, folder: Path) -> Optional[float]:
+        """Training examples per second, from the run's history."""
+        return samples_per_second(runs.read_history(folder), self.train_examples)
 
     # -- After training --------------------------------------------------------
 

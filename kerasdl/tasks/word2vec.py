@@ -73,7 +73,7 @@ class WordVectorsTask(Task):
                          f"{result['pairs']:,} pairs, {result['words_per_second']:,.0f} words/s")
         self.vectors = WordVectors(corpus.vocabulary.words, keras.ops.convert_to_numpy(self.trainer.target))
 
-    def samples_per_second(self) -> Optional[float]:
+    def samples_per_second(self, folder: Path) -> Optional[float]:
         """Corpus tokens per second of training (gensim's words/s)."""
         seconds = sum(entry["seconds"] for entry in self.history)
         return self.data.tokens * len(self.history) / seconds if seconds else None
