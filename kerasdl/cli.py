@@ -136,27 +136,33 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
 
     settings = list(overrides) + (["training.resume=false"] if fresh else [])
     resolved = _call(lambda: load_recipe(recipe, settings))
-    if resolved.values.get("tune") is not None:
-        # `kerasdl run` does not search, but a broken tune section is not
-        # passed over in silence: checked against the recipe as written
-        # (the run's own --set may change what the search would start from).
-        from kerasdl.tune.settings import load_settings
-
-        as_written = [setting for setting in overrides if setting.startswith("tune.")]
-        _call(lambda: load_settings(load_recipe(recipe, as_written)))
     # Messages go to stderr when stdout carries the JSON result.
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     from kerasdl.tasks import loop
 
+    def check_tune_section() -> None:
+        """`kerasdl run` does not search, but a tune section that `kerasdl
+        tune` would refuse is not passed over in silence."""
+        if resolved.values.get("tune") is None:
+            return
+        from kerasdl.errors import RecipeError
+        from kerasdl.tune.settings import load_settings
+
+        try:
+            load_settings(resolved)
+        except RecipeError as error:
+            echo(f"Warning: kerasdl run ignores the tune section, and kerasdl tune would refuse it: {error}")
+
     if dry_run:
         prepared = _call(lambda: loop.prepared(resolved, pretrain=False, log=echo))
+        check_tune_section()
         echo(resolved.to_yaml())
         prepared.model.summary(print_fn=lambda line, **_: echo(line))
         echo(f"Data: {prepared.data.source}: {prepared.train_examples} training examples, "
              f"{prepared.steps_per_epoch} steps per epoch. Dry run: nothing trained or written.")
         return
     with _stdout_for_json(as_json):
-        summary = _call(lambda: loop.run(resolved, verbose=_verbosity(quiet), log=echo))
+        summary = _call(lambda: loop.run(resolved, verbose=_verbosity(quiet), log=echo, before=check_tune_section))
     if as_json:
         click.echo(json.dumps(summary))
         return

@@ -69,6 +69,8 @@ def test_killed_at_every_stage_the_run_completes_in_its_own_folder(workdir):
         (folder,) = (workdir / "runs" / "cnn").iterdir()
         if number == 0:
             assert "Run folder" in killed.stderr
+            checkpointed = runs.checkpointed_epoch(folder)
+            assert checkpointed == 1  # Killed in the second epoch.
             # A second command while the run is live (its lock held) is
             # refused: exit 3, nothing changed.
             before = (folder / runs.HISTORY).read_text()
@@ -80,14 +82,17 @@ def test_killed_at_every_stage_the_run_completes_in_its_own_folder(workdir):
             assert busy.returncode == BUSY, busy.stderr
             assert "in progress" in busy.stderr and "--fresh" in busy.stderr and "Traceback" not in busy.stderr
             assert (folder / runs.HISTORY).read_text() == before
+        elif number == 1:
+            assert f"Resuming unfinished run {folder.relative_to(workdir)} after epoch {checkpointed}." in killed.stderr
         else:
-            assert "Resuming unfinished run" in killed.stderr, (point, killed.stderr[-2000:])
+            assert "with its training done" in killed.stderr, (point, killed.stderr[-2000:])
 
     done = _run(command, workdir)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     (folder,) = (workdir / "runs" / "cnn").iterdir()
     assert summary["run_dir"] == str(folder.relative_to(workdir))
+    assert summary["resumed_from_epoch"] == EPOCHS and summary["epochs"] == EPOCHS
     # Every epoch trained once: the row of the epoch killed mid-way was never written.
     rows = (folder / runs.HISTORY).read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == [str(epoch) for epoch in range(EPOCHS)]
@@ -337,11 +342,15 @@ def test_duplicate_keys_alias_bombs_and_undecodable_recipes_are_refused(tmp_path
     assert load_recipe(anchors)["model"]["builder"] == "dense"  # Aliases within budget are fine.
 
 
-def test_run_checks_the_tune_section_it_does_not_use(tmp_path):
+def test_run_says_it_ignores_a_tune_section_that_tune_would_refuse(tmp_path):
     text = open(CNN).read().replace("objective: val_accuracy", "objective: val_acuracy")
     assert text != open(CNN).read()
     result = CliRunner().invoke(main, ["run", _recipe_file(tmp_path, text.encode()), "--dry-run"])
-    assert result.exit_code == BAD_INPUT and "tune.objective" in result.output, result.output
+    assert result.exit_code == 0, result.output
+    assert "Warning: kerasdl run ignores the tune section, and kerasdl tune would refuse it" in result.output
+    assert "tune.objective" in result.output and "did you mean 'val_accuracy'" in result.output
+    clean = CliRunner().invoke(main, ["run", CNN, "--dry-run"])
+    assert clean.exit_code == 0 and "Warning" not in clean.output
 
 
 # -- Data --------------------------------------------------------------------------
@@ -439,11 +448,9 @@ def test_a_keras_file_with_code_is_refused_everywhere(workdir):
 
 def test_a_truncated_tflite_file_is_refused_not_crashed_on(workdir):
     flatbuffer = tf.lite.TFLiteConverter.from_keras_model(_image_classifier()).convert()
-    (workdir / "whole.tflite").write_bytes(flatbuffer)
+    # (A whole file passes the probe: tests/test_use.py predicts and scores with TFLite files.)
     (workdir / "cut.tflite").write_bytes(flatbuffer[: len(flatbuffer) // 3])
     np.save(workdir / "batch.npy", np.zeros((2, 28, 28, 1), np.float32))
-    whole = CliRunner().invoke(main, ["predict", "whole.tflite", "batch.npy", "--json"])
-    assert whole.exit_code == 0, whole.output
     result = CliRunner().invoke(main, ["predict", "cut.tflite", "batch.npy"])
     assert result.exit_code == BAD_INPUT, result.output
     assert "cut.tflite: the TFLite interpreter" in result.output and "truncated or corrupt" in result.output

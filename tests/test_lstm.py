@@ -322,8 +322,8 @@ def test_bad_lstm_recipes_fail_cleanly_before_writing(workdir, recipe, settings,
     if message is None:  # A control: the same overrides without a mistake run.
         assert result.exit_code == 0 and result.exception is None, result.output[-2000:]
         return
-    # Exit 2 for a recipe mistake, 1 for data that does not fit it.
-    assert result.exit_code == (1 if "too few" in message else 2), result.output[-2000:]
+    # Exit 2, bad input: a recipe mistake or data that does not fit it.
+    assert result.exit_code == 2, result.output[-2000:]
     assert isinstance(result.exception, SystemExit)
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (workdir / "runs").exists() and not (workdir / "saved_models").exists()

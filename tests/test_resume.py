@@ -1,36 +1,9 @@
-"""A run killed with SIGKILL resumes from its last finished epoch."""
-
-import json
-import subprocess
-import sys
+"""How a run folder's history and checkpoint say where a killed run resumes
+(kill -9 end to end, at every stage: tests/test_faults.py)."""
 
 import pytest
 
 from kerasdl.runtime import runs
-from tests.conftest import ROOT, TINY, kill_after_epochs
-
-EPOCHS = 40
-
-
-def test_kill_9_then_same_command_resumes(workdir):
-    command = [
-        sys.executable, "-m", "kerasdl", "run", str(ROOT / "recipes" / "cnn.yaml"), "--json", "--quiet",
-        *[item for s in TINY + [f"training.epochs={EPOCHS}", "export.enabled=false"] for item in ("--set", s)],
-    ]
-    done_before = kill_after_epochs(command, workdir, "cnn", 3)
-    assert 3 <= done_before < EPOCHS
-
-    resumed = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"after epoch {done_before}" in resumed.stderr
-    summary = json.loads(resumed.stdout)
-    assert summary["resumed_from_epoch"] == done_before
-    # One run folder, whose history covers every epoch once, in order (an
-    # epoch redone after the kill counts once).
-    folders = list((workdir / "runs" / "cnn").iterdir())
-    assert len(folders) == 1
-    assert runs.read_history(folders[0])["epoch"] == list(range(EPOCHS))
-    assert summary["epochs"] == EPOCHS
 
 
 def test_an_epoch_redone_after_a_kill_counts_once(tmp_path):

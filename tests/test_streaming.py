@@ -232,7 +232,7 @@ def test_a_corrupt_image_stops_the_run_naming_it_and_leaves_nothing(workdir):
     bad = workdir / "images" / "bees" / "truncated.png"
     bad.write_bytes((workdir / "images" / "bees" / "006.png").read_bytes()[:40])
     result = run_cli("run", _folder_recipe(workdir), cwd=workdir)
-    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.returncode == 2, result.stderr[-3000:]  # Bad input (docs/runs.md#exit-codes).
     assert f"{bad} cannot be decoded (Invalid PNG" in result.stderr and "data.skip_corrupt: true" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (workdir / "runs").exists() or not any((workdir / "runs").rglob("*.yaml"))
@@ -372,7 +372,7 @@ def test_a_tfrecord_dataset_trains_exports_and_names_a_bad_record(workdir):
         "training: {epochs: 3, batch_size: 8}",
     ]) + "\n")
     failed = run_cli("run", str(recipe), cwd=workdir)
-    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
     assert f"{workdir / 'test.tfrecord'} record 5 cannot be decoded" in failed.stderr
     assert not (workdir / "saved_models").exists()
     result = run_cli("run", str(recipe), "--json", "--quiet", "--set", "data.skip_corrupt=true", cwd=workdir)

@@ -67,7 +67,10 @@ def prepared(recipe: Recipe, data: Any = None, *, pretrain: bool = True, log: Ca
     return task
 
 
-def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = print) -> dict:
+def run(
+    recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = print,
+    before: Optional[Callable[[], None]] = None,
+) -> dict:
     """Trains, evaluates and exports the model of a resolved recipe.
 
     An unfinished run of the same resolved recipe (killed part-way) is
@@ -75,11 +78,18 @@ def run(recipe: Recipe, *, verbose: Any = "auto", log: Callable[[str], None] = p
     last finished epoch, or, its training done, at the first stage not
     recorded (``runtime/progress.py``).
 
+    Args:
+        before: Called once the devices are placed, before the data is
+            read: checks that may start TensorFlow (the CLI's of the
+            ``tune`` section).
+
     Returns:
         The run's summary, as written to ``metrics.json``.
     """
     placement = place(recipe)  # First: a multi-worker strategy must start before TensorFlow does.
     log(placement.describe())
+    if before is not None:
+        before()
     preflight.check_outputs(recipe)  # Before the data is read: a bad folder costs nothing.
     task = create(recipe, placement=placement, log=log)
     task.prepare()

@@ -9,6 +9,8 @@ TensorBoard Embedding Projector.
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,7 +21,7 @@ from kerasdl.artifacts.word_vectors import export_word_vectors
 from kerasdl.data import skipgram
 from kerasdl.data.corpus import Corpus
 from kerasdl.data.word_vectors import WordVectors, evaluate, report
-from kerasdl.errors import RecipeError
+from kerasdl.errors import RecipeError, TrainingError
 from kerasdl.models.skipgram import OPTIMIZERS, SkipGramTrainer
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
@@ -65,6 +67,11 @@ class WordVectorsTask(Task):
         self.history: list[dict] = []
         for epoch in range(training["epochs"]):
             result = self.trainer.train_epoch(rng)
+            if not math.isfinite(result["loss"]):
+                raise TrainingError(
+                    f"{self.recipe.path}: the training loss became {result['loss']} in epoch {epoch + 1}: the "
+                    f"vectors diverged. Lower optimizer.learning_rate (now {self.recipe['optimizer']['learning_rate']})."
+                )
             result["words_per_second"] = corpus.tokens / result["seconds"]
             self.history.append({"epoch": epoch, **result})
             runs.write_text_atomically(folder / runs.HISTORY, _history_csv(self.history))
