@@ -268,13 +268,31 @@ interpreter.invoke()
 """
 
 
+# The .tflite files this process probed or wrote, as (path, size, mtime):
+# each is probed once (a probe starts TensorFlow in a child, seconds).
+_SOUND: set = set()
+
+
+def _identity(path: Path) -> tuple:
+    status = path.stat()
+    return str(path.resolve()), status.st_size, status.st_mtime_ns
+
+
+def vouch_for(path: Path) -> None:
+    """Marks a .tflite file this process wrote as sound (no probe)."""
+    _SOUND.add(_identity(path))
+
+
 def _probe_tflite(path: Path) -> None:
     """Refuses a .tflite file that is not a TFLite flatbuffer or that the
-    interpreter cannot open and run (checked in a child process).
+    interpreter cannot open and run (checked in a child process, once per
+    file and process; files ``vouch_for`` names are not checked).
 
     Raises:
         InputError: naming the file.
     """
+    if _identity(path) in _SOUND:
+        return
     with open(path, "rb") as handle:
         header = handle.read(8)
     if len(header) < 8 or header[4:8] != b"TFL3":
@@ -290,6 +308,7 @@ def _probe_tflite(path: Path) -> None:
             f"{path}: the TFLite interpreter {how} opening this file{': ' + last if last else ''}. "
             "The file is truncated or corrupt: export it again."
         )
+    _SOUND.add(_identity(path))
 
 
 def _interpreter(path: Path) -> Any:

@@ -105,6 +105,8 @@ def convert(
 
         written, _ = savedmodel.publish(directory, name, write)
         located = trained.locate(written, trust_savedmodel=True)  # Written here.
+        if format == "tflite":
+            trained.vouch_for(written / TFLITE_FILE)
         summary: dict[str, Any] = {
             "output": str(written), "format": format, "quantize": quantize,
             "bytes": folder_size(located.path), "float_savedmodel_bytes": folder_size(reference),

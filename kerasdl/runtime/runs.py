@@ -45,6 +45,7 @@ CACHE = "cache"  # data.cache: disk, while the run trains
 TRAINED = "trained.weights.h5"  # The trained model's weights, until the run is done.
 PROGRESS = "progress.json"  # The stages done (runtime/progress.py), until the run is done.
 LOCK = ".lock"
+SECONDS = "seconds"  # The history column of each epoch's training time.
 
 
 def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path]:
@@ -170,7 +171,7 @@ def finish(folder: Path) -> None:
 
 
 def checkpointed_epoch(folder: Path) -> int:
-    """The epochs an unfinished run's checkpoint holds (BackupAndRestore's
+    """The epochs an unfinished run's checkpoint holds (its
     metadata), which is where it resumes; its history as a fallback."""
     metadata = folder / BACKUP / "training_metadata.json"
     try:
@@ -293,7 +294,7 @@ def plot_learning_curves(folder: Path) -> Optional[Path]:
     import matplotlib.pyplot as plt
 
     history = read_history(folder)
-    metrics = [key for key in history if key not in ("epoch", "learning_rate", "seconds") and not key.startswith("val_")]
+    metrics = [key for key in history if key not in ("epoch", "learning_rate", SECONDS) and not key.startswith("val_")]
     if not metrics:
         return None
     epochs = [int(e) + 1 for e in history.get("epoch", range(len(history[metrics[0]])))]

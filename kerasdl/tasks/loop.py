@@ -104,17 +104,7 @@ def run(
         # their fit trains nothing.
         staged = chief and placement.workers == 1 and task.resumable and recipe["training"]["resume"]
         done = Progress(folder if staged else None)
-        trained = done.result("train")
-        if trained is None:
-            start = time.perf_counter()
-            task.train(folder, verbose)
-            trained = {"seconds": round(time.perf_counter() - start, 2), "samples_per_second": task.samples_per_second(folder)}
-            if done.kept:
-                runs.keep_trained(folder, task.model)
-            faults.point("trained")
-            done.record("train", trained)
-        else:
-            runs.load_trained(folder, task.model)
+        trained = _train_or_restore(task, folder, done, verbose)
         evaluated = done.result("evaluate")
         if evaluated is None:
             scores = task.evaluate(folder)  # The model's test is collective work.
@@ -159,3 +149,23 @@ def run(
         runs.write_json_atomically(folder / runs.METRICS, summary)
         runs.finish(folder)
         return summary
+
+
+def _train_or_restore(task: Task, folder: Any, done: Progress, verbose: Any) -> dict:
+    """Trains (recording the stage and keeping the trained weights), or,
+    when an earlier process finished training, loads its weights.
+
+    Returns:
+        The ``train`` stage's record: ``seconds`` and ``samples_per_second``.
+    """
+    trained = done.result("train")
+    if trained is not None:
+        runs.load_trained(folder, task.model)
+        return trained
+    start = time.perf_counter()
+    task.train(folder, verbose)
+    trained = {"seconds": round(time.perf_counter() - start, 2), "samples_per_second": task.samples_per_second(folder)}
+    if done.kept:
+        runs.keep_trained(folder, task.model)
+    faults.point("trained")
+    return done.record("train", trained)

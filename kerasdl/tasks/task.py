@@ -64,18 +64,14 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         self.on_test_begin()
         if logs is not None:  # The same dict goes on to the CSV logger.
-            logs[SECONDS] = round(self._seconds, 4)
-
-
-# The history column of an epoch's training seconds (Throughput).
-SECONDS = "seconds"
+            logs[runs.SECONDS] = round(self._seconds, 4)
 
 
 def samples_per_second(history: dict, examples_per_epoch: int) -> Optional[float]:
     """Training examples per second over the epochs of ``history``; the
     first epoch includes tracing and cache filling: left out when there
     are others."""
-    seconds = history.get(SECONDS, [])
+    seconds = history.get(runs.SECONDS, [])
     timed = seconds[1:] or seconds
     return examples_per_epoch * len(timed) / sum(timed) if timed and sum(timed) > 0 else None
 
