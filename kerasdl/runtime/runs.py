@@ -49,8 +49,9 @@ SECONDS = "seconds"  # The history column of each epoch's training time.
 
 
 def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path]:
-    """The newest unfinished run of exactly this resolved recipe that has
-    something to resume (a checkpoint or a finished stage), if any."""
+    """The newest unfinished run of exactly this resolved recipe, if any
+    (one killed before its first epoch ended too: it starts again in the
+    same folder rather than leave an orphan)."""
     parent = Path(runs_dir) / name
     if not parent.is_dir():
         return None
@@ -59,7 +60,6 @@ def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path
         if (
             recipe.is_file()
             and not (folder / METRICS).exists()
-            and ((folder / BACKUP).is_dir() or (folder / PROGRESS).is_file())
             and _read_or_none(recipe) == recipe_yaml
         ):
             return folder
@@ -108,13 +108,15 @@ def workspace(
 ) -> Iterator[tuple[Path, Optional[int]]]:
     """The folder a run writes to, and the epoch it resumes after (or None).
 
-    The chief (and a single process) gets the run folder: the unfinished
-    run of the same resolved recipe when ``training.resume`` is on, else a
-    new one (always new with ``resume`` off); a new one is removed again
-    when a ``DataError`` stops it before it finished an epoch. Any other worker of a multi-worker run gets a scratch folder,
-    deleted afterwards; it resumes from the chief's checkpoint when it sees
-    the chief's run folder (a runs_dir on a shared filesystem), as every
-    worker must start from the same epoch.
+    The chief (and a single process) gets the run folder, locked for the
+    run's life (``Lock``: a run live in another process is refused): the
+    unfinished run of the same resolved recipe when ``training.resume`` is
+    on, else a new one (always new with ``resume`` off). A folder that a
+    ``DataError`` stops before it finished an epoch holds nothing worth
+    keeping and is removed. Any other worker of a multi-worker run gets a
+    scratch folder, deleted afterwards; it resumes from the chief's
+    checkpoint when it sees the chief's run folder (a runs_dir on a shared
+    filesystem), as every worker must start from the same epoch.
     """
     training, recipe_yaml = recipe["training"], recipe.to_yaml()
     resume = resume and training["resume"]
@@ -122,33 +124,29 @@ def workspace(
     resumed_from = checkpointed_epoch(unfinished) if unfinished is not None else None
     if chief:
         if unfinished is not None:
-            lock = Lock(unfinished)  # Before anything is read: a live run is refused.
-            try:
-                log(f"Resuming unfinished run {unfinished} {_resume_point(unfinished, resumed_from)}.")
-                yield unfinished, resumed_from
-            finally:
-                lock.release()
+            folder, lock = unfinished, Lock(unfinished)  # Before anything is read: a live run is refused.
+            log(f"Resuming unfinished run {unfinished} {_resume_point(unfinished, resumed_from)}.")
         else:
             folder, lock = create(training["runs_dir"], recipe.name, recipe_yaml)
             log(f"Run folder: {folder}")
-            try:
-                yield folder, None
-            except DataError:
-                # Bad data found while reading it: a new run that finished no
-                # epoch holds nothing worth keeping (nor resuming).
-                if checkpointed_epoch(folder) == 0:
-                    shutil.rmtree(folder, ignore_errors=True)
-                    with contextlib.suppress(OSError):  # Its recipe's folder too, if it was the only run.
-                        folder.parent.rmdir()
-                raise
-            finally:
-                lock.release()
+        try:
+            yield folder, resumed_from
+        except DataError:
+            # Bad data found while reading it: a run that finished no epoch
+            # holds nothing worth keeping (nor resuming).
+            if checkpointed_epoch(folder) == 0 and not (folder / PROGRESS).exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                with contextlib.suppress(OSError):  # Its recipe's folder too, if it was the only run.
+                    folder.parent.rmdir()
+            raise
+        finally:
+            lock.release()
         return
     scratch = Path(tempfile.mkdtemp(prefix="kerasdl-worker-"))
     try:
         folder = scratch / "run"
         folder.mkdir()
-        if unfinished is not None:
+        if unfinished is not None and (unfinished / BACKUP).is_dir():
             shutil.copytree(unfinished / BACKUP, folder / BACKUP)
             log(f"Resuming with the chief's checkpoint {unfinished} after epoch {resumed_from}.")
         log(f"Worker: writes only to the scratch folder {folder} (the chief writes the run and the export).")
