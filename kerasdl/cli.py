@@ -72,7 +72,8 @@ def _call(function: Callable[[], Any]) -> Any:
         DataError, ExportError, InputError, RecipeError, RegistryError, RunBusy, TrainingError, TuningError,
     )
 
-    if _DEBUG[0]:
+    context = click.get_current_context(silent=True)
+    if context is not None and context.find_root().params.get("debug"):
         return function()
     try:
         return function()
@@ -85,7 +86,7 @@ def _call(function: Callable[[], Any]) -> Any:
     except OSError as error:  # Disk full, a folder that became read-only, ...
         if error.errno is None:
             raise
-        where = f" writing {error.filename}" if error.filename else ""
+        where = f": {error.filename}" if error.filename else ""
         raise click.ClickException(
             f"{os.strerror(error.errno)}{where}. Free space or fix the folder, then rerun the same command: "
             "the run resumes where it stopped."
@@ -93,10 +94,6 @@ def _call(function: Callable[[], Any]) -> Any:
     except KeyboardInterrupt:
         click.echo("Interrupted. Rerun the same command to resume where it stopped.", err=True)
         sys.exit(INTERRUPTED)
-
-
-# Set by `kerasdl --debug`: errors show their traceback.
-_DEBUG = [False]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,7 +108,6 @@ def main(debug: bool) -> None:
 
     Example: kerasdl run recipes/cnn.yaml --set training.epochs=3
     """
-    _DEBUG[0] = debug
 
 
 @main.command()

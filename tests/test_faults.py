@@ -356,7 +356,7 @@ def test_a_full_disk_gets_one_message_and_exit_1(monkeypatch, workdir):
     monkeypatch.setattr(loop, "run", full)
     result = CliRunner().invoke(main, ["run", DENSE])
     assert result.exit_code == FAILED
-    assert "No space left on device writing runs/cnn/x/backup" in result.output and "rerun" in result.output
+    assert "No space left on device: runs/cnn/x/backup" in result.output and "rerun" in result.output
     debug = CliRunner().invoke(main, ["--debug", "run", DENSE])
     assert isinstance(debug.exception, OSError)  # --debug: the error itself, for its traceback.
 

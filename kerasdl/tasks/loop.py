@@ -64,7 +64,14 @@ def prepared(recipe: Recipe, data: Any = None, *, pretrain: bool = True, log: Ca
     preflight.check_outputs(recipe)
     task = create(recipe, data, log=log)
     task.prepare(pretrain=pretrain)
+    check_space(recipe, task, log)
     return task
+
+
+def check_space(recipe: Recipe, task: Task, log: Callable[[str], None]) -> None:
+    """Warns when the disk has less room than the run writes (``preflight.check_space``)."""
+    export = [recipe["export"]["directory"]] if recipe["export"]["enabled"] else []
+    preflight.check_space([recipe["training"]["runs_dir"], *export], task.model.count_params(), log)
 
 
 def run(
@@ -95,8 +102,7 @@ def run(
     task.prepare()
     chief = placement.is_chief
     if chief:
-        export = [recipe["export"]["directory"]] if recipe["export"]["enabled"] else []
-        preflight.check_space([recipe["training"]["runs_dir"], *export], task.model.count_params(), log)
+        check_space(recipe, task, log)
     with runs.workspace(recipe, chief, log, resume=task.resumable) as (folder, resumed_from), task.data.reading():
         # Stages are recorded by a run that resumes on one machine. Workers
         # of a multi-worker run must all train (collectively) or none, so
