@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -302,10 +303,13 @@ def _probe_tflite(path: Path) -> None:
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     if probe.returncode != 0:
-        how = f"crashed it (signal {-probe.returncode})" if probe.returncode < 0 else "failed"
-        last = (probe.stderr.strip().splitlines() or [""])[-1]
+        if probe.returncode < 0:
+            how = f"died ({signal.Signals(-probe.returncode).name})"
+        else:
+            errors = [line for line in probe.stderr.splitlines() if "Error" in line.split(":")[0]]
+            how = f"failed ({errors[-1].strip()})" if errors else "failed"
         raise InputError(
-            f"{path}: the TFLite interpreter {how} opening this file{': ' + last if last else ''}. "
+            f"{path}: the TFLite interpreter {how} opening and running this file once in a separate process. "
             "The file is truncated or corrupt: export it again."
         )
     _SOUND.add(_identity(path))

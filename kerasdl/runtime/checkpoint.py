@@ -66,14 +66,18 @@ class Checkpoint(keras.callbacks.Callback):
             )
 
     def _restore(self, metadata: Path) -> None:
+        """Loads the weights ``metadata`` names; errors name the file that failed."""
         state = json.loads(metadata.read_text())
         epoch = int(state["epoch"])
-        # Runs from before kerasdl 0.4 hold Keras's own file.
+        # Runs from before this checkpoint hold Keras's BackupAndRestore file.
         weights = self.folder / state.get("weights", "latest.weights.h5")
         model = self.model
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)  # Its variables must exist to be loaded.
-        model.load_weights(str(weights))
+        try:
+            model.load_weights(str(weights))
+        except (OSError, ValueError, KeyError) as error:
+            raise OSError(f"{weights.name} ({error})") from None
         model._initial_epoch = epoch  # Where Keras's fit starts (BackupAndRestore's protocol).
 
     # -- Saving ----------------------------------------------------------------
