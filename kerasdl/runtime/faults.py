@@ -32,6 +32,8 @@ def kill() -> None:
 
 def point(name: str) -> None:
     """Kills the process when ``KERASDL_FAULT`` names this point."""
+    if name not in POINTS:
+        raise ValueError(f"Unknown fault point {name!r}; add it to POINTS. Expected one of: {', '.join(POINTS)}")
     if os.environ.get(VARIABLE) == name:
         kill()
 
