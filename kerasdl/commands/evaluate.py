@@ -98,9 +98,9 @@ def evaluate(
     if not hasattr(data, "y_test"):
         raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a model on.")
     _check_fits(model, data, recipe)
-    answered = "its SavedModel graph" if model.runs_graph else f"{model.keras_file} (Keras safe mode)"
-    log(f"Data: {data.source}, as {recipe.path} says.")
-    log(f"Scoring {model.path} ({model.kind}; answers from {answered}) on {data.test_examples} test examples of {data.source}")
+    answered = "its SavedModel graph" if model.runs_graph else f"{model.keras_file}, Keras safe mode"
+    log(f"Scoring {model.path} ({model.kind}; answers from {answered}) on {data.test_examples} test examples "
+        f"of {data.source}, the data {recipe.path} names")
     predictions = trained.predict_test(model.predictor(), data)
     _check_outputs(model, predictions, data)
     task = catalogue.select(recipe, data)
