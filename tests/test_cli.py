@@ -1,5 +1,6 @@
 """The command line, end to end, as a user runs it."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -110,6 +111,18 @@ def test_run_end_to_end_exports_a_servable_savedmodel(workdir):
     assert export == workdir / "saved_models" / "cnn" / "1"
     assert (export / "assets.extra" / "class_names.txt").read_text().splitlines()[0] == "T-shirt/top"
     assert [p.name for p in export.parent.iterdir()] == ["1"]  # No temporary left.
+    # What produced it, in the run folder and beside the export.
+    environment = json.loads((run_dir / "environment.json").read_text())
+    assert json.loads((export / "assets.extra" / "environment.json").read_text()) == environment
+    import keras
+    import tensorflow as tf
+
+    assert environment["versions"]["tensorflow"] == tf.__version__ and environment["versions"]["keras"] == keras.__version__
+    assert environment["strategy"] == "default" and environment["precision"] == "float32"
+    assert environment["command"][:2] == ["kerasdl", "run"]
+    shipped = environment["data"]["directory"]["files"]
+    assert shipped["t10k-labels-idx1-ubyte.gz"]["sha256"] == hashlib.sha256(
+        Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").read_bytes()).hexdigest()
 
     # Served in another process, on raw pixels, through the documented signature.
     serve = textwrap.dedent(f"""
@@ -128,7 +141,10 @@ def test_run_end_to_end_exports_a_servable_savedmodel(workdir):
     # The saved recipe reruns as it is, and a second export is version 2.
     again = run_cli("run", str(run_dir / "recipe.yaml"), "--json", "--quiet", cwd=workdir)
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["export_path"] == str(Path("saved_models") / "cnn" / "2")
+    rerun = json.loads(again.stdout)
+    assert rerun["export_path"] == str(Path("saved_models") / "cnn" / "2")
+    # It reproduces the run: the same seed, data and versions (environment.json).
+    assert rerun["test"]["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=0.02)
 
 
 def test_tensorboard_logs_load_with_tensorboards_reader(workdir):

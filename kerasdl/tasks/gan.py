@@ -23,7 +23,7 @@ from kerasdl.evaluation import judge
 from kerasdl.models.gan import CLASS_ID, GAN, LATENT
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
-from kerasdl.runtime import faults, runs
+from kerasdl.runtime import faults, provenance, runs
 from kerasdl.tasks.task import Task
 
 SAMPLES = "samples.png"
@@ -143,7 +143,7 @@ class GANTask(Task):
         is exported."""
 
     def export(self, folder: Path) -> tuple[Path, Optional[float]]:
-        return save_generator(self.recipe, self.model, self.data, origin=folder)
+        return save_generator(self.recipe, self.model, self.data, origin=folder, assets=provenance.asset(folder))
 
     def report(self, folder: Path) -> dict:
         """The judge's scores and, on the chief, the latest sample grid."""
@@ -178,15 +178,18 @@ def judge_samples(recipe: Recipe, gan: GAN, data: Any, folder: Path, log: Callab
     return result
 
 
-def save_generator(recipe: Recipe, gan: GAN, data: Any, origin: Optional[Path] = None) -> tuple[Path, Optional[float]]:
-    """The generator's verified SavedModel; ``assets.extra`` says what it takes."""
+def save_generator(
+    recipe: Recipe, gan: GAN, data: Any, origin: Optional[Path] = None, assets: Optional[dict] = None,
+) -> tuple[Path, Optional[float]]:
+    """The generator's verified SavedModel; ``assets.extra`` says what it
+    takes, with ``assets`` (file name -> text, the run's environment.json)."""
     description = {
         "latent_dim": gan.latent_dim,
         "conditional": gan.conditional,
         "image_shape": list(gan.generator.output_shape[1:]),
         "latent_distribution": "standard normal",
     }
-    assets = {"generator.json": json.dumps(description, indent=2) + "\n"}
+    assets = {**(assets or {}), "generator.json": json.dumps(description, indent=2) + "\n"}
     if gan.conditional:
         assets[CLASS_NAMES_FILE] = class_names_text(data.class_names)
     sample = fixed_inputs(gan, 16, recipe["training"]["seed"] + 1, data.num_classes)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from kerasdl.data import catalogue as data_catalogue
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import Recipe
-from kerasdl.runtime import devices, faults, preflight, runs
+from kerasdl.runtime import devices, faults, preflight, provenance, runs
 from kerasdl.runtime.progress import Progress
 from kerasdl.tasks import catalogue
 from kerasdl.tasks.task import Task
@@ -110,6 +110,8 @@ def run(
         # their fit trains nothing.
         staged = chief and placement.workers == 1 and task.resumable and recipe["training"]["resume"]
         done = Progress(folder if staged else None)
+        if chief:
+            provenance.record(folder, provenance.environment(recipe, placement))
         trained = _train_or_restore(task, folder, done, verbose)
         evaluated = done.result("evaluate")
         if evaluated is None:

@@ -38,7 +38,7 @@ from kerasdl.evaluation.scores import table
 from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import BUILDERS, create_model
-from kerasdl.runtime import devices, faults, runs
+from kerasdl.runtime import devices, faults, provenance, runs
 from kerasdl.runtime.checkpoint import Checkpoint
 from kerasdl.runtime.optimizers import build_optimizer
 
@@ -421,7 +421,7 @@ class Task:
             recipe["export"]["directory"],
             recipe.name,
             trained.as_inputs(self.data.sample(64)),
-            {**self.data.export_assets(), runs.RECIPE: recipe.to_yaml()},
+            {**self.data.export_assets(), runs.RECIPE: recipe.to_yaml(), **provenance.asset(folder)},
             output_name=self.data.output_name,
             check=recipe["export"]["verify"],
             precision=self.placement.precision,
