@@ -480,12 +480,21 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
         given = values.get(section) or {}
         check.unknown_keys(section, given, schema.SECTIONS[section], f"a key of section '{section}'")
         resolved[section] = resolve_fields(check, section, given)
-    stopping = resolved["training"]["early_stopping"]
-    if isinstance(stopping, dict):
-        callback = keras.callbacks.EarlyStopping.__init__
-        resolve_arguments(
-            check, "training.early_stopping", stopping, callback, {},
-            "an argument of keras.callbacks.EarlyStopping",
+    for key, callback in (("early_stopping", keras.callbacks.EarlyStopping),
+                          ("reduce_on_plateau", keras.callbacks.ReduceLROnPlateau)):
+        options = resolved["training"][key]
+        if isinstance(options, dict):
+            resolve_arguments(
+                check, f"training.{key}", options, callback.__init__, {},
+                f"an argument of keras.callbacks.{callback.__name__}",
+            )
+    rate = resolved["optimizer"]["learning_rate"]
+    if resolved["training"]["reduce_on_plateau"] and isinstance(rate, dict):
+        check.fail(
+            "training.reduce_on_plateau",
+            f"lowers a constant learning rate, but optimizer.learning_rate is a '{rate.get('schedule')}' schedule, "
+            "which sets the rate itself at every step. Keep one: a constant optimizer.learning_rate, or "
+            "training.reduce_on_plateau: false.",
         )
     for key in ("data", "model", "optimizer", "training", "fine_tune", "pretrain", "quality", "export"):
         resolved[key] = _plain(resolved[key])

@@ -112,11 +112,12 @@ class GANTask(Task):
     def check(self) -> None:
         super().check()
         recipe = self.recipe
-        if recipe["training"]["early_stopping"]:
-            raise RecipeError(
-                f"{recipe.path}: training.early_stopping: a GAN's losses do not fall as it improves, so there is "
-                "nothing to stop on. Set training.early_stopping: false and choose training.epochs."
-            )
+        for key in ("early_stopping", "reduce_on_plateau"):
+            if recipe["training"][key]:
+                raise RecipeError(
+                    f"{recipe.path}: training.{key}: a GAN's losses do not fall as it improves, so there is "
+                    f"no plateau to act on. Set training.{key}: false and choose training.epochs."
+                )
 
     def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
         """One optimizer per network, both from the recipe's ``optimizer`` section."""

@@ -127,6 +127,22 @@ def build_model(recipe: Recipe, data: Any, fit_inputs: Any = None) -> keras.Mode
         raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
 
 
+def monitored(recipe: Recipe) -> str:
+    """What a plateau is judged on: val_loss with validation data, else loss."""
+    return "val_loss" if recipe["training"]["validation_split"] > 0 else "loss"
+
+
+def reduce_on_plateau(recipe: Recipe) -> list:
+    """The recipe's ``training.reduce_on_plateau`` as callbacks (none or one)."""
+    plateau = recipe["training"]["reduce_on_plateau"]
+    if not plateau:
+        return []
+    options = {"monitor": monitored(recipe), "factor": 0.5, "patience": 2, "min_lr": 1e-6}
+    if isinstance(plateau, dict):
+        options.update(plateau)
+    return [keras.callbacks.ReduceLROnPlateau(**options)]
+
+
 def early_stopping(recipe: Recipe) -> list:
     """The recipe's ``training.early_stopping`` as callbacks (none or one)."""
     stopping = recipe["training"]["early_stopping"]
@@ -346,7 +362,8 @@ class Task:
                 epochs=epochs or self.recipe["training"]["epochs"],
                 initial_epoch=initial_epoch,
                 shuffle=False,  # The pipeline reshuffles every epoch itself.
-                callbacks=[*callbacks, *early_stopping(self.recipe)],
+                # The plateau rule first: the rate it logs reaches history.csv.
+                callbacks=[*reduce_on_plateau(self.recipe), *callbacks, *early_stopping(self.recipe)],
                 verbose=verbose,
             )
 

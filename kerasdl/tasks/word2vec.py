@@ -47,6 +47,16 @@ class WordVectorsTask(Task):
                    "searches the models trained with fit (dense, cnn, lstm). Compare word2vec settings with "
                    "`kerasdl run --set ...`.")
 
+    def check(self) -> None:
+        super().check()
+        for key in ("early_stopping", "reduce_on_plateau"):
+            if self.recipe["training"][key]:
+                raise RecipeError(
+                    f"{self.recipe.path}: training.{key}: word2vec trains with its own sparse loop, which has no "
+                    "validation loss to watch; its learning rate decays linearly (gensim's rule). Set "
+                    f"training.{key}: false."
+                )
+
     def prepare(self, pretrain: bool = True) -> None:
         """Builds the model and the trainer; checks the optimizer and the
         batch layout against the corpus."""
