@@ -1,10 +1,14 @@
-"""What a run offers around training (issue 21): the plateau rule; the
+"""What a run offers around training (issue 21): the plateau rule, the
+best epoch kept, early stopping across a kill; the
 run folder's provenance is tests/test_provenance.py."""
 
+import keras
+import numpy as np
 import pytest
 
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import load_recipe
+from kerasdl.runtime.checkpoint import BestWeights, Checkpoint
 from tests.conftest import ROOT
 
 CNN = str(ROOT / "recipes" / "cnn.yaml")
@@ -34,3 +38,80 @@ def test_reduce_on_plateau_lowers_a_constant_rate_and_refuses_a_schedule(workdir
     with pytest.raises(RecipeError, match=r"training.reduce_on_plateau.factr is not an argument of "
                                           r"keras.callbacks.ReduceLROnPlateau"):
         load_recipe(DENSE, ["training.reduce_on_plateau={factr: 0.5}"])
+
+
+# -- The best epoch, and early stopping across a kill ------------------------------------
+
+
+class _Scripted(keras.callbacks.Callback):
+    """Sets each epoch's val_loss from a script, keeps a copy of the
+    weights after each epoch, and stops the process's fit (as a kill
+    would, after the epoch's checkpoint) before epoch ``interrupt``."""
+
+    def __init__(self, values, interrupt=None):
+        super().__init__()
+        self.values, self.interrupt, self.weights = values, interrupt, {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.interrupt:
+            raise _Killed()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+        self.weights[epoch] = [value.copy() for value in self.model.get_weights()]
+
+
+class _Killed(BaseException):
+    pass
+
+
+def _fit(backup, script, epochs=10):
+    """One process's fit, ordered as Task._with_rules orders a run's."""
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2)
+    best = BestWeights(str(backup), "val_loss")
+    checkpoint = Checkpoint(str(backup))
+    checkpoint.track(stopping, best)
+    x, y = np.random.default_rng(0).normal(size=(64, 4)), np.arange(64) % 2
+    history = None
+    try:
+        history = model.fit(x, y, epochs=epochs, verbose=0, callbacks=[script, stopping, best, checkpoint])
+    except _Killed:
+        pass
+    return model, history, stopping, best
+
+
+def test_early_stopping_and_the_best_epoch_survive_a_kill(tmp_path):
+    values = [5.0, 3.0, 4.0, 4.5, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
+    # Uninterrupted: best after epoch 2 (3.0); two epochs without improvement stop it after epoch 4.
+    whole = _Scripted(values)
+    model, history, stopping, best = _fit(tmp_path / "whole", whole)
+    assert history.epoch == [0, 1, 2, 3] and stopping.stopped_epoch == 3 and best.best_epoch == 2
+    for kept, expected in zip(model.get_weights(), whole.weights[1]):
+        np.testing.assert_array_equal(kept, expected)  # The best epoch's weights, not the last's.
+
+    # Killed before epoch 4 (its patience count at 1), then run again.
+    first = _Scripted(values, interrupt=3)
+    _fit(tmp_path / "killed", first)
+    model, history, stopping, best = _fit(tmp_path / "killed", _Scripted(values))
+    # Forgetting the count would have trained on to epoch 6 and kept epoch 4.
+    assert history.epoch == [3] and stopping.stopped_epoch == 3 and stopping.wait == 2
+    assert best.best_epoch == 2 and best.best == 3.0
+    for kept, expected in zip(model.get_weights(), first.weights[1]):
+        np.testing.assert_array_equal(kept, expected)
+
+
+def test_a_run_reports_and_exports_its_best_epoch(workdir):
+    from kerasdl.runtime import runs as run_folders
+    from kerasdl.tasks import loop
+
+    recipe = load_recipe(DENSE, [
+        "data.max_train_examples=512", "data.max_test_examples=64", "training.epochs=4", "export.enabled=false",
+        "optimizer.learning_rate=0.003",
+    ])
+    summary = loop.run(recipe, verbose=0, log=lambda line: None)
+    history = run_folders.read_history(workdir / summary["run_dir"])
+    best = int(np.argmin(history["val_loss"])) + 1
+    assert summary["best_epoch"] == best

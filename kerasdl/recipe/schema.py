@@ -86,6 +86,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "batch_size": Field(int, 128, "Global batch size: split across replicas when several devices train.", minimum=1, maximum=MAX_BATCH),
         "validation_split": Field(float, 0.1, "Fraction of the training data held out for validation (0 for none); the test split is never used for validation.", minimum=0.0, maximum=1.0, exclusive_maximum=True),
         "early_stopping": Field(EarlyStopping, False, "false, true (patience 3 on val_loss, best weights restored), or a mapping of keras.callbacks.EarlyStopping arguments."),
+        "checkpoint": Field(str, "best", "The weights a run keeps, evaluates and exports: best (the epoch with the best val_loss, or loss without validation, or early_stopping's monitor; kept across a resume) or last. A GAN and Word2Vec keep the last (their losses do not measure quality).", choices=("best", "last")),
         "reduce_on_plateau": Field(EarlyStopping, False, "Lower a constant learning rate when the monitored value stops improving: false, true (x0.5 after 2 epochs without improvement of val_loss, or loss without validation; min_lr 1e-6), or a mapping of keras.callbacks.ReduceLROnPlateau arguments. Not with a learning-rate schedule."),
         "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0),
         "strategy": Field(str, "auto", "Distribution strategy: auto (TF_CONFIG set -> multi_worker; several GPUs, or several training.devices -> mirrored; else the default), default, one_device, mirrored, multi_worker.", choices=STRATEGIES),

@@ -105,6 +105,7 @@ class GANTask(Task):
     builders = ("gan",)
     data_kinds = ("examples",)
     streams = False  # The judge and the sample grids read arrays of real images.
+    keeps_best = False  # Its losses do not measure its samples: the last epoch is kept.
     sections = ("quality",)
     not_tunable = ("a GAN's losses do not measure its samples, so `kerasdl tune` has no objective to "
                    "search it by. Compare GAN settings with `kerasdl run --set ...` and the FID each run prints.")

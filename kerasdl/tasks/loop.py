@@ -22,7 +22,7 @@ from kerasdl.tasks.task import Task
 # name, holding its own section (docs/runs.md describes them all).
 METRICS_KEYS = (
     "name", "task", "dataset", "role", "strategy", "replicas", "workers", "precision", "global_batch_size",
-    "epochs", "resumed_from_epoch", "train_seconds", "train_samples_per_second", "skipped_corrupt",
+    "epochs", "best_epoch", "resumed_from_epoch", "train_seconds", "train_samples_per_second", "skipped_corrupt",
     "test", "baselines", "validation", "run_dir", "export_path", "export_max_difference",
 )
 
@@ -139,6 +139,7 @@ def run(
             "precision": placement.precision,
             "global_batch_size": task.batch_size,
             "epochs": len(history.get("epoch", [])),
+            "best_epoch": trained.get("best_epoch"),
             "resumed_from_epoch": resumed_from,
             "train_seconds": trained["seconds"],
             "train_samples_per_second": trained["samples_per_second"],
@@ -172,7 +173,10 @@ def _train_or_restore(task: Task, folder: Any, done: Progress, verbose: Any) -> 
         return trained
     start = time.perf_counter()
     task.train(folder, verbose)
-    trained = {"seconds": round(time.perf_counter() - start, 2), "samples_per_second": task.samples_per_second(folder)}
+    trained = {
+        "seconds": round(time.perf_counter() - start, 2), "samples_per_second": task.samples_per_second(folder),
+        "best_epoch": task.best_epoch(),
+    }
     if done.kept:
         runs.keep_trained(folder, task.model)
     faults.point("trained")

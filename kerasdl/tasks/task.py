@@ -39,7 +39,7 @@ from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import BUILDERS, create_model
 from kerasdl.runtime import devices, faults, provenance, runs
-from kerasdl.runtime.checkpoint import Checkpoint
+from kerasdl.runtime.checkpoint import BestWeights, Checkpoint
 from kerasdl.runtime.optimizers import build_optimizer
 
 
@@ -132,6 +132,13 @@ def monitored(recipe: Recipe) -> str:
     return "val_loss" if recipe["training"]["validation_split"] > 0 else "loss"
 
 
+def best_monitor(recipe: Recipe) -> str:
+    """What the best epoch is judged on: early stopping's monitor when the
+    recipe names one, else ``monitored``."""
+    stopping = recipe["training"]["early_stopping"]
+    return stopping.get("monitor", monitored(recipe)) if isinstance(stopping, dict) else monitored(recipe)
+
+
 def reduce_on_plateau(recipe: Recipe) -> list:
     """The recipe's ``training.reduce_on_plateau`` as callbacks (none or one)."""
     plateau = recipe["training"]["reduce_on_plateau"]
@@ -148,19 +155,26 @@ def early_stopping(recipe: Recipe) -> list:
     stopping = recipe["training"]["early_stopping"]
     if not stopping:
         return []
-    options = {"patience": 3, "restore_best_weights": True}
+    # With training.checkpoint: best the best weights come from BestWeights,
+    # which (unlike early stopping's copy in memory) survives a resume.
+    options = {"patience": 3, "restore_best_weights": recipe["training"]["checkpoint"] != "best"}
     if isinstance(stopping, dict):
         options.update(stopping)
     return [keras.callbacks.EarlyStopping(**options)]
 
 
-def run_callbacks(recipe: Recipe, folder: Path, outputs: list, backup: str = runs.BACKUP) -> list:
+def run_callbacks(
+    recipe: Recipe, folder: Path, outputs: list, backup: str = runs.BACKUP, best: bool = True,
+) -> list:
     """The run's callbacks, in the order that keeps a kill consistent: the
-    epoch's own outputs (``outputs``: throughput, a GAN's sample grid),
-    then its history row, then the checkpoint. A kill before the checkpoint
+    epoch's own outputs (``outputs``: throughput, a GAN's sample grid), the
+    best epoch's weights (``best`` and ``training.checkpoint: best``), then
+    its history row, then the checkpoint. A kill before the checkpoint
     redoes the epoch, which rewrites the outputs and the row
     (``runs.read_history`` keeps the last row of an epoch)."""
     callbacks: list = [StopOnNaN(recipe), *outputs]
+    if best and recipe["training"]["checkpoint"] == "best":
+        callbacks.append(BestWeights(str(folder / backup), best_monitor(recipe)))
     callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
     callbacks.append(keras.callbacks.TensorBoard(str(folder / runs.LOGS)))
     if recipe["training"]["resume"]:
@@ -213,6 +227,8 @@ class Task:
             ``pretrain``, ``quality``); a recipe that sets another task's
             section is refused.
         resumable: Whether a killed run resumes from its checkpoint.
+        keeps_best: Whether ``training.checkpoint: best`` applies (its
+            losses measure quality).
         streams: Whether it trains on data streamed from files; if not,
             such data is decoded into arrays first (``data.in_memory``).
         not_tunable: Why ``kerasdl tune`` cannot search it, or None.
@@ -234,12 +250,14 @@ class Task:
     data_kinds: ClassVar[tuple[str, ...]] = ()
     sections: ClassVar[tuple[str, ...]] = ()
     resumable: ClassVar[bool] = True
+    keeps_best: ClassVar[bool] = True
     streams: ClassVar[bool] = True
     not_tunable: ClassVar[Optional[str]] = None
 
     def __init__(self, recipe: Recipe, data: Any, placement: devices.Placement, log: Callable[[str], None] = print):
         self.recipe, self.data, self.placement, self.log = recipe, data, placement, log
         self.model: Optional[keras.Model] = None
+        self.best: Optional[BestWeights] = None
         check_builder(recipe, data)  # The builder takes what the data gives, before any other check.
         self.check()
 
@@ -362,10 +380,31 @@ class Task:
                 epochs=epochs or self.recipe["training"]["epochs"],
                 initial_epoch=initial_epoch,
                 shuffle=False,  # The pipeline reshuffles every epoch itself.
-                # The plateau rule first: the rate it logs reaches history.csv.
-                callbacks=[*reduce_on_plateau(self.recipe), *callbacks, *early_stopping(self.recipe)],
+                callbacks=self._with_rules(callbacks),
                 verbose=verbose,
             )
+
+    def _with_rules(self, callbacks: list) -> list:
+        """``callbacks`` after the recipe's plateau and early-stopping rules:
+        the rate the plateau rule logs reaches history.csv, and the
+        checkpoint saves the rules' state after their epoch's update (and
+        restores it after their ``on_train_begin`` resets it)."""
+        rules = [*reduce_on_plateau(self.recipe), *early_stopping(self.recipe)]
+        for callback in callbacks:
+            if isinstance(callback, Checkpoint):
+                callback.track(*rules, *(other for other in callbacks if isinstance(other, BestWeights)))
+        return [*rules, *callbacks]
+
+    def run_callbacks(self, folder: Path, outputs: list, backup: str = runs.BACKUP) -> list:
+        """``run_callbacks`` for this task; keeps its ``BestWeights`` (the
+        last phase's) as ``self.best``."""
+        callbacks = run_callbacks(self.recipe, folder, outputs, backup, best=self.keeps_best)
+        self.best = next((callback for callback in callbacks if isinstance(callback, BestWeights)), None)
+        return callbacks
+
+    def best_epoch(self) -> Optional[int]:
+        """The epoch (1-based) whose weights the run kept, or None for the last."""
+        return self.best.best_epoch if self.best is not None else None
 
     def epoch_outputs(self, folder: Path) -> list:
         """Callbacks that write the epoch's own outputs (none by default)."""
@@ -386,7 +425,7 @@ class Task:
     def phases(self, folder: Path, outputs: list, verbose: Any) -> None:
         """The training itself: one ``fit`` by default (transfer learning adds
         a second phase). ``outputs`` are callbacks for ``run_callbacks``."""
-        self.fit(run_callbacks(self.recipe, folder, outputs), verbose=verbose)
+        self.fit(self.run_callbacks(folder, outputs), verbose=verbose)
 
     def samples_per_second(self, folder: Path) -> Optional[float]:
         """Training examples per second, from the run's history."""

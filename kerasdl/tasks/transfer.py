@@ -14,7 +14,6 @@ from kerasdl.errors import RecipeError
 from kerasdl.registry import register_task
 from kerasdl.runtime import devices, runs
 from kerasdl.tasks.classifier import Classifier
-from kerasdl.tasks.task import run_callbacks
 
 # The second phase checkpoints here, inside the run's backup folder.
 FINE_TUNE_BACKUP = "fine_tune"
@@ -48,9 +47,9 @@ class Transfer(Classifier):
         a run killed in the second phase resumes there, not from the start."""
         second = f"{runs.BACKUP}/{FINE_TUNE_BACKUP}"
         if not (folder / second).is_dir():
-            self.fit(run_callbacks(self.recipe, folder, outputs), verbose=verbose)
+            self.fit(self.run_callbacks(folder, outputs), verbose=verbose)
         if self.recipe["fine_tune"]["epochs"]:
-            self.fine_tune(run_callbacks(self.recipe, folder, outputs, backup=second), verbose=verbose)
+            self.fine_tune(self.run_callbacks(folder, outputs, backup=second), verbose=verbose)
 
     def fine_tune(self, callbacks: list, *, verbose: Any = "auto") -> keras.callbacks.History:
         """The second phase: unfreezes the top of the backbone
