@@ -16,10 +16,10 @@ from typing import Any, Callable, Iterable, Optional
 
 from kerasdl.errors import RecipeError
 
-# Bytes on disk per model parameter, besides the export: two checkpoints
-# with an optimizer's slots (Adam keeps two per weight), the trained
-# weights, model.keras, and the export's SavedModel and .keras copy.
-BYTES_PER_PARAMETER = 4 * (2 * 3 + 1 + 1 + 2)
+# Bytes on disk per model parameter: two checkpoints and the best epoch's
+# weights, each with an optimizer's slots (Adam keeps two per weight), the
+# trained weights, model.keras, and the export's SavedModel and .keras copy.
+BYTES_PER_PARAMETER = 4 * (3 * 3 + 1 + 1 + 2)
 
 
 def writable_folder(path: str, key: str, source: str) -> Path:
