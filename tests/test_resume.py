@@ -43,3 +43,15 @@ def test_a_folder_is_written_whole_or_not_at_all(tmp_path):
         runs.write_folder_atomically(target, lambda folder: (folder / "b.txt").write_text("b"))
     assert [path.name for path in tmp_path.iterdir()] == ["out"]
     assert [path.name for path in target.iterdir()] == ["a.txt"]
+
+
+def test_rows_of_epochs_past_the_checkpoint_are_dropped_on_resume(tmp_path):
+    # Killed after epoch 2's row, before its checkpoint: epoch 2 is redone.
+    (tmp_path / runs.HISTORY).write_text("epoch,loss\n0,1.0\n1,0.9\n2,0.8\n")
+    (tmp_path / runs.BACKUP / "fine_tune").mkdir(parents=True)
+    (tmp_path / runs.BACKUP / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    assert runs.checkpointed_epoch(tmp_path) == 1
+    (tmp_path / runs.BACKUP / "fine_tune" / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+    assert runs.checkpointed_epoch(tmp_path) == 2  # A second phase's checkpoint counts.
+    runs.trim_history(tmp_path, runs.checkpointed_epoch(tmp_path))
+    assert (tmp_path / runs.HISTORY).read_text() == "epoch,loss\n0,1.0\n1,0.9\n"

@@ -126,6 +126,11 @@ def workspace(
         if unfinished is not None:
             folder, lock = unfinished, Lock(unfinished)  # Before anything is read: a live run is refused.
             log(f"Resuming unfinished run {unfinished} {_resume_point(unfinished, resumed_from)}.")
+            if not (unfinished / PROGRESS).exists():  # Training goes on from the checkpoint's epoch.
+                checkpointed = any((unfinished / BACKUP).glob("**/training_metadata.json*"))
+                epochs = checkpoint_epochs(unfinished) if checkpointed else 0
+                if epochs is not None:  # (Unreadable metadata: the checkpoint's own message follows.)
+                    trim_history(unfinished, epochs)
         else:
             folder, lock = create(training["runs_dir"], recipe.name, recipe_yaml)
             log(f"Run folder: {folder}")
@@ -171,11 +176,36 @@ def finish(folder: Path) -> None:
 def checkpointed_epoch(folder: Path) -> int:
     """The epochs an unfinished run's checkpoint holds (its
     metadata), which is where it resumes; its history as a fallback."""
-    metadata = folder / BACKUP / "training_metadata.json"
-    try:
-        return int(json.loads(metadata.read_text())["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return len(read_history(folder).get("epoch", []))
+    epochs = checkpoint_epochs(folder)
+    return epochs if epochs is not None else len(read_history(folder).get("epoch", []))
+
+
+def checkpoint_epochs(folder: Path) -> Optional[int]:
+    """The epochs the run's checkpoint holds, or None without a readable one
+    (a second training phase checkpoints in a folder inside: transfer's
+    ``fine_tune/``)."""
+    epochs = []
+    # The previous epoch's metadata too: the checkpoint falls back to it when the latest does not load.
+    for metadata in sorted((folder / BACKUP).glob("**/training_metadata.json*")):
+        try:
+            epochs.append(int(json.loads(metadata.read_text())["epoch"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return max(epochs) if epochs else None
+
+
+def trim_history(folder: Path, epochs: int) -> None:
+    """Drops the history rows of epochs past the checkpoint's ``epochs``: a
+    kill between an epoch's row and its checkpoint redoes the epoch, which
+    then has one row, not two."""
+    path = folder / HISTORY
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if not line.split(",", 1)[0].isdigit()
+                        or int(line.split(",", 1)[0]) < epochs]
+    if kept != lines:
+        write_text_atomically(path, "".join(kept))
 
 
 def create(runs_dir: str, name: str, recipe_yaml: str) -> tuple[Path, Lock]:
