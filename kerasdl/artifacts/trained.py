@@ -45,6 +45,7 @@ import numpy as np
 from kerasdl.artifacts.layout import ASSETS, KERAS_FILE, RECIPE_FILE, SAVED_MODEL, SIGNATURE, TFLITE_FILE
 from kerasdl.data.dataset import CLASS_NAMES_FILE
 from kerasdl.errors import InputError
+from kerasdl.recipe.schema import NAME_PATTERN
 
 # Inputs go through a model in slices of this many examples.
 CHUNK = 256
@@ -79,7 +80,7 @@ class Trained:
             recipe = parse_yaml(load_recipe_text(self.recipe_file), str(self.recipe_file))
             given = recipe.get("name") if isinstance(recipe, dict) else None
             name, source = (given, self.recipe_file) if given else (name, source)
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
             raise InputError(
                 f"{source}: its name {name!r} cannot name a folder kerasdl writes (letters, digits, '_', '-' "
                 "and '.', not starting with '.'). Fix the name in the model's recipe.yaml, or rename the file."
@@ -252,8 +253,6 @@ def _saved_model_predictor(serve: Any) -> Callable[[np.ndarray], np.ndarray]:
 
     return predict
 
-
-_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
 
 # Opens a .tflite file and runs it once, in a child process: a file the
 # interpreter's C++ code crashes on kills the child, not kerasdl.

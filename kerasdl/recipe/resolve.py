@@ -450,7 +450,7 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
 
     resolved: dict[str, Any] = {"name": values.get("name") or Path(path).stem}
     check.value("name", resolved["name"], str)
-    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", resolved["name"]) or len(resolved["name"]) > 100:
+    if not re.fullmatch(schema.NAME_PATTERN, resolved["name"]):
         check.fail(
             "name",
             "names the run's and the export's folders: up to 100 letters, digits, '_', '-' and '.', not starting "

@@ -53,6 +53,10 @@ class Field:
 EarlyStopping = typing.Union[bool, typing.Mapping[str, Any]]
 LearningRate = typing.Union[float, typing.Mapping[str, Any]]
 
+# A recipe's name names folders kerasdl writes (runs/<name>/, saved_models/<name>/):
+# letters, digits, '_', '-', '.', at most 100, not starting with '.' (no '.', '..').
+NAME_PATTERN = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"
+
 # Upper bounds that catch a typo (epochs: 10**12 would train until killed)
 # and leave any real run room.
 MAX_EPOCHS = 100_000

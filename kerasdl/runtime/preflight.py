@@ -39,11 +39,9 @@ def writable_folder(path: str, key: str, source: str) -> Path:
     if "\x00" in path or not path.strip():
         raise fail("is not a usable folder name (empty, or it holds a NUL byte).")
     folder = Path(path)
-    existing = folder
-    while not existing.exists():
-        if existing.is_symlink():
-            raise fail(f"{existing} is a broken symbolic link.")
-        existing = existing.parent
+    existing = _existing_ancestor(folder)
+    if existing != folder and (existing / folder.relative_to(existing).parts[0]).is_symlink():
+        raise fail(f"{existing / folder.relative_to(existing).parts[0]} is a broken symbolic link.")
     if not existing.is_dir():
         raise fail(f"{existing} is a file, not a folder. Remove it or choose another folder.")
     try:  # An unnamed file (O_TMPFILE): nothing is left, even by a kill.
@@ -68,12 +66,16 @@ def check_space(folders: Iterable[str], parameters: int, log: Callable[[str], No
     run of a model with ``parameters`` weights writes; returns the estimate."""
     needed = parameters * BYTES_PER_PARAMETER + extra_bytes
     for path in folders:
-        existing = Path(path)
-        while not existing.exists():
-            existing = existing.parent
-        free = shutil.disk_usage(existing).free
+        free = shutil.disk_usage(_existing_ancestor(Path(path))).free
         if free < needed:
             log(f"Warning: {path} is on a disk with {free / 2**20:,.0f} MiB free; this run writes about "
                 f"{needed / 2**20:,.0f} MiB (checkpoints, the trained model, the export). Free space first: "
                 "a full disk stops the run (rerun it to resume).")
     return needed
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """``path`` itself if it exists, else its nearest existing parent."""
+    while not path.exists():
+        path = path.parent
+    return path
