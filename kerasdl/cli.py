@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
-from typing import Any, Callable
+import time
+from typing import Any, Callable, Optional
 
 import click
 
@@ -21,8 +23,30 @@ from kerasdl import __version__
 from kerasdl.artifacts.layout import FORMATS, QUANTIZATIONS
 from kerasdl.recipe.schema import ALGORITHMS
 
-# Set when `kerasdl tune` re-executes itself to continue a search.
+# Set when `kerasdl tune` re-executes itself to continue a search; the
+# deadline of --time-budget (a time.time()) travels with it.
 _RECYCLED = "KERASDL_TUNE_RECYCLED"
+_DEADLINE = "KERASDL_TUNE_DEADLINE"
+
+
+class Duration(click.ParamType):
+    """A time span: seconds (90), or with units: 90s, 45m, 2h, 1h30m."""
+
+    name = "duration"
+    UNITS = {"h": 3600, "m": 60, "s": 1}
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text)
+        if not text or parts is None or not any(parts.groups()):
+            self.fail(f"{value!r} is not a duration: give seconds (900) or units (90s, 45m, 2h, 1h30m).", param, ctx)
+        hours, minutes, seconds = (float(group or 0) for group in parts.groups())
+        total = hours * 3600 + minutes * 60 + seconds
+        if total <= 0:
+            self.fail(f"{value!r}: the budget must be longer than 0.", param, ctx)
+        return total
 
 
 # The exit codes (docs/runs.md#exit-codes): the work failed (an export
@@ -186,6 +210,9 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
 @click.option("--trials-per-process", type=click.IntRange(min=0), default=5, show_default=True,
               help="Continue in a fresh process after this many trials, so memory stays flat "
                    "(TensorFlow keeps memory of every model a process trains); 0 never.")
+@click.option("--time-budget", type=Duration(), metavar="DURATION",
+              help="Start no trial after this long (900, 90s, 45m, 2h, 1h30m); the trial running finishes, "
+                   "and the search ends with the trials run. Counts from this command's start, across fresh processes.")
 @click.option("--tuner-id", envvar="KERASTUNER_TUNER_ID", metavar="ID",
               help="Distributed search: 'chief' serves the search, any other name is a worker. [env: KERASTUNER_TUNER_ID]")
 @click.option("--oracle-ip", envvar="KERASTUNER_ORACLE_IP", metavar="IP",
@@ -194,7 +221,8 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
               help="Distributed search: the chief's port. [env: KERASTUNER_ORACLE_PORT]")
 def tune(
     recipe: str, algorithm: str, max_trials: int, overrides: tuple, overwrite: bool, export_best: bool,
-    as_json: bool, quiet: bool, trials_per_process: int, tuner_id: str, oracle_ip: str, oracle_port: int,
+    as_json: bool, quiet: bool, trials_per_process: int, time_budget: Optional[float], tuner_id: str,
+    oracle_ip: str, oracle_port: int,
 ) -> None:
     """Search the hyperparameters that the RECIPE's tune section lists.
 
@@ -234,11 +262,17 @@ def tune(
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     if os.environ.pop(_RECYCLED, None):
         overwrite = False  # The search this command started goes on.
+        deadline = float(os.environ[_DEADLINE]) if _DEADLINE in os.environ else None
+    else:
+        deadline = time.time() + time_budget if time_budget else None
+        os.environ.pop(_DEADLINE, None)
+    if deadline is not None:
+        os.environ[_DEADLINE] = repr(deadline)  # For the fresh processes that continue the search.
     try:
         with _stdout_for_json(as_json):
             summary = _call(lambda: search.search(
                 settings, overwrite=overwrite, export_best=export_best,
-                trials_per_process=trials_per_process or None, verbose=_verbosity(quiet), log=echo,
+                trials_per_process=trials_per_process or None, deadline=deadline, verbose=_verbosity(quiet), log=echo,
             ))
     except tuners.Recycle as pause:
         echo(f"Continuing the search in a fresh process ({pause}; this keeps memory flat).")

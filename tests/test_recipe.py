@@ -4,7 +4,7 @@ import pytest
 
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import load_recipe, parse_yaml, resolve
-from tests.conftest import RECIPES
+from tests.conftest import RECIPES, ROOT
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda path: path.name)
@@ -112,3 +112,91 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("model: [unclosed\n")
     with pytest.raises(RecipeError, match="bad.yaml: not valid YAML"):
         load_recipe(bad)
+
+
+# -- Bases: `base:` (issue 21) -------------------------------------------------------
+
+
+def _write(folder, name, text):
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_a_base_merges_key_by_key_and_the_recipe_wins(tmp_path):
+    _write(tmp_path, "bases/common.yaml", (
+        "name: common\n"
+        "data: {dataset: fashion_mnist, max_train_examples: 500}\n"
+        "model: {builder: cnn, filters: [8, 16], dropout_rate: 0.2}\n"
+        "optimizer: {learning_rate: {schedule: cosine, initial_learning_rate: 0.002, warmup_steps: 10}}\n"
+        "training: {epochs: 7, seed: 3}\n"
+    ))
+    _write(tmp_path, "bases/short.yaml", "training: {epochs: 2}\n")
+    child = _write(tmp_path, "child.yaml", (
+        "base: [bases/common.yaml, bases/short.yaml]\n"
+        "model: {filters: [4], batch_norm: true}\n"
+        "optimizer: {learning_rate: {initial_learning_rate: 0.01}}\n"
+        "training: {seed: 5}\n"
+    ))
+    recipe = load_recipe(child)
+    assert recipe.name == "child"  # The base's name is not inherited.
+    assert recipe["data"]["max_train_examples"] == 500
+    assert recipe["model"]["filters"] == [4]  # A list replaces the base's whole.
+    assert recipe["model"]["dropout_rate"] == 0.2 and recipe["model"]["batch_norm"] is True
+    assert recipe["optimizer"]["learning_rate"] == {"schedule": "cosine", "initial_learning_rate": 0.01, "warmup_steps": 10}
+    assert recipe["training"]["epochs"] == 2  # The later base wins over the earlier.
+    assert recipe["training"]["seed"] == 5  # The recipe wins over its bases.
+    # What a run stores is flat: it loads without the bases, and a flat
+    # recipe is never followed to a base (bases=False, as for a model's recipe).
+    flat = _write(tmp_path / "elsewhere", "child.yaml", recipe.to_yaml())
+    assert not [line for line in flat.read_text().splitlines() if line.startswith("base:")]
+    assert load_recipe(flat, bases=False).values == recipe.values
+
+
+def test_bases_chain_and_a_base_path_is_relative_to_its_recipe(tmp_path):
+    _write(tmp_path, "a/root.yaml", "model: {builder: dense}\ntraining: {epochs: 4}\n")
+    _write(tmp_path, "a/b/middle.yaml", "base: ../root.yaml\ntraining: {batch_size: 16}\n")
+    child = _write(tmp_path, "c/child.yaml", "base: ../a/b/middle.yaml\n")
+    recipe = load_recipe(child)
+    assert (recipe["model"]["builder"], recipe["training"]["epochs"], recipe["training"]["batch_size"]) == ("dense", 4, 16)
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"r.yaml": "base: missing.yaml\n"}, r"r.yaml: base: missing.yaml: no such recipe file \(looked for .*missing.yaml\)"),
+    ({"r.yaml": "base: 3\n"}, r"r.yaml: base must be a recipe file, or a list of them.*Received: base=3"),
+    ({"r.yaml": "base: []\n"}, r"r.yaml: base must be a recipe file"),
+    ({"r.yaml": "base: r.yaml\n"}, r"r.yaml: base: r.yaml: recipes extend each other in a cycle \(.*r.yaml -> .*r.yaml\)"),
+    ({"r.yaml": "base: a.yaml\n", "a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"},
+     r"b.yaml: base: a.yaml: recipes extend each other in a cycle \(.*r.yaml -> .*a.yaml -> .*b.yaml -> .*a.yaml\)"),
+    ({"r.yaml": "base: a.yaml\n", "a.yaml": "- just\n- a list\n"}, r"a.yaml: a recipe is a mapping of sections.*r.yaml names it"),
+    ({"r.yaml": "base: a.yaml\n", "a.yaml": "model: {builder: dense\n"}, r"a.yaml"),
+])
+def test_bad_bases_are_refused_naming_the_files(tmp_path, files, message):
+    for name, text in files.items():
+        _write(tmp_path, name, text)
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(tmp_path / "r.yaml")
+
+
+def test_a_flat_recipe_never_follows_a_base(tmp_path):
+    """A recipe that comes with a model is read with bases=False: a `base`
+    in it is refused, not read."""
+    _write(tmp_path, "secret.yaml", "model: {builder: dense}\n")
+    model_recipe = _write(tmp_path, "model/recipe.yaml", "base: ../secret.yaml\n")
+    with pytest.raises(RecipeError, match=r"recipe.yaml: base extends a recipe file you wrote: .* not in a recipe "
+                                          r"that came with a model or run folder"):
+        load_recipe(model_recipe, bases=False)
+    with pytest.raises(RecipeError, match=r"--set base extends a recipe file"):
+        load_recipe(_write(tmp_path, "plain.yaml", "model: {builder: dense}\n"), ["base=secret.yaml"])
+
+
+def test_the_shipped_recipes_extend_their_bases():
+    recipes = ROOT / "recipes"
+    cnn_bn, cnn_0to4 = load_recipe(recipes / "cnn_bn.yaml"), load_recipe(recipes / "cnn_0to4.yaml")
+    assert cnn_0to4["model"] == cnn_bn["model"] and cnn_0to4["optimizer"] == cnn_bn["optimizer"]
+    assert cnn_0to4["data"]["classes"] == [0, 1, 2, 3, 4] and cnn_bn["data"]["classes"] is None
+    scratch, transfer = load_recipe(recipes / "scratch_5to9.yaml"), load_recipe(recipes / "transfer_5to9.yaml")
+    assert scratch["data"] == transfer["data"] and scratch["optimizer"] == transfer["optimizer"]
+    assert scratch["training"]["epochs"] == transfer["training"]["epochs"] + transfer["fine_tune"]["epochs"] == 30
+    assert load_recipe(recipes / "cgan.yaml")["model"]["conditional"] is True

@@ -473,3 +473,34 @@ def test_a_text_folder_streams_and_names_a_file_that_is_not_its_encoding(workdir
     (workdir / "texts" / "pos" / "empty.txt").write_text("  \n")
     skipping = texts.load_text_folder(str(workdir / "texts"), encoding="latin-1", skip_corrupt=True).without_corrupt()
     assert skipping.skipped == 1 and "empty.txt" in skipping.notes[-1]
+
+
+# -- Imbalanced classes (issue 21) ---------------------------------------------------
+
+
+def test_oversampling_streamed_files_repeats_file_names_and_evens_the_classes(tmp_path):
+    write_folder(tmp_path / "images", per_class=12)
+    for path in sorted((tmp_path / "images" / "cats").iterdir())[3:]:  # cats: 3 images, against 12 and 12.
+        path.unlink()
+    data = images.load_image_folder(str(tmp_path / "images"), image_size=[4, 4], test_fraction=0.1)
+    inputs = data.pipelines(feed(oversample=True), 0.0)
+    labels = np.concatenate([batch_labels.numpy() for _, batch_labels in inputs.train])
+    counts = np.bincount(labels)
+    assert len(set(counts)) == 1 and inputs.train_examples == counts.sum() == 3 * counts.max()
+    read = levels(inputs.train)
+    originals = sorted(int(os.path.basename(path)[:3]) for path in data.train_items)
+    assert set(read) == set(originals) and len(read) > len(originals)  # Every file, some twice.
+    assert np.array_equal(inputs.fit_labels, data.y_train)  # Baselines and adaptation see each example once.
+    assert data.pipelines(feed(), 0.0).train_examples == len(originals)
+
+
+def test_tfrecords_cannot_be_oversampled_and_say_what_to_use(tmp_path):
+    from kerasdl.data import records
+
+    write_records(tmp_path / "train.tfrecord", [(3 * n, int(n < 2)) for n in range(12)])
+    data = records.load_tfrecord(str(tmp_path / "train.tfrecord"), input_key="pixels", label_key="class",
+                                 image_size=[4, 4], test_fraction=0.25)
+    with pytest.raises(DataError, match=r"training.oversample: .* is read record by record, in its own order, so "
+                                        r"kerasdl cannot repeat single examples of it. Use training.class_weight: "
+                                        r"balanced instead."):
+        data.pipelines(feed(oversample=True), 0.0)

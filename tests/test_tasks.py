@@ -65,7 +65,9 @@ def test_a_new_family_is_a_builder_a_task_and_a_recipe(workdir, monkeypatch):
         "training": {"epochs": 1, "batch_size": 64},
     }, "probe.yaml")
     summary = loop.run(recipe, verbose=0, log=lambda _: None)
-    assert summary["task"] == "probe" and summary["probe"] == {"weights": 28 * 28 * 10 + 10}
+    # The task's section: its own report, after what every classifier adds (per-class accuracy, confusion matrix).
+    assert summary["task"] == "probe" and summary["probe"]["weights"] == 28 * 28 * 10 + 10
+    assert sum(map(sum, summary["probe"]["confusion_matrix"])) == 128 and len(summary["probe"]["per_class_accuracy"]) == 10
     assert set(summary) == {*loop.METRICS_KEYS, "probe"}
     assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and "macro_f1" in summary["test"]
     assert json.loads((workdir / summary["run_dir"] / "metrics.json").read_text()) == summary

@@ -1,7 +1,9 @@
 """`kerasdl tune`: the tune section's checks, the search, resume, refusal, distribution."""
 
+import csv
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -9,7 +11,6 @@ import sys
 import time
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from kerasdl.cli import main
@@ -48,7 +49,7 @@ def _settings(tune=None, training=None, **extra):
     return tuning.load_settings(resolve(raw, "r.yaml"))
 
 
-@pytest.mark.parametrize("path", [p for p in RECIPES if "tune" in yaml.safe_load(p.read_text())],
+@pytest.mark.parametrize("path", [p for p in RECIPES if "tune" in load_recipe(p).values],
                          ids=lambda path: path.name)
 def test_every_shipped_tune_section_validates(path):
     settings = tuning.load_settings(load_recipe(path))
@@ -318,3 +319,123 @@ def test_long_search_goes_on_in_fresh_processes(workdir):
     assert processes[0] == processes[1] != processes[2] == processes[3] != processes[4]
     # --overwrite started the search once; it did not wipe it on each restart.
     assert len(_records(workdir / "tuning" / "dense")) == 5
+
+
+# -- Robust searches (issue 21) ------------------------------------------------------
+
+GRID = {"model.units": [[16], [32]], "optimizer.learning_rate": [0.001, 0.003]}
+# The grid's combinations in Keras Tuner's order (the last key varies fastest).
+GRID_ORDER = [([16], 0.001), ([16], 0.003), ([32], 0.001), ([32], 0.003)]
+
+
+def _in_process(command):
+    """A ``_tune`` command run in this process (no TensorFlow start-up): for
+    searches that never re-execute themselves (--trials-per-process 0)."""
+    return CliRunner().invoke(main, [*command[3:], "--trials-per-process", "0"])
+
+
+def _space_values(summary):
+    return [(row["model.units"], row["optimizer.learning_rate"]) for row in summary["trials"]]
+
+
+def test_a_failed_trial_is_reported_recorded_and_skipped(workdir):
+    """A trial whose loss becomes NaN (learning rate 1e30) fails at once with
+    its error on the terminal and in trials.csv; the search goes on; three
+    failures in a row stop it with exit 1 and the last error."""
+    diverging = {"model.units": [[16]], "optimizer.learning_rate": [0.001, 1e30, 0.003]}
+    result = _in_process(_tune("--json", space=diverging, trials=3, algorithm="grid"))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Trial 1 failed: .*dense.yaml: the training loss became nan in epoch 1, batch \d+: the weights "
+                     r"diverged\. Lower optimizer.learning_rate \(now 1e\+30\).* The search goes on", result.stderr)
+    assert "Traceback" not in result.stderr  # Keras Tuner's traceback stays in trial.json.
+    summary = json.loads(result.stdout)
+    assert [row["status"] for row in summary["trials"]] == ["COMPLETED", "FAILED", "COMPLETED"]
+    assert summary["best"]["values"]["optimizer.learning_rate"] in (0.001, 0.003)
+    with open(workdir / "tuning" / "dense" / "trials.csv") as table:
+        rows = list(csv.DictReader(table))
+    assert [bool(row["error"]) for row in rows] == [False, True, False]
+    assert "the training loss became nan" in rows[1]["error"] and rows[1]["val_accuracy"] == ""
+
+    hopeless = {"model.units": [[16]], "optimizer.learning_rate": [1e30, 1e31, 1e32, 0.001]}
+    result = _in_process(_tune("--overwrite", space=hopeless, trials=4, algorithm="grid"))
+    assert result.exit_code == 1, result.output
+    assert re.search(r"3 trials in a row failed, so the search stopped \(tune.options.max_consecutive_failed_trials\)"
+                     r"\. The last error: .*\(now 1e\+32\).* Each trial's error is in tuning/dense/trials.csv",
+                     result.stderr)
+    assert (workdir / "tuning" / "dense" / "trials.csv").read_text().count("loss became nan") == 3
+
+
+def test_a_time_budget_starts_no_trial_after_it(workdir, monkeypatch):
+    from kerasdl.tune import tuners
+
+    monkeypatch.delenv("KERASDL_TUNE_DEADLINE", raising=False)  # Undone at the end: the CLI sets it.
+    start = time.time()
+    ticks = iter(range(1000))
+    monkeypatch.setattr(tuners, "clock", lambda: start + 100 * next(ticks))  # 100 s pass before each trial.
+    result = _in_process(_tune("--json", "--time-budget", "2m30s", space=GRID, trials=4, algorithm="grid"))
+    assert result.exit_code == 0, result.output
+    assert "The time budget is spent: no new trial started (2 finished)." in result.stderr
+    summary = json.loads(result.stdout)
+    assert _space_values(summary) == GRID_ORDER[:2]  # The first two, then no third.
+    bad = CliRunner().invoke(main, ["tune", DENSE, "--time-budget", "soon"])
+    assert bad.exit_code == 2 and "'soon' is not a duration: give seconds (900) or units (90s, 45m, 2h, 1h30m)" in bad.output
+
+
+def _kill_during_trial(command, workdir, after):
+    """Starts a search and SIGKILLs it in the trial after ``after`` finished ones."""
+    project = workdir / "tuning" / "dense"
+    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while len(_records(project)) < after + 1 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # In the next trial: its folder exists, its record not yet.
+    while not any(not (folder / "kerasdl-trial.json").exists() for folder in project.glob("trial_*")) \
+            and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the search finished before it could be killed"
+    return _records(project)
+
+
+def test_a_grid_search_resumes_where_it_stopped(workdir):
+    """Keras Tuner's grid oracle keeps its place in the grid in memory only:
+    reloaded (a fresh process, a rerun after kill -9), it used to end the
+    search after the trials already run. Here the reload happens in this
+    process; the slow test below kills and recycles real processes."""
+    from kerasdl.tune import search, tuners
+
+    recipe = load_recipe(DENSE, [*TINY_DENSE, f"tune.space={json.dumps(GRID)}", "tune.algorithm=grid",
+                                 "tune.max_trials=10"])
+    settings = tuning.load_settings(recipe)
+    with pytest.raises(tuners.Recycle):
+        search.search(settings, trials_per_process=2, verbose=0, log=lambda line: None)
+    summary = search.search(settings, verbose=0, log=lambda line: None)
+    assert _space_values(summary) == GRID_ORDER  # Every combination once, in grid order, then the end.
+    assert [row["status"] for row in summary["trials"]] == ["COMPLETED"] * 4
+    assert len({row["process"] for row in summary["trials"]}) == 1  # One process: the reload was in memory.
+
+
+@pytest.mark.slow  # Two searches of each algorithm, one killed and recycled: about 2 minutes.
+@pytest.mark.parametrize("algorithm, options", [
+    ("grid", {}), ("hyperband", {"factor": 2}), ("random", {}), ("bayesian", {"num_initial_points": 2}),
+])
+def test_an_interrupted_search_ends_with_the_trials_of_an_uninterrupted_one(workdir, algorithm, options):
+    space = dict(GRID, **{"model.dropout_rate": [0.0, 0.2]})
+    command = _tune("--json", space=space, trials=12, algorithm=algorithm) + \
+        ["--set", "training.epochs=4", "--set", f"tune.options={json.dumps(options)}"]
+    reference = subprocess.run([*command, "--trials-per-process", "0", "--set", "tune.directory=reference"],
+                               cwd=workdir, capture_output=True, text=True, timeout=900)
+    assert reference.returncode == 0, reference.stderr
+
+    interrupted = [*command, "--trials-per-process", "3"]
+    _kill_during_trial(interrupted, workdir, after=4)
+    resumed = subprocess.run(interrupted, cwd=workdir, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Continuing the search in a fresh process" in resumed.stderr
+
+    def trials(summary):
+        return [(row["trial"], row["status"], row["model.units"], row["model.dropout_rate"],
+                 row["optimizer.learning_rate"], row.get("epochs")) for row in summary["trials"]]
+
+    assert trials(json.loads(resumed.stdout)) == trials(json.loads(reference.stdout))

@@ -43,7 +43,7 @@ def recipe_for(model: trained.Trained, recipe_or_data: Optional[str], overrides:
     settings = list(overrides)
     if recipe_or_data:
         settings.insert(0, f"data={{dataset: {recipe_or_data}}}")
-    return load_recipe(model.recipe_file, settings)
+    return load_recipe(model.recipe_file, settings, bases=False)  # A model's recipe is flat.
 
 
 def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:

@@ -61,7 +61,7 @@ def convert(
     model = source.keras_model()
     if not isinstance(model.inputs, list) or len(model.inputs) != 1:
         raise InputError(f"{source.path}: kerasdl exports models with one input (classifiers and forecasters).")
-    recipe = load_recipe(source.recipe_file) if source.recipe_file is not None else None
+    recipe = load_recipe(source.recipe_file, bases=False) if source.recipe_file is not None else None
     assets = {}
     if source.recipe_file is not None:
         assets[RECIPE_FILE] = source.recipe_file.read_text()

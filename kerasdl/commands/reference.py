@@ -147,6 +147,7 @@ def markdown() -> str:
         "",
         "## Top level", "",
         *_field_table(schema.TOP_LEVEL), "",
+        "## Bases: `base`", "", schema.BASE_HELP, "",
     ]
     for section, fields in schema.SECTIONS.items():
         lines += [f"## `{section}`", "", SECTION_NOTES[section], "", *_field_table(fields), ""]

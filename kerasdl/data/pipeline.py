@@ -18,6 +18,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import tensorflow as tf
 
+from kerasdl.data import balance
+
 # A streamed source's element shuffle buffer when the recipe sets none and
 # a cache fixes the order of elements (file order is shuffled otherwise):
 # bounded, as the elements may be large images.
@@ -42,6 +44,8 @@ class Feed:
             run's files, or None.
         service: A tf.data service dispatcher (``grpc://host:port``) that
             does the training pipeline's preprocessing, or None.
+        oversample: Repeat the training examples of smaller classes until
+            every class has as many as the largest (``balance.oversampled``).
     """
 
     batch_size: int
@@ -51,6 +55,7 @@ class Feed:
     cache_dir: Optional[Path] = None
     shard: Optional[tuple[int, int]] = None
     service: Optional[str] = None
+    oversample: bool = False
 
     def resolved(self, streamed: bool) -> "Feed":
         """``cache: auto`` made concrete for in-memory (memory) or streamed (none) data."""
@@ -69,7 +74,8 @@ class Pipelines:
         train_examples: Examples in one epoch of ``train`` (all workers).
         fit_inputs: What preprocessing layers adapt to: the training
             inputs (arrays), or a bounded sample of them for streamed data.
-        fit_labels: The training labels (validation share removed).
+        fit_labels: The training labels (validation share removed), each
+            example once (before any oversampling).
     """
 
     train: tf.data.Dataset
@@ -170,6 +176,10 @@ def from_arrays(data: Any, feed: Feed, validation_split: float) -> Pipelines:
     ``split`` of the training arrays, then ``finish``."""
     feed = feed.resolved(streamed=False)
     x, y, x_val, y_val = data.split(validation_split, feed.seed)
+    fit_inputs, fit_labels = x, y
+    if feed.oversample:
+        keep = balance.oversampled(y, feed.seed)
+        x, y = x[keep], y[keep]
 
     def batches(inputs, labels, split, shuffle=False):
         return finish(
@@ -182,8 +192,8 @@ def from_arrays(data: Any, feed: Feed, validation_split: float) -> Pipelines:
         validation=batches(x_val, y_val, "validation") if x_val is not None else None,
         test=batches(data.x_test, data.y_test, "test"),
         train_examples=len(x),
-        fit_inputs=x,
-        fit_labels=y,
+        fit_inputs=fit_inputs,
+        fit_labels=fit_labels,
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.data import pipeline
+from kerasdl.data import balance, pipeline
 from kerasdl.data.dataset import Dataset, Labelled, hold_out, kept_classes, stratified_hold_out
 from kerasdl.data.files import list_class_folders
 from kerasdl.errors import DataError
@@ -279,6 +279,15 @@ class Streamed(Labelled):
         multi-worker run each worker reads its own share (``feed.shard``)."""
         feed = feed.resolved(streamed=True)
         items, labels, validation_items, validation_labels = self.split(validation_split, feed.seed)
+        originals, original_labels = items, labels
+        if feed.oversample:
+            if not self.item_order:
+                raise DataError(
+                    f"training.oversample: {self.source} is read record by record, in its own order, so "
+                    "kerasdl cannot repeat single examples of it. Use training.class_weight: balanced instead."
+                )
+            keep = balance.oversampled(labels, feed.seed)
+            items, labels = items[keep], labels[keep]
 
         def batches(names, targets, split, shuffle=False):
             # Without a cache the items are shuffled every epoch before
@@ -298,15 +307,15 @@ class Streamed(Labelled):
         # adapts; a vocabulary to every training text (TextVectorization
         # streams them, keeping word counts only).
         rng = np.random.default_rng(feed.seed)
-        count = len(items) if self.is_text else min(ADAPT_EXAMPLES, len(items))
-        adapt = np.sort(rng.choice(len(items), count, replace=False))
+        count = len(originals) if self.is_text else min(ADAPT_EXAMPLES, len(originals))
+        adapt = np.sort(rng.choice(len(originals), count, replace=False))
         return pipeline.Pipelines(
             train=batches(items, labels, "train", shuffle=True),
             validation=batches(validation_items, validation_labels, "validation") if validation_items is not None else None,
             test=batches(self.test_items, self.y_test, "test"),
             train_examples=self.share(items, feed.shard) * feed.shard[0] if feed.shard else len(items),
-            fit_inputs=self.inputs(items[adapt]).batch(256),
-            fit_labels=labels,
+            fit_inputs=self.inputs(originals[adapt]).batch(256),
+            fit_labels=original_labels,
         )
 
 

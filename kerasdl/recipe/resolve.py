@@ -417,6 +417,18 @@ def _check_schedule(check: Checker, schedule: dict) -> None:
         check.fail(f"{key}.warmup_steps", f"must be an integer >= 0. Received: warmup_steps={warmup!r}")
 
 
+def _check_class_weight(check: Checker, setting: Any) -> None:
+    """``training.class_weight`` is null, ``balanced`` or class name -> weight > 0
+    (the names are checked against the data by the classifier)."""
+    key = "training.class_weight"
+    if isinstance(setting, str) and setting != "balanced":
+        check.fail(key, f"must be balanced, or a mapping of class name to weight{check.did_you_mean(setting, ['balanced'])}. "
+                   f"Received: class_weight={setting!r}")
+    for name, weight in (setting or {}).items() if isinstance(setting, dict) else ():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            check.fail(f"{key}.{name}", f"must be a number above 0. Received: {name}={weight!r}")
+
+
 def _resolve_named(check: Checker, key: str, name: str, getter: Any) -> None:
     """Checks that a Keras loss/metric name resolves."""
     try:
@@ -441,6 +453,13 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
     values = copy.deepcopy(raw)
     overridden = {_apply_override(values, assignment, path) for assignment in overrides}
     check = Checker(path, overridden, prefix)
+    if schema.BASE in values:
+        check.fail(
+            schema.BASE,
+            "extends a recipe file you wrote: kerasdl follows it in recipes it reads with `kerasdl run`, `tune` "
+            "and `evaluate --recipe`, not in a recipe that came with a model or run folder (those are flat). "
+            f"Merge the base into this recipe. Received: base={values[schema.BASE]!r}",
+        )
     _check_finite(check, values)
     sections = list(schema.TOP_LEVEL) + list(schema.SECTIONS) + list(schema.READ_ELSEWHERE)
     check.unknown_keys("", values, sections, "a recipe section")
@@ -488,6 +507,7 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
                 check, f"training.{key}", options, callback.__init__, {},
                 f"an argument of keras.callbacks.{callback.__name__}",
             )
+    _check_class_weight(check, resolved["training"]["class_weight"])
     rate = resolved["optimizer"]["learning_rate"]
     if resolved["training"]["reduce_on_plateau"] and isinstance(rate, dict):
         check.fail(
@@ -504,12 +524,15 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
     return Recipe(path=path, values=resolved, raw=values, overridden=frozenset(overridden))
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
+def load_recipe(path: str | Path, overrides: Iterable[str] = (), *, bases: bool = True) -> Recipe:
     """Reads, overrides, validates and resolves the recipe at ``path``.
 
     Args:
         path: A YAML recipe file.
         overrides: ``"dotted.key=value"`` strings, values parsed as YAML.
+        bases: Follow the recipe's ``base`` (``read_layered``); off for a
+            recipe that came with a model, which must be flat: its paths
+            never choose what kerasdl reads.
 
     Raises:
         RecipeError: if the file is missing or any key is invalid.
@@ -517,7 +540,67 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     file = Path(path)
     if not file.is_file():
         raise RecipeError(f"{path}: no such recipe file. Recipes shipped with kerasdl are in recipes/.")
-    return resolve(parse_yaml(load_recipe_text(file), str(path)), str(path), list(overrides))
+    if bases:
+        values = read_layered(file, str(path))
+    else:
+        values = parse_yaml(load_recipe_text(file), str(path))
+    return resolve(values, str(path), list(overrides))
+
+
+def read_layered(file: Path, shown: str, chain: tuple[Path, ...] = ()) -> Any:
+    """A recipe file's values with its ``base`` recipes merged in.
+
+    ``base`` names a recipe file, or a list of them, relative to the folder
+    of the recipe that names it (or absolute). Bases merge in order, then
+    the recipe itself on top (``deep_merge``: mappings key by key, the later
+    value wins; lists and other values whole). A base's own ``name`` is not
+    inherited: a recipe is named by its ``name`` or its file.
+
+    Raises:
+        RecipeError: naming the recipe, for a missing base, a ``base`` that
+            is not a file name or list of them, or recipes that extend each
+            other in a cycle.
+    """
+    values = parse_yaml(load_recipe_text(file), shown)
+    if not isinstance(values, dict) or schema.BASE not in values:
+        return values
+    given = values.pop(schema.BASE)
+    names = [given] if isinstance(given, str) else given
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) and name.strip() for name in names):
+        raise RecipeError(
+            f"{shown}: base must be a recipe file, or a list of them, relative to this recipe's folder, "
+            f"e.g. base: bases/fashion_mnist.yaml. Received: base={given!r}"
+        )
+    here = file.resolve()
+    merged: dict = {}
+    for name in names:
+        base = file.parent / name
+        if not base.is_file():
+            raise RecipeError(
+                f"{shown}: base: {name}: no such recipe file (looked for {base}). A base's path is relative "
+                "to the folder of the recipe that names it."
+            )
+        if base.resolve() in (*chain, here):
+            cycle = " -> ".join(str(step) for step in (*chain, here, base.resolve()))
+            raise RecipeError(f"{shown}: base: {name}: recipes extend each other in a cycle ({cycle}). Remove one base.")
+        inherited = read_layered(base, str(base), (*chain, here))
+        if not isinstance(inherited, dict):
+            raise RecipeError(f"{base}: a recipe is a mapping of sections (data, model, ...); {shown} names it as its base.")
+        inherited.pop("name", None)
+        merged = deep_merge(merged, inherited)
+    return deep_merge(merged, values)
+
+
+def deep_merge(base: dict, top: dict) -> dict:
+    """``base`` with ``top`` on top: mappings merge key by key (recursively),
+    any other value of ``top`` (a list, a number, null) replaces ``base``'s."""
+    merged = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def load_recipe_text(path: Path) -> str:

@@ -92,6 +92,8 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "early_stopping": Field(EarlyStopping, False, "false, true (patience 3 on val_loss, best weights restored), or a mapping of keras.callbacks.EarlyStopping arguments."),
         "checkpoint": Field(str, "best", "The weights a run keeps, evaluates and exports: best (the epoch with the best val_loss, or loss without validation, or early_stopping's monitor; kept across a resume) or last. A GAN and Word2Vec keep the last (their losses do not measure quality).", choices=("best", "last")),
         "reduce_on_plateau": Field(EarlyStopping, False, "Lower a constant learning rate when the monitored value stops improving: false, true (x0.5 after 2 epochs without improvement of val_loss, or loss without validation; min_lr 1e-6), or a mapping of keras.callbacks.ReduceLROnPlateau arguments. Not with a learning-rate schedule."),
+        "class_weight": Field(typing.Union[None, str, typing.Mapping[str, Any]], None, "Weigh a classifier's training loss by class: null (every example alike), balanced (each class's examples weigh examples / (classes x the class's examples), so every class counts the same in all), or a mapping of class name to weight (classes not named weigh 1). Validation and test scores stay unweighted."),
+        "oversample": Field(bool, False, "Repeat the training examples of a classifier's smaller classes, drawn at random, until every class has as many as the largest (longer epochs; validation and test untouched). Not with class_weight, nor for TFRecord and TFDS data (read in their own order)."),
         "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0),
         "strategy": Field(str, "auto", "Distribution strategy: auto (TF_CONFIG set -> multi_worker; several GPUs, or several training.devices -> mirrored; else the default), default, one_device, mirrored, multi_worker.", choices=STRATEGIES),
         "devices": Field(Optional[typing.Sequence[str]], None, "Devices for one_device or mirrored, e.g. [/gpu:0, /gpu:1]; null for all GPUs. CPUs past /cpu:0 are logical devices split from the CPU."),
@@ -149,6 +151,20 @@ TUNE: dict[str, Field] = {
 # Sections that `resolve` keeps as written, validated by the one command
 # that reads them: `kerasdl run` ignores them.
 READ_ELSEWHERE: dict[str, dict[str, Field]] = {"tune": TUNE}
+
+# A recipe file's `base`: other recipe files it extends, merged before the
+# recipe is resolved (kerasdl.recipe.resolve.read_layered).
+BASE = "base"
+BASE_HELP = (
+    "`base: FILE` or `base: [FILE, ...]` at the top of a recipe file extends other recipe files, named relative "
+    "to the recipe's own folder. The bases merge in order, then the recipe on top: mappings key by key at every "
+    "depth, the later value winning; a list, a number or `null` replaces the base's value whole. A base's `name` "
+    "is not inherited (the recipe is named by its own `name` or its file name). A base may have bases; a cycle "
+    "or a missing file is an error naming both files. What a run stores (`recipe.yaml` in the run folder and the "
+    "export) is the merged recipe, flat: it runs without its bases. A recipe that comes with a model or a run "
+    "folder must be flat; kerasdl never follows a `base` in it. The shipped recipes share "
+    "`recipes/bases/*.yaml`; `kerasdl run RECIPE --dry-run` prints the merged result."
+)
 
 TOP_LEVEL: dict[str, Field] = {
     "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),

@@ -152,7 +152,7 @@ def run(
             "run_dir": str(folder) if chief else None,
             "export_path": exported["path"],
             "export_max_difference": exported["difference"],
-            task.name: evaluated["report"],
+            task.name: {**evaluated.get("details", {}), **evaluated["report"]},
         }
         faults.point("report")
         runs.write_json_atomically(folder / runs.METRICS, summary)

@@ -172,7 +172,7 @@ def run_callbacks(
     its history row, then the checkpoint. A kill before the checkpoint
     redoes the epoch, which rewrites the outputs and the row
     (``runs.read_history`` keeps the last row of an epoch)."""
-    callbacks: list = [StopOnNaN(recipe), *outputs]
+    callbacks: list = [*outputs]
     if best and recipe["training"]["checkpoint"] == "best":
         callbacks.append(BestWeights(str(folder / backup), best_monitor(recipe)))
     callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
@@ -229,6 +229,8 @@ class Task:
         resumable: Whether a killed run resumes from its checkpoint.
         keeps_best: Whether ``training.checkpoint: best`` applies (its
             losses measure quality).
+        weighs_classes: Whether ``training.class_weight`` and
+            ``training.oversample`` apply (it classifies).
         streams: Whether it trains on data streamed from files; if not,
             such data is decoded into arrays first (``data.in_memory``).
         not_tunable: Why ``kerasdl tune`` cannot search it, or None.
@@ -251,6 +253,7 @@ class Task:
     sections: ClassVar[tuple[str, ...]] = ()
     resumable: ClassVar[bool] = True
     keeps_best: ClassVar[bool] = True
+    weighs_classes: ClassVar[bool] = False
     streams: ClassVar[bool] = True
     not_tunable: ClassVar[Optional[str]] = None
 
@@ -282,6 +285,13 @@ class Task:
                 f"{recipe.path}: fine_tune.epochs: a second phase unfreezes a backbone, and this recipe's "
                 f"builder '{builder}' has none. Use model.builder: transfer, or set fine_tune.epochs: 0."
             )
+        for key in ("class_weight", "oversample"):
+            if not self.weighs_classes and recipe["training"][key]:
+                raise RecipeError(
+                    f"{recipe.path}: training.{key}: corrects the class imbalance of a classifier's training "
+                    f"data, but this recipe trains '{builder}' on {self.data.description}, which has no "
+                    f"classes to balance. Remove training.{key}."
+                )
         if "pretrain" not in self.sections and recipe["pretrain"]["enabled"]:
             raise RecipeError(
                 f"{recipe.path}: pretrain.enabled: Word2Vec pretraining starts the embedding of a text "
@@ -319,6 +329,7 @@ class Task:
             cache_dir=cache_dir,
             shard=self.placement.input_shard(),
             service=section["service"],
+            oversample=self.recipe["training"]["oversample"],
         )
 
     def use_pipelines(self, cache_dir: Optional[Path] = None) -> None:
@@ -381,11 +392,17 @@ class Task:
                 initial_epoch=initial_epoch,
                 shuffle=False,  # The pipeline reshuffles every epoch itself.
                 callbacks=self._with_rules(callbacks),
+                class_weight=self.class_weight(),
                 verbose=verbose,
             )
 
+    def class_weight(self) -> Optional[dict]:
+        """``fit``'s class weights (a classifier's ``training.class_weight``); none by default."""
+        return None
+
     def _with_rules(self, callbacks: list) -> list:
-        """``callbacks`` after the recipe's plateau and early-stopping rules:
+        """``callbacks`` after the divergence guard (``StopOnNaN``: a run and
+        a tuning trial alike) and the recipe's plateau and early-stopping rules:
         the rate the plateau rule logs reaches history.csv, and the
         checkpoint saves the rules' state after their epoch's update (and
         restores it after their ``on_train_begin`` resets it)."""
@@ -393,7 +410,7 @@ class Task:
         for callback in callbacks:
             if isinstance(callback, Checkpoint):
                 callback.track(*rules, *(other for other in callbacks if isinstance(other, BestWeights)))
-        return [*rules, *callbacks]
+        return [StopOnNaN(self.recipe), *rules, *callbacks]
 
     def run_callbacks(self, folder: Path, outputs: list, backup: str = runs.BACKUP) -> list:
         """``run_callbacks`` for this task; keeps its ``BestWeights`` (the
@@ -450,11 +467,13 @@ class Task:
         return {}
 
     def evaluate(self, folder: Path) -> dict:
-        """The model's scores on the test split (``test``) and, on the chief
-        with ``training.baselines`` on, the baselines' (``baselines``)."""
+        """The model's scores on the test split (``test``), its ``details``
+        (a classifier's per-class accuracy and confusion matrix) and, on the
+        chief with ``training.baselines`` on, the baselines' (``baselines``)."""
         model = self.model
         test = {key: float(value) for key, value in model.evaluate(self.test_data, verbose=0, return_dict=True).items()}
-        scores = self.scores(self.data, model.predict(self.test_data, verbose=0))
+        predictions = model.predict(self.test_data, verbose=0)
+        scores = self.scores(self.data, predictions)
         test.update({key: value for key, value in scores.items() if key not in test})
         faults.point("evaluate")
         scored = self.baselines() if self.placement.is_chief and self.recipe["training"]["baselines"] else {}
@@ -462,7 +481,7 @@ class Task:
             self.log("Test split, model and baselines:")
             for line in table(scores, scored, tuple(scores)):
                 self.log("  " + line)
-        return {"test": test, "baselines": scored}
+        return {"test": test, "baselines": scored, "details": self.details(self.data, predictions)}
 
     def save(self, folder: Path) -> None:
         """Writes the trained model to the run folder (the chief's work)."""

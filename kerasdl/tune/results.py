@@ -13,7 +13,7 @@ from kerasdl.recipe.resolve import dump_yaml
 from kerasdl.runtime import runs
 from kerasdl.tune.settings import Settings
 from kerasdl.tune.space import label
-from kerasdl.tune.tuners import TRIAL_RECORD, role
+from kerasdl.tune.tuners import TRIAL_RECORD, role, trial_error
 
 TRIALS = "trials.csv"
 BEST = "best_recipe.yaml"
@@ -26,7 +26,8 @@ def recorded_trials(project: Path) -> list[str]:
 
 
 def _rows(settings: Settings, project: Path, tuner_trials: dict) -> list[dict]:
-    """One row per trial: id, status, objective, values, worker, time, memory."""
+    """One row per trial: id, status, objective, values, worker, time,
+    memory, and a failed trial's error (the last line of its traceback)."""
     rows = []
     for trial_id in sorted(tuner_trials, key=int):
         trial = tuner_trials[trial_id]
@@ -36,6 +37,7 @@ def _rows(settings: Settings, project: Path, tuner_trials: dict) -> list[dict]:
         if settings.algorithm == "hyperband":
             row["epochs"] = trial.hyperparameters.values.get("tuner/epochs")
         row.update(record(project, trial_id))
+        row["error"] = trial_error(trial) if trial.status != "COMPLETED" else None
         rows.append(row)
     return rows
 
@@ -55,6 +57,7 @@ def results(settings: Settings, trials: dict, best: list) -> dict:
     writer.writeheader()
     writer.writerows({key: dump_cell(value) for key, value in row.items()} for row in rows)
     runs.write_text_atomically(project / TRIALS, buffer.getvalue())
+    best = [trial for trial in best if trial.status == "COMPLETED"]  # Keras Tuner pads with failed ones.
     if not best:
         raise TuningError(
             f"No trial of {project} completed, so there is no best recipe. Each failed trial's "
@@ -106,11 +109,16 @@ def table(summary: dict) -> str:
         return "(no trials)"
     columns = [key for key in rows[0] if key not in ("process", "rss_mib", "peak_rss_mib")]
     headers = _short_names(columns)
-    cells = [[str(dump_cell(row.get(key))) for key in columns] for row in rows]
+    cells = [[_clip(str(dump_cell(row.get(key)))) for key in columns] for row in rows]
     widths = [max(len(header), *(len(line[i]) for line in cells)) for i, header in enumerate(headers)]
     lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths))]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in cells]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _clip(cell: str, width: int = 60) -> str:
+    """A cell no wider than ``width`` (a failed trial's error; trials.csv has it whole)."""
+    return cell if len(cell) <= width else cell[:width - 3] + "..."
 
 
 def _short_names(keys: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ the process that serves the search, any other name for a worker),
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,16 +28,16 @@ from typing import Any, Callable, Optional
 import keras
 import keras_tuner as kt
 
-from kerasdl.errors import RecipeError
+from kerasdl.errors import RecipeError, TuningError
 from kerasdl.recipe.resolve import load_recipe
 from kerasdl.runtime import runs
 from kerasdl.tasks import loop
 from kerasdl.tasks.task import build_model
 from kerasdl.tune.hypermodel import RecipeHyperModel
-from kerasdl.tune.results import record, recorded_trials, results
+from kerasdl.tune.results import TRIALS, record, recorded_trials, results
 from kerasdl.tune.settings import Settings
 from kerasdl.tune.space import label
-from kerasdl.tune.tuners import TUNERS, role
+from kerasdl.tune.tuners import TUNERS, BudgetSpent, role, trial_error
 
 FINGERPRINT = "kerasdl.json"
 
@@ -116,6 +117,7 @@ def search(
     overwrite: bool = False,
     export_best: bool = False,
     trials_per_process: Optional[int] = None,
+    deadline: Optional[float] = None,
     verbose: int = 1,
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -129,6 +131,8 @@ def search(
         trials_per_process: Stop with ``Recycle`` after this many trials, so
             that the caller continues the search in a fresh process; None
             runs every trial here.
+        deadline: A ``time.time()`` after which no trial starts (the one
+            running finishes); the search ends with the trials run.
         verbose: 0 silent; 1 (progress bars) or 2 (a line per epoch) with
             Keras Tuner's trial reports.
 
@@ -137,6 +141,8 @@ def search(
 
     Raises:
         RecipeError: the project holds a different search (and no overwrite).
+        TuningError: ``max_consecutive_failed_trials`` trials failed in a
+            row, or none completed.
         Recycle: after ``trials_per_process`` trials, the search saved.
     """
     current_role = role()
@@ -150,7 +156,7 @@ def search(
         project.mkdir(parents=True, exist_ok=True)
         runs.write_json_atomically(project / FINGERPRINT, settings.fingerprint())
     tuner = _create_tuner(settings, hypermodel, overwrite=False)
-    tuner.trials_per_process = trials_per_process
+    tuner.trials_per_process, tuner.deadline, tuner.log = trials_per_process, deadline, log
     if current_role is None:
         finished = _finished(tuner.oracle.trials)
         if finished:
@@ -158,7 +164,21 @@ def search(
     elif current_role == "chief":
         log(f"Chief: serving the search on {os.environ['KERASTUNER_ORACLE_IP']}:"
             f"{os.environ['KERASTUNER_ORACLE_PORT']}; the workers run the trials.")
-    tuner.search(verbose=verbose)
+    try:
+        tuner.search(verbose=verbose)
+    except BudgetSpent:
+        log(f"The time budget is spent: no new trial started ({_finished(tuner.oracle.trials)} finished).")
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        with contextlib.suppress(TuningError):  # trials.csv, with each failed trial's error.
+            results(settings, tuner.oracle.trials, tuner.oracle.get_best_trials(1))
+        last = (trial_error(tuner.oracle.trials[tuner.oracle.end_order[-1]]) or "").rstrip(".")
+        raise TuningError(
+            f"{settings.recipe.path}: {tuner.oracle.max_consecutive_failed_trials} trials in a row failed, so the "
+            f"search stopped (tune.options.max_consecutive_failed_trials). The last error: {last}. Each trial's "
+            f"error is in {project / TRIALS}; fix the space or the recipe, then rerun with --overwrite."
+        ) from None
     if current_role == "worker":
         mine = [trial_id for trial_id in recorded_trials(project) if record(project, trial_id)["worker"] == tuner.tuner_id]
         return {"name": settings.recipe.name, "role": "worker", "tuner_id": tuner.tuner_id,

@@ -4,6 +4,7 @@ per trial, a per-trial history.csv and record, and a stop after
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import time
@@ -13,6 +14,8 @@ from typing import Any, Optional
 
 import keras
 import keras_tuner as kt
+from keras_tuner.src import config as kt_config
+from keras_tuner.src.tuners import gridsearch as kt_gridsearch
 
 from kerasdl.runtime import runs
 
@@ -50,16 +53,57 @@ class Recycle(Exception):
     """
 
 
+# What the deadline is compared with (a test's fake clock replaces it).
+clock = time.time
+
+
+class BudgetSpent(Exception):
+    """Raised by the tuner before it would start a trial past its deadline
+    (``kerasdl tune --time-budget``): the trials run so far are the search."""
+
+
+def trial_error(trial: Any) -> Optional[str]:
+    """A failed trial's error: the last line of its traceback (Keras Tuner
+    keeps the whole in ``trial.json``), kerasdl's own errors without their
+    class name; None when there is none."""
+    lines = (getattr(trial, "message", None) or "").strip().splitlines()
+    if not lines:
+        return None
+    name, separator, message = lines[-1].partition(": ")
+    if separator and name.startswith("kerasdl."):
+        return message
+    return f"{name.rsplit('.', 1)[-1]}: {message}" if separator else lines[-1]
+
+
 class _KerasdlTuner:
     """What kerasdl adds to each Keras Tuner tuner: a fresh Keras session per
     trial, a per-trial history.csv, a trial record (worker, seconds, memory
-    after the trial), and a stop after ``trials_per_process`` trials."""
+    after the trial), a failed trial reported as it ends, no trial started
+    past ``deadline``, and a stop after ``trials_per_process`` trials."""
 
     trials_per_process: Optional[int] = None
+    deadline: Optional[float] = None  # time.time() after which no trial starts.
+    log: Any = print
     _trials_here = 0
+
+    def on_search_begin(self) -> None:
+        super().on_search_begin()
+        # Keras Tuner prints a failed trial's whole traceback; the error's
+        # last line is reported instead (trial.json keeps the traceback).
+        kt_config.DEBUG = bool(os.environ.get("KERASDL_DEBUG"))
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        if self.deadline is not None and clock() >= self.deadline:
+            raise BudgetSpent("the time budget is spent")
 
     def on_trial_end(self, trial: Any) -> None:
         super().on_trial_end(trial)  # Records the result and saves the search.
+        ended = self.oracle.get_trial(trial.trial_id) if isinstance(self.oracle, kt.Oracle) else trial
+        if ended.status in (kt.engine.trial.TrialStatus.FAILED, kt.engine.trial.TrialStatus.INVALID):
+            retried = ended.status == kt.engine.trial.TrialStatus.INVALID
+            self.log(f"Trial {trial.trial_id} failed: {trial_error(trial).rstrip('.')}. "
+                     + ("It will be retried." if retried else "The search goes on; trials.csv records the error."))
         self._trials_here += 1
         oracle = self.oracle
         last = isinstance(oracle, kt.Oracle) and oracle.max_trials and len(oracle.trials) >= oracle.max_trials
@@ -109,8 +153,43 @@ class Hyperband(_KerasdlTuner, kt.Hyperband):
     """Hyperband: many short trials, the best continued for longer."""
 
 
+class GridSearchOracle(kt.oracles.GridSearchOracle):
+    """Keras Tuner's grid oracle, able to resume.
+
+    Its place in the grid (the trials in grid order, and the finished trials
+    whose successor is still to be made) lives in memory only: reloaded in a
+    new process, it found no next combination and ended the search after
+    the trials already run (the class of keras-tuner #1055). Both are
+    rebuilt here from the saved trials.
+    """
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        values = {trial_id: self.trials[trial_id].hyperparameters.values for trial_id in self.start_order}
+        try:
+            order = sorted(self.start_order, key=functools.cmp_to_key(
+                lambda a, b: self._compare(values[a], values[b])))
+        except KeyError:  # Conditional values absent from one trial: creation order is grid order.
+            order = list(self.start_order)
+        self._ordered_ids = kt_gridsearch.LinkedList()
+        for trial_id in order:
+            self._ordered_ids.insert(trial_id)
+        # Each finished trial proposes its successor; one that exists already is skipped.
+        self._populate_next = list(self.end_order)
+
+
 class GridSearch(_KerasdlTuner, kt.GridSearch):
     """Every combination of a discrete space, in order."""
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: Optional[int] = None,
+                 seed: Optional[int] = None, max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3,
+                 **kwargs: Any):
+        self.seed = seed
+        oracle = GridSearchOracle(
+            objective=objective, max_trials=max_trials, seed=seed, max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        kt.Tuner.__init__(self, oracle, hypermodel, **kwargs)  # kt.GridSearch's own, with this oracle.
 
 
 TUNERS = {"random": RandomSearch, "bayesian": BayesianOptimization, "hyperband": Hyperband, "grid": GridSearch}
