@@ -53,6 +53,23 @@ def _run_json(workdir, recipe, settings, env=None):
     return json.loads(result.stdout)
 
 
+def _run_json_together(workdir, *runs):
+    """``_run_json`` of several ``(recipe, settings)`` at once, each in a
+    folder of its own: their TensorFlow start-ups overlap."""
+    processes = []
+    for index, (recipe, settings) in enumerate(runs):
+        folder = workdir / f"run{index}"
+        folder.mkdir()
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "kerasdl", "run", recipe, "--json", "--quiet", *_sets(settings)],
+            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    results = [process.communicate(timeout=600) for process in processes]
+    for process, (_, err) in zip(processes, results):
+        assert process.returncode == 0, err[-3000:]
+    return [json.loads(out) for out, _ in results]
+
+
 # --- Placement rules ---------------------------------------------------------
 
 def _tf_config(monkeypatch, cluster, kind, index):
@@ -178,14 +195,17 @@ def test_a_worker_writes_only_to_a_scratch_folder_that_goes_away(tmp_path):
 # --- Several devices and workers, each in fresh processes --------------------
 
 def test_mirrored_over_two_cpus_matches_one_device(workdir):
-    one = _run_json(workdir, DENSE, SMALL_DENSE + ["training.devices=[/cpu:0]", "export.enabled=false"])
-    two = _run_json(workdir, DENSE, SMALL_DENSE + [TWO_CPUS, "export.enabled=false"])
+    one, two, per_replica = _run_json_together(
+        workdir,
+        (DENSE, SMALL_DENSE + ["training.devices=[/cpu:0]", "export.enabled=false"]),
+        (DENSE, SMALL_DENSE + [TWO_CPUS, "export.enabled=false"]),
+        (DENSE, SMALL_DENSE + [TWO_CPUS, "training.batch_size=64", "training.batch_scope=per_replica",
+                               "export.enabled=false"]),
+    )
     assert (one["strategy"], one["replicas"]) == ("one_device", 1)
     assert (two["strategy"], two["replicas"], two["global_batch_size"]) == ("mirrored", 2, 128)
     assert two["test"]["loss"] == pytest.approx(one["test"]["loss"], rel=1e-4)
     assert two["test"]["accuracy"] == pytest.approx(one["test"]["accuracy"], abs=0.005)
-    per_replica = _run_json(workdir, DENSE, SMALL_DENSE + [TWO_CPUS, "training.batch_size=64",
-                                                          "training.batch_scope=per_replica", "export.enabled=false"])
     assert per_replica["global_batch_size"] == 128
     assert per_replica["test"]["loss"] == pytest.approx(one["test"]["loss"], rel=1e-4)
 
@@ -194,8 +214,7 @@ def test_word2vec_over_two_cpus_matches_one_device(workdir):
     from tests.test_word2vec import RECIPE, SMALL
 
     settings = SMALL + ["export.enabled=false"]
-    one = _run_json(workdir, RECIPE, settings)
-    two = _run_json(workdir, RECIPE, settings + [TWO_CPUS])
+    one, two = _run_json_together(workdir, (RECIPE, settings), (RECIPE, settings + [TWO_CPUS]))
     assert two["replicas"] == 2 and one["replicas"] == 1
     assert np.allclose(two["word2vec"]["loss"], one["word2vec"]["loss"], rtol=1e-4)
 

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import keras
 import keras_tuner as kt
+import numpy as np
 from keras_tuner.src import config as kt_config
 from keras_tuner.src.tuners import gridsearch as kt_gridsearch
 
@@ -145,8 +146,35 @@ class RandomSearch(_KerasdlTuner, kt.RandomSearch):
     """Random search over a recipe's space."""
 
 
+class BayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
+    """Keras Tuner's Gaussian-process oracle, proposing the same points
+    whether or not the search was reloaded.
+
+    It draws the starting points of its acquisition search from one random
+    generator that lives in memory only, so a search resumed after a kill or
+    in a fresh process proposed other points than an uninterrupted one. Here
+    each proposal draws from a generator seeded by the search's seed and the
+    trial's number.
+    """
+
+    def populate_space(self, trial_id: str) -> dict:
+        self._random_state = np.random.RandomState([self.seed, len(self.trials)])
+        return super().populate_space(trial_id)
+
+
 class BayesianOptimization(_KerasdlTuner, kt.BayesianOptimization):
     """Gaussian-process Bayesian optimization over a recipe's space."""
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
+                 num_initial_points: Optional[int] = None, alpha: float = 1e-4, beta: float = 2.6,
+                 seed: Optional[int] = None, max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3,
+                 **kwargs: Any):
+        oracle = BayesianOptimizationOracle(
+            objective=objective, max_trials=max_trials, num_initial_points=num_initial_points, alpha=alpha,
+            beta=beta, seed=seed, max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        kt.Tuner.__init__(self, oracle, hypermodel, **kwargs)  # kt.BayesianOptimization's own, with this oracle.
 
 
 class Hyperband(_KerasdlTuner, kt.Hyperband):
