@@ -172,9 +172,15 @@ def _tune(*extra, space=SPACE, trials=3, algorithm="random"):
     return command
 
 
+def _in_process(command):
+    """A ``_tune`` command run in this process (no TensorFlow start-up): for
+    searches that never re-execute themselves (--trials-per-process 0)."""
+    return CliRunner().invoke(main, [*command[3:], "--trials-per-process", "0"])
+
+
 def test_search_prints_table_writes_csv_and_a_runnable_best_recipe(workdir):
-    result = subprocess.run(_tune("--json"), cwd=workdir, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
+    result = _in_process(_tune("--json"))
+    assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert [row["status"] for row in summary["trials"]] == ["COMPLETED"] * 3
     project = workdir / "tuning" / "dense"
@@ -191,12 +197,9 @@ def test_search_prints_table_writes_csv_and_a_runnable_best_recipe(workdir):
     assert "tune" not in recipe.values
 
     # `kerasdl run` on the best recipe as written reproduces the trial's objective.
-    run = subprocess.run(
-        # No --quiet: the progress lines go to stderr, stdout is the JSON alone.
-        [sys.executable, "-m", "kerasdl", "run", summary["best_recipe"], "--json", "--set", "export.enabled=false"],
-        cwd=workdir, capture_output=True, text=True, timeout=600,
-    )
-    assert run.returncode == 0, run.stderr
+    # No --quiet: the progress lines go to stderr, stdout is the JSON alone.
+    run = CliRunner().invoke(main, ["run", summary["best_recipe"], "--json", "--set", "export.enabled=false"])
+    assert run.exit_code == 0, run.output
     history = (workdir / json.loads(run.stdout)["run_dir"] / "history.csv").read_text().splitlines()
     column = history[0].split(",").index("val_accuracy")
     reproduced = max(float(line.split(",")[column]) for line in history[1:])
@@ -204,8 +207,8 @@ def test_search_prints_table_writes_csv_and_a_runnable_best_recipe(workdir):
 
 
 def test_changed_search_is_refused_until_overwrite(workdir):
-    first = subprocess.run(_tune(trials=1), cwd=workdir, capture_output=True, text=True, timeout=600)
-    assert first.returncode == 0, first.stderr
+    first = _in_process(_tune(trials=1))
+    assert first.exit_code == 0, first.output
 
     changed = dict(SPACE, **{"model.units": [[8], [16]]})
     # The refusals come before any training: run in this process (the workdir is the cwd).
@@ -218,9 +221,8 @@ def test_changed_search_is_refused_until_overwrite(workdir):
         assert refused.exit_code == 2, refused.output
         assert what in refused.stderr and "--overwrite" in refused.stderr
 
-    fresh = subprocess.run(_tune("--overwrite", "--export-best", "--json", space=changed, trials=1),
-                           cwd=workdir, capture_output=True, text=True, timeout=600)
-    assert fresh.returncode == 0, fresh.stderr
+    fresh = _in_process(_tune("--overwrite", "--export-best", "--json", space=changed, trials=1))
+    assert fresh.exit_code == 0, fresh.output
     summary = json.loads(fresh.stdout)
     assert summary["best"]["values"]["model.units"] in ([8], [16])
     # --export-best retrained the best recipe and exported it as `kerasdl run` does.
@@ -326,12 +328,6 @@ def test_long_search_goes_on_in_fresh_processes(workdir):
 GRID = {"model.units": [[16], [32]], "optimizer.learning_rate": [0.001, 0.003]}
 # The grid's combinations in Keras Tuner's order (the last key varies fastest).
 GRID_ORDER = [([16], 0.001), ([16], 0.003), ([32], 0.001), ([32], 0.003)]
-
-
-def _in_process(command):
-    """A ``_tune`` command run in this process (no TensorFlow start-up): for
-    searches that never re-execute themselves (--trials-per-process 0)."""
-    return CliRunner().invoke(main, [*command[3:], "--trials-per-process", "0"])
 
 
 def _space_values(summary):
