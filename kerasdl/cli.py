@@ -405,6 +405,93 @@ def export_model(
             echo(f"{label}: " + ", ".join(f"{name} {value:.4f}" for name, value in summary[key].items()))
 
 
+@main.group(name="runs")
+def runs_group() -> None:
+    """List, show and compare run folders (what `kerasdl run` wrote).
+
+    Example: kerasdl runs list --name cnn
+    """
+
+
+_RUNS_DIR = click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+                         help="The folder of runs (training.runs_dir).")
+
+
+@runs_group.command(name="list")
+@_RUNS_DIR
+@click.option("--name", help="Only the runs of this recipe name.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per run.")
+def runs_list(runs_dir: str, name: Optional[str], as_json: bool) -> None:
+    """One row per run folder, newest first: name, start, status (finished,
+    running, unfinished), epochs, test scores, export, training time.
+
+    Example: kerasdl runs list --name cnn
+    """
+    from kerasdl.commands import runs
+
+    found = _call(lambda: runs.list_runs(runs_dir, name))
+    if as_json:
+        click.echo(json.dumps([run.as_dict() for run in found]))
+        return
+    click.echo(runs.table(found))
+
+
+@runs_group.command(name="show")
+@click.argument("run")
+@_RUNS_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def runs_show(run: str, runs_dir: str, as_json: bool) -> None:
+    """A run's status, scores and resolved recipe. RUN is a run folder,
+    NAME/TIMESTAMP under --runs-dir, or a recipe name (its newest finished run).
+
+    Example: kerasdl runs show cnn
+    """
+    from kerasdl.commands import runs
+    from kerasdl.recipe.resolve import dump_yaml
+
+    shown = _call(lambda: runs.show(runs.find_run(run, runs_dir)))
+    if as_json:
+        click.echo(json.dumps(shown, default=str))
+        return
+    click.echo(f"Run: {shown['folder']} ({shown['status']}, started {shown['started'].replace('T', ' ')})")
+    click.echo(f"Epochs: {shown['epochs']}" + (f", best {shown['best_epoch']}" if shown["best_epoch"] else ""))
+    if shown["test"]:
+        click.echo("Test: " + ", ".join(f"{key} {value:.4f}" for key, value in shown["test"].items()
+                                        if isinstance(value, (int, float))))
+    if shown["export"]:
+        click.echo(f"Export: {shown['export']}")
+    click.echo("Recipe:")
+    click.echo("  " + dump_yaml(shown["recipe"]).rstrip().replace("\n", "\n  "))
+
+
+@runs_group.command(name="diff")
+@click.argument("first")
+@click.argument("second")
+@_RUNS_DIR
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="Where the PNG of both learning curves goes (default <runs-dir>/diffs/<first>_vs_<second>.png).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def runs_diff(first: str, second: str, runs_dir: str, output: Optional[str], as_json: bool) -> None:
+    """The recipe keys that differ between two runs, their test scores side
+    by side, and both learning curves in one PNG. FIRST and SECOND are run
+    folders, NAME/TIMESTAMP, or recipe names (their newest finished runs).
+
+    Example: kerasdl runs diff cnn cnn_bn
+    """
+    from pathlib import Path
+
+    from kerasdl.commands import runs
+
+    folders = [_call(lambda: runs.find_run(reference, runs_dir)) for reference in (first, second)]
+    compared = _call(lambda: runs.diff(*folders, Path(output) if output else None, runs_dir))
+    if as_json:
+        click.echo(json.dumps(compared, default=str))
+        return
+    click.echo(runs.diff_table(compared))
+    if compared["plot"]:
+        click.echo(f"Learning curves: {compared['plot']}")
+
+
 @main.command(name="list")
 def list_entries() -> None:
     """List the registered model builders and datasets.

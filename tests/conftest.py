@@ -66,3 +66,24 @@ def kill_after_epochs(command: list, workdir: Path, family: str, epochs: int) ->
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     return checkpointed()
+
+
+def tensorboard_summaries(folder: Path) -> dict:
+    """Every summary in one TensorBoard log folder, read with TensorBoard's
+    own reader: tag -> (the plugin that shows it, [(step, value), ...]);
+    an image's value is its PNG bytes, text a string, a scalar a float."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={TENSORS: 0})
+    events.Reload()
+    found = {}
+    for tag in events.Tags()["tensors"]:
+        plugin = events.SummaryMetadata(tag).plugin_data.plugin_name
+        values = []
+        for event in events.Tensors(tag):
+            array = tf.make_ndarray(event.tensor_proto)
+            value = array[2] if plugin == "images" else array.item() if array.ndim == 0 else array
+            values.append((event.step, value.decode() if isinstance(value, bytes) and plugin == "text" else value))
+        found[tag] = (plugin, values)
+    return found

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from kerasdl.builders import build_cnn
 from kerasdl.cli import main
 from kerasdl.tasks.loop import METRICS_KEYS
-from tests.conftest import RECIPES, ROOT, TINY, run_cli
+from tests.conftest import RECIPES, ROOT, TINY, run_cli, tensorboard_summaries
 
 CNN = str(ROOT / "recipes" / "cnn.yaml")
 
@@ -148,6 +148,7 @@ def test_run_end_to_end_exports_a_servable_savedmodel(workdir):
 
 
 def test_tensorboard_logs_load_with_tensorboards_reader(workdir):
+    import tensorflow as tf
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     result = CliRunner().invoke(
@@ -162,3 +163,16 @@ def test_tensorboard_logs_load_with_tensorboards_reader(workdir):
         values = [np.asarray(event.tensor_proto.float_val) for event in events.Tensors(tag)]
         assert len(values) == 2  # One scalar per epoch.
     assert not (workdir / "saved_models").exists()
+    # The test split beside the curves (step 2: after the second epoch): the
+    # scores, the confusion matrix as an image, each class's accuracy.
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    logged = tensorboard_summaries(run_dir / "logs" / "evaluation")
+    assert logged["test/accuracy"] == ("scalars", [(2, pytest.approx(metrics["test"]["accuracy"]))])
+    plugin, [(step, png)] = logged["test/confusion_matrix"]
+    assert plugin == "images" and step == 2
+    picture = tf.io.decode_png((run_dir / "confusion_matrix.png").read_bytes()).numpy()
+    assert np.array_equal(tf.io.decode_png(png).numpy(), picture) and picture.shape[0] > 300
+    per_class = metrics["classifier"]["per_class_accuracy"]
+    assert logged["test/per_class_accuracy/T-shirt-top"][1] == [(2, pytest.approx(per_class["T-shirt/top"]))]
+    plugin, [(_, table)] = logged["test/per_class_accuracy"]
+    assert plugin == "text" and "| Ankle boot | " in table

@@ -18,7 +18,7 @@ from kerasdl.errors import BuilderArgumentError, ExportError
 from kerasdl.evaluation import judge
 from kerasdl.runtime import runs
 from kerasdl.tasks.loop import METRICS_KEYS
-from tests.conftest import ROOT, kill_after_epochs, run_cli
+from tests.conftest import ROOT, kill_after_epochs, run_cli, tensorboard_summaries
 
 # Tiny networks on a few hundred real images: seconds per run.
 TINY_GAN = [
@@ -255,6 +255,13 @@ def test_gan_run_end_to_end(workdir):
         picture = tf.io.decode_png((run / name).read_bytes()).numpy()
         assert picture.shape == (2 * (10 * 30 + 2), 2 * (10 * 30 + 2), 1)
     assert (run / "samples.png").read_bytes() == (run / "samples/epoch_002.png").read_bytes()
+    # TensorBoard: each epoch's grid as an image (steps 0 and 1, as Keras counts
+    # epochs in its curves), the judge's scores beside them.
+    plugin, grids = tensorboard_summaries(run / "logs" / "samples")["samples"]
+    assert plugin == "images" and [step for step, _ in grids] == [0, 1]
+    assert tf.io.decode_png(grids[1][1]).numpy().tolist() == tf.io.decode_png((run / "samples.png").read_bytes()).numpy().tolist()
+    judged = tensorboard_summaries(run / "logs" / "evaluation")
+    assert judged["quality/fid"] == ("scalars", [(2, pytest.approx(quality["fid"]))])
     # CSVLogger writes NA in val_ columns when there is no validation: the
     # history leaves them out, and the learning curves are drawn.
     history = runs.read_history(run)

@@ -22,7 +22,7 @@ from kerasdl.data.texts import (
 )
 from kerasdl.errors import BuilderArgumentError, DataError
 from kerasdl.evaluation import baselines, scores
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, tensorboard_summaries
 
 
 def _recipes():
@@ -275,6 +275,12 @@ def test_text_run_exports_a_model_that_classifies_raw_strings(workdir):
     assert set(summary["baselines"]) == {"majority_class", "tfidf_logistic_regression"}
     assert summary["baselines"]["majority_class"]["accuracy"] == 0.5
     assert (workdir / summary["run_dir"] / "pretrained_vectors.txt").is_file()
+    # TensorBoard: the model's test score and each baseline's under one tag.
+    logs = workdir / summary["run_dir"] / "logs"
+    for folder, expected in [("evaluation", summary["test"]), *(
+            (f"baseline_{name}", baseline) for name, baseline in summary["baselines"].items())]:
+        plugin, [(step, value)] = tensorboard_summaries(logs / folder)["test/accuracy"]
+        assert plugin == "scalars" and step == summary["epochs"] and value == pytest.approx(expected["accuracy"])
     assert "Pretrained word vectors" in result.stderr
     loaded = tf.saved_model.load(summary["export_path"])
     answer = loaded.signatures["serving_default"](inputs=tf.constant(["great great", "awful awful", "great"]))

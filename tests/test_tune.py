@@ -17,7 +17,7 @@ from kerasdl.cli import main
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import load_recipe, resolve
 from kerasdl.tune import settings as tuning
-from tests.conftest import RECIPES, ROOT
+from tests.conftest import RECIPES, ROOT, tensorboard_summaries
 
 DENSE = str(ROOT / "recipes" / "dense.yaml")
 # Real Fashion-MNIST, a few hundred images, a small MLP: about a second a trial.
@@ -195,6 +195,28 @@ def test_search_prints_table_writes_csv_and_a_runnable_best_recipe(workdir):
         section, name = key.split(".")
         assert recipe[section][name] == value
     assert "tune" not in recipe.values
+
+    # TensorBoard's HParams dashboard: the searched keys as hyperparameters,
+    # the objective's score as metric, one session per trial with its values.
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    def hparams_data(folder):
+        events = EventAccumulator(str(folder), size_guidance={TENSORS: 0})
+        events.Reload()
+        return {tag: plugin_data_pb2.HParamsPluginData.FromString(events.SummaryMetadata(tag).plugin_data.content)
+                for tag in events.Tags()["tensors"] if events.SummaryMetadata(tag).plugin_data.plugin_name == "hparams"}
+
+    logs = project / "logs"
+    experiment = hparams_data(logs)["_hparams_/experiment"].experiment
+    assert [info.name for info in experiment.hparam_infos] == list(SPACE)
+    assert [info.name.tag for info in experiment.metric_infos] == ["trial_score"]
+    for row in summary["trials"]:
+        session = hparams_data(logs / f"trial_{row['trial']}")["_hparams_/session_start_info"].session_start_info
+        assert session.hparams["model.dropout_rate"].number_value == pytest.approx(row["model.dropout_rate"])
+        assert session.hparams["model.units"].string_value == str(row["model.units"])
+        plugin, [(_, score)] = tensorboard_summaries(logs / f"trial_{row['trial']}")["trial_score"]
+        assert plugin == "scalars" and score == pytest.approx(row["val_accuracy"])
 
     # `kerasdl run` on the best recipe as written reproduces the trial's objective.
     # No --quiet: the progress lines go to stderr, stdout is the JSON alone.

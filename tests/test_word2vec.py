@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, tensorboard_summaries
 
 from kerasdl.builders import build_word2vec
 from kerasdl.cli import main
@@ -176,6 +176,20 @@ def test_word2vec_recipe_trains_evaluates_and_exports_strings_to_vectors(workdir
     assert vectors.vector_size == 16 and len(vectors) == own["vocabulary_size"]
     for name in ("vectors.tsv", "metadata.tsv"):
         assert (Path(summary["run_dir"]) / name).is_file()
+    # TensorBoard's Embedding Projector, offline: its own config, the vectors
+    # in a checkpoint, the words as metadata, and the loss per epoch.
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector import projector_config_pb2
+
+    projector = Path(summary["run_dir"]) / "logs" / "projector"
+    config = text_format.Parse((projector / "projector_config.pbtxt").read_text(), projector_config_pb2.ProjectorConfig())
+    (embedding,) = config.embeddings
+    words = (projector / embedding.metadata_path).read_text(encoding="utf-8").splitlines()
+    assert words == list(vectors.index_to_key[:len(words)]) and len(words) == min(len(vectors), 20_000)
+    stored = tf.train.load_variable(tf.train.latest_checkpoint(str(projector)), embedding.tensor_name)
+    np.testing.assert_allclose(stored, vectors.vectors[:len(words)], atol=1e-5)
+    plugin, losses = tensorboard_summaries(projector)["word2vec/loss"]
+    assert plugin == "scalars" and [value for _, value in losses] == pytest.approx(own["loss"])
     loaded = tf.saved_model.load(summary["export_path"])
     out = loaded.signatures["serving_default"](words=tf.constant(["Government", "qwertyuiop"]))
     assert out["known"].numpy().tolist() == [True, False]

@@ -19,11 +19,10 @@ import numpy as np
 from kerasdl.artifacts import trained
 from kerasdl.data import catalogue as data_catalogue
 from kerasdl.errors import InputError
+from kerasdl.evaluation import figures
 from kerasdl.recipe.resolve import Recipe, load_recipe
 from kerasdl.runtime import preflight, runs
 from kerasdl.tasks import catalogue
-
-CONFUSION = "confusion_matrix.png"
 
 
 def recipe_for(model: trained.Trained, recipe_or_data: Optional[str], overrides: Sequence[str] = ()) -> Recipe:
@@ -44,33 +43,6 @@ def recipe_for(model: trained.Trained, recipe_or_data: Optional[str], overrides:
     if recipe_or_data:
         settings.insert(0, f"data={{dataset: {recipe_or_data}}}")
     return load_recipe(model.recipe_file, settings, bases=False)  # A model's recipe is flat.
-
-
-def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:
-    """Rows normalised to the share of each true class, counts written in."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    size = max(5.0, 0.6 * len(class_names) + 2)
-    figure, axes = plt.subplots(figsize=(size + 1, size))
-    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
-    axes.set_yticks(range(len(class_names)), class_names)
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
-    axes.set_title(title)
-    if len(class_names) <= 20:
-        for row in range(len(class_names)):
-            for column in range(len(class_names)):
-                axes.text(column, row, str(matrix[row, column]), ha="center", va="center", fontsize=7,
-                          color="white" if shares[row, column] > 0.5 else "black")
-    figure.colorbar(image, ax=axes, fraction=0.046, label="share of the true class")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def evaluate(
@@ -112,13 +84,13 @@ def evaluate(
     summary.update(task.details(data, predictions))
     matrix = np.array(summary["confusion_matrix"]) if "confusion_matrix" in summary else None
     if matrix is not None:
-        summary["confusion_matrix_png"] = str(folder / CONFUSION)
+        summary["confusion_matrix_png"] = str(folder / figures.CONFUSION)
     summary["output"] = str(folder)
 
     def write(staging: Path) -> None:
         if matrix is not None:
-            plot_confusion_matrix(
-                matrix, data.class_names, staging / CONFUSION,
+            figures.plot_confusion_matrix(
+                matrix, data.class_names, staging / figures.CONFUSION,
                 f"{model.name} on {data.test_examples} test examples: accuracy {scores['accuracy']:.4f}",
             )
         (staging / runs.METRICS).write_text(json.dumps(summary, indent=2) + "\n")

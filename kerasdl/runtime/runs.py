@@ -25,6 +25,7 @@ import datetime
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -100,6 +101,28 @@ class Lock:
     def release(self) -> None:
         if not self.handle.closed:
             self.handle.close()  # Closing releases the flock.
+
+
+def is_running(folder: Path) -> bool:
+    """Whether a process holds the run folder's ``Lock``, asked without
+    taking it (a probe that took the lock, even for an instant, could make
+    a run starting at that instant exit as busy): Linux lists every held
+    flock in /proc/locks by inode; elsewhere, whether the process the lock
+    file names is alive."""
+    path = folder / LOCK
+    try:
+        inode = path.stat().st_ino
+    except OSError:
+        return False
+    try:
+        with open("/proc/locks") as locks:
+            return any(
+                line.split()[1] == "FLOCK" and line.split()[5].rsplit(":", 1)[-1] == str(inode)
+                for line in locks if len(line.split()) > 5
+            )
+    except OSError:
+        pid = re.match(r"process (\d+)", _read_or_none(path) or "")
+        return bool(pid) and _alive(int(pid.group(1)))
 
 
 @contextlib.contextmanager

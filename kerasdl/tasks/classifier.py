@@ -3,14 +3,17 @@ scored by accuracy and macro-F1."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from kerasdl.data import balance
 from kerasdl.errors import RecipeError
+from kerasdl.evaluation import figures
 from kerasdl.evaluation.scores import classification_scores, confusion_matrix
 from kerasdl.registry import register_task
+from kerasdl.runtime import runs, summaries
 from kerasdl.tasks.task import Task
 
 
@@ -74,8 +77,25 @@ class Classifier(Task):
             "confusion_matrix": matrix.tolist(),
         }
 
-    def evaluate(self, folder: Any) -> dict:
+    def evaluate(self, folder: Path) -> dict:
+        """The test scores, and on the chief the confusion matrix as
+        ``confusion_matrix.png`` and, with each class's accuracy, in
+        TensorBoard (``logs/evaluation``)."""
         evaluated = super().evaluate(folder)
         recall = evaluated["details"]["per_class_accuracy"]
         self.log("Test recall per class: " + ", ".join(f"{name} {value:.4f}" for name, value in recall.items()))
+        if self.placement.is_chief:
+            matrix = np.asarray(evaluated["details"]["confusion_matrix"])
+            figures.plot_confusion_matrix(matrix, self.data.class_names, folder / figures.CONFUSION,
+                                          f"{self.recipe.name}: test split, accuracy {evaluated['test']['accuracy']:.4f}")
+            logs, step = folder / runs.LOGS / summaries.EVALUATION, self.epochs_trained(folder)
+            summaries.image(logs, "test/confusion_matrix", (folder / figures.CONFUSION).read_bytes(), step,
+                            "Rows: the true class; columns: the predicted class; colour: the share of the row.")
+            # A "/" in a class name (T-shirt/top) would nest TensorBoard's tag groups.
+            summaries.scores(logs, {name.replace("/", "-"): value for name, value in recall.items()}, step,
+                             prefix="test/per_class_accuracy/")
+            summaries.text(logs, "test/per_class_accuracy", summaries.markdown_table(
+                ["class", "test accuracy (recall)", "test examples"],
+                [(name, recall[name], int(matrix[index].sum())) for index, name in enumerate(recall)],
+            ), step)
         return evaluated

@@ -23,7 +23,7 @@ from kerasdl.evaluation import judge
 from kerasdl.models.gan import CLASS_ID, GAN, LATENT
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
-from kerasdl.runtime import faults, provenance, runs
+from kerasdl.runtime import faults, provenance, runs, summaries
 from kerasdl.tasks.task import Task
 
 SAMPLES = "samples.png"
@@ -96,6 +96,9 @@ class SampleGrid(keras.callbacks.Callback):
         (self.folder / SAMPLES_DIR).mkdir(exist_ok=True)
         write_png(self.folder / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png", picture)
         write_png(self.folder / SAMPLES, picture)
+        summaries.image(self.folder / runs.LOGS / summaries.SAMPLES, "samples", picture, epoch,
+                        "The same latent vectors after every epoch" + (" (rows: the classes)" if CLASS_ID in
+                                                                        self.inputs else "") + ".")
 
 
 @register_task("gan")
@@ -138,6 +141,9 @@ class GANTask(Task):
         """No test loss: the judge scores the samples (``quality``), on the
         chief alone (local work)."""
         self.quality: dict = judge_samples(self.recipe, self.model, self.data, folder, self.log) if self.placement.is_chief else {}
+        if self.quality:
+            summaries.scores(folder / runs.LOGS / summaries.EVALUATION, self.quality, self.epochs_trained(folder),
+                             prefix="quality/")
         return {"test": {}, "baselines": {}}
 
     def save(self, folder: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from kerasdl.data import catalogue as data_catalogue
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import Recipe
-from kerasdl.runtime import devices, faults, preflight, provenance, runs
+from kerasdl.runtime import devices, faults, preflight, provenance, runs, summaries
 from kerasdl.runtime.progress import Progress
 from kerasdl.tasks import catalogue
 from kerasdl.tasks.task import Task
@@ -116,6 +116,10 @@ def run(
         evaluated = done.result("evaluate")
         if evaluated is None:
             scores = task.evaluate(folder)  # The model's test is collective work.
+            if chief:  # Beside the training curves in TensorBoard.
+                summaries.test_and_baselines(
+                    folder / runs.LOGS, scores["test"], scores["baselines"], task.epochs_trained(folder)
+                )
             evaluated = done.record("evaluate", {**scores, "report": task.report(folder)})
         if chief and not done.done("save"):
             task.save(folder)

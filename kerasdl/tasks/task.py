@@ -423,6 +423,11 @@ class Task:
         """The epoch (1-based) whose weights the run kept, or None for the last."""
         return self.best.best_epoch if self.best is not None else None
 
+    def epochs_trained(self, folder: Path) -> int:
+        """Epochs in the run's history: the step at which the test's
+        TensorBoard summaries sit, after the training curves."""
+        return len(runs.read_history(folder).get("epoch", []))
+
     def epoch_outputs(self, folder: Path) -> list:
         """Callbacks that write the epoch's own outputs (none by default)."""
         return []

@@ -25,7 +25,7 @@ from kerasdl.errors import RecipeError, TrainingError
 from kerasdl.models.skipgram import OPTIMIZERS, SkipGramTrainer
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
-from kerasdl.runtime import devices, runs
+from kerasdl.runtime import devices, runs, summaries
 from kerasdl.runtime.optimizers import build_schedule
 from kerasdl.tasks.task import Task, build_model
 
@@ -104,8 +104,12 @@ class WordVectorsTask(Task):
         return {"test": {key: self.evaluation[key] for key in TEST_SCORES}, "baselines": {}}
 
     def save(self, folder: Path) -> None:
+        """vectors.txt, the projector's TSV files, and the vectors in
+        TensorBoard's Embedding Projector (``logs/projector``)."""
         self.vectors.write_word2vec(folder / VECTORS)
         self.vectors.write_projector(folder)
+        summaries.projector(folder / runs.LOGS, self.vectors.words, self.vectors.vectors,
+                            runs.read_history(folder).get("loss", []))
 
     def export(self, folder: Path) -> tuple[Path, Optional[float]]:
         recipe = self.recipe

@@ -10,13 +10,14 @@ from typing import Any
 
 from kerasdl.errors import TuningError
 from kerasdl.recipe.resolve import dump_yaml
-from kerasdl.runtime import runs
+from kerasdl.runtime import runs, summaries
 from kerasdl.tune.settings import Settings
 from kerasdl.tune.space import label
 from kerasdl.tune.tuners import TRIAL_RECORD, role, trial_error
 
 TRIALS = "trials.csv"
 BEST = "best_recipe.yaml"
+LOGS = "logs"  # TensorBoard: the HParams dashboard of the search.
 
 
 def recorded_trials(project: Path) -> list[str]:
@@ -57,6 +58,7 @@ def results(settings: Settings, trials: dict, best: list) -> dict:
     writer.writeheader()
     writer.writerows({key: dump_cell(value) for key, value in row.items()} for row in rows)
     runs.write_text_atomically(project / TRIALS, buffer.getvalue())
+    write_hparams(settings, project, trials)
     best = [trial for trial in best if trial.status == "COMPLETED"]  # Keras Tuner pads with failed ones.
     if not best:
         raise TuningError(
@@ -89,6 +91,25 @@ def results(settings: Settings, trials: dict, best: list) -> dict:
         "trials_csv": str(project / TRIALS),
         "export": None,
     }
+
+
+def write_hparams(settings: Settings, project: Path, tuner_trials: dict) -> None:
+    """The search in TensorBoard's HParams dashboard (``<project>/logs``,
+    rewritten whole): a column per searched key, the objective's score,
+    and each trial's curves from its history.csv."""
+    trials, taken = [], {key: [] for key in settings.space.keys}
+    for trial_id in sorted(tuner_trials, key=int):
+        trial = tuner_trials[trial_id]
+        values = settings.space.assignments(trial.hyperparameters)
+        for key, value in values.items():
+            taken.setdefault(key, []).append(value)
+        history = runs.read_history(project / f"trial_{trial_id}")
+        trials.append({
+            "trial": trial_id, "values": values, "score": trial.score if trial.status == "COMPLETED" else None,
+            "history": {key: series for key, series in history.items() if key not in ("epoch", runs.SECONDS)},
+        })
+    summaries.hparams(project / LOGS, {key: values for key, values in taken.items() if values},
+                      settings.objective, trials)
 
 
 def dump_cell(value: Any) -> Any:
