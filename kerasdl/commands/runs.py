@@ -291,10 +291,18 @@ def _recipe(folder: Path) -> dict:
     return values if isinstance(values, dict) else {}
 
 
+# Mappings whose entries are compared whole: a search space's entry
+# (`{type: int, min: 1, max: 2}`) is one value, named by its dotted key.
+WHOLE_ENTRIES = ("tune.space.",)
+
+
 def _flatten(values: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(values, dict) and values:
+    """Dotted key -> value for every leaf of a recipe."""
+    if isinstance(values, dict) and values and prefix not in WHOLE_ENTRIES:
         flat: dict[str, Any] = {}
         for key, value in values.items():
             flat.update(_flatten(value, f"{prefix}{key}."))
         return flat
+    if isinstance(values, dict) and values:  # Under WHOLE_ENTRIES.
+        return {f"{prefix}{key}": value for key, value in values.items()}
     return {prefix.rstrip("."): values}
