@@ -492,6 +492,43 @@ def runs_diff(first: str, second: str, runs_dir: str, output: Optional[str], as_
         click.echo(f"Learning curves: {compared['plot']}")
 
 
+@main.command()
+@click.argument("first", type=click.Path(dir_okay=False))
+@click.argument("second", type=click.Path(dir_okay=False))
+@click.option("--seeds", type=click.IntRange(1, 1000), default=5, show_default=True,
+              help="Pairs of runs: pair i trains both recipes with training.seed = A's seed + i.")
+@click.option("--metric", help="The test score compared (default: accuracy, rmse or analogy_accuracy).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a key of both recipes, e.g. --set training.epochs=3 (repeatable).")
+@click.option("--output-dir", default="comparisons", show_default=True, type=click.Path(file_okay=False),
+              help="The comparison goes to <output-dir>/<A>_vs_<B>/<timestamp>/.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
+def compare(first: str, second: str, seeds: int, metric: Optional[str], overrides: tuple, output_dir: str,
+            as_json: bool) -> None:
+    """Train recipes FIRST (A) and SECOND (B) on the same seeds and say
+    whether A beats B: the paired difference of a test score (median, mean
+    with a bootstrap 95% interval, wins), and the recipe keys that differ.
+
+    A finished run of the same recipe and seed is reused, so an interrupted
+    comparison goes on where it stopped. Writes the pairs (comparison.csv),
+    summary.json, a box plot and links to the runs.
+
+    Example: kerasdl compare recipes/transfer_5to9.yaml recipes/scratch_5to9.yaml --seeds 5
+    """
+    _quiet_tensorflow()
+    from kerasdl.commands import compare as comparing
+
+    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    with _stdout_for_json(as_json):
+        result = _call(lambda: comparing.compare(first, second, seeds, overrides=overrides, metric=metric,
+                                                 output_dir=output_dir, log=echo))
+    if as_json:
+        click.echo(json.dumps(result, default=str))
+        return
+    for line in comparing.report(result):
+        echo(line)
+
+
 @main.command(name="list")
 def list_entries() -> None:
     """List the registered model builders and datasets.

@@ -53,6 +53,16 @@ def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path
     """The newest unfinished run of exactly this resolved recipe, if any
     (one killed before its first epoch ended too: it starts again in the
     same folder rather than leave an orphan)."""
+    return _newest(runs_dir, name, recipe_yaml, finished=False)
+
+
+def find_finished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path]:
+    """The newest finished run of exactly this resolved recipe, if any
+    (what ``kerasdl compare`` reuses rather than train again)."""
+    return _newest(runs_dir, name, recipe_yaml, finished=True)
+
+
+def _newest(runs_dir: str, name: str, recipe_yaml: str, finished: bool) -> Optional[Path]:
     parent = Path(runs_dir) / name
     if not parent.is_dir():
         return None
@@ -60,7 +70,7 @@ def find_unfinished(runs_dir: str, name: str, recipe_yaml: str) -> Optional[Path
         recipe = folder / RECIPE
         if (
             recipe.is_file()
-            and not (folder / METRICS).exists()
+            and (folder / METRICS).exists() == finished
             and _read_or_none(recipe) == recipe_yaml
         ):
             return folder
