@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -42,6 +43,26 @@ def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedP
         [sys.executable, "-m", "kerasdl", *args],
         capture_output=True, text=True, timeout=timeout, **kwargs,
     )
+
+
+def run_cli_here(*args: str, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
+    """``run_cli`` in this process (Click's test runner, in ``cwd``): the
+    same exit code, stdout and stderr without a Python and TensorFlow
+    start-up each time. For commands whose test needs no process of its
+    own (no kill, no fresh TensorFlow, no environment of its own)."""
+    from click.testing import CliRunner
+
+    from kerasdl.cli import main
+
+    before = os.getcwd()
+    os.chdir(cwd or before)
+    try:
+        result = CliRunner().invoke(main, list(args))
+    finally:
+        os.chdir(before)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(["kerasdl", *args], result.exit_code, result.stdout, result.stderr)
 
 
 def kill_after_epochs(command: list, workdir: Path, family: str, epochs: int) -> int:

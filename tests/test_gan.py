@@ -18,7 +18,7 @@ from kerasdl.errors import BuilderArgumentError, ExportError
 from kerasdl.evaluation import judge
 from kerasdl.runtime import runs
 from kerasdl.tasks.loop import METRICS_KEYS
-from tests.conftest import ROOT, kill_after_epochs, run_cli, tensorboard_summaries
+from tests.conftest import ROOT, kill_after_epochs, run_cli, run_cli_here, tensorboard_summaries
 
 # Tiny networks on a few hundred real images: seconds per run.
 TINY_GAN = [
@@ -318,12 +318,12 @@ def test_kill_9_then_the_same_command_resumes_a_gan(workdir):
     ("cnn.yaml", ["quality.samples=100"], "quality: scores the samples of a GAN"),
 ])
 def test_bad_gan_recipes_fail_cleanly_before_writing(workdir, recipe, settings, message):
-    result = run_cli("run", str(ROOT / "recipes" / recipe), "--set", "tune=null", *_sets(settings), cwd=workdir)
+    result = run_cli_here("run", str(ROOT / "recipes" / recipe), "--set", "tune=null", *_sets(settings), cwd=workdir)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (workdir / "runs").exists() and not (workdir / "saved_models").exists()
 
 
 def test_tune_refuses_a_gan(workdir):
-    result = run_cli("tune", str(ROOT / "recipes" / "gan.yaml"), cwd=workdir)
+    result = run_cli_here("tune", str(ROOT / "recipes" / "gan.yaml"), cwd=workdir)
     assert result.returncode == 2 and "has no objective" in result.stderr and "Traceback" not in result.stderr

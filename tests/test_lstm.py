@@ -22,7 +22,7 @@ from kerasdl.data.texts import (
 )
 from kerasdl.errors import BuilderArgumentError, DataError
 from kerasdl.evaluation import baselines, scores
-from tests.conftest import ROOT, run_cli, tensorboard_summaries
+from tests.conftest import ROOT, run_cli_here, tensorboard_summaries
 
 
 def _recipes():
@@ -268,7 +268,7 @@ def _text_recipe(tmp_path, *extra):
 
 
 def test_text_run_exports_a_model_that_classifies_raw_strings(workdir):
-    result = run_cli("run", str(_recipes() / "lstm.yaml"), "--json", *_text_recipe(workdir), cwd=workdir)
+    result = run_cli_here("run", str(_recipes() / "lstm.yaml"), "--json", *_text_recipe(workdir), cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["test"]["accuracy"] == 1.0 and summary["test"]["macro_f1"] == 1.0
@@ -292,7 +292,7 @@ def test_series_run_reports_baselines_and_exports_a_model_taking_raw_windows(wor
     steps = np.arange(300)
     values = 300 + 0.05 * steps + 2 * np.sin(2 * np.pi * steps / 26)
     (workdir / "s.csv").write_text("week,ppm\n" + "".join(f"{s},{v:.4f}\n" for s, v in zip(steps, values)))
-    result = run_cli(
+    result = run_cli_here(
         "run", str(_recipes() / "lstm_forecast.yaml"), "--json", "--set", "data.dataset=series_csv",
         "--set", f"data.path={workdir / 's.csv'}", "--set", "data.value_column=ppm", "--set", "data.time_column=week",
         "--set", "data.window=30", "--set", "data.season=26", "--set", "model.units=[8]",

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli_here
 from kerasdl.data import images, pipeline
 from kerasdl.errors import DataError
 
@@ -214,13 +214,13 @@ def test_an_image_folder_streams_through_run_evaluate_and_export(workdir):
 
     write_folder(workdir / "images", per_class=12, mode="RGB", suffix=".jpg")
     Image.new("L", (31, 17), color=200).save(workdir / "images" / "ants" / "grey.png")  # Mixed sizes and modes.
-    result = run_cli("run", _folder_recipe(workdir, "cache: disk"), "--json", "--quiet", cwd=workdir)
+    result = run_cli_here("run", _folder_recipe(workdir, "cache: disk"), "--json", "--quiet", cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["test"]["accuracy"] >= 0 and summary["skipped_corrupt"] == 0 and summary["epochs"] == 2
     assert summary["export_max_difference"] <= 1e-4
     assert not (workdir / summary["run_dir"] / "cache").exists()  # The disk cache goes with the run's end.
-    evaluated = run_cli("evaluate", summary["export_path"], "--json", cwd=workdir)
+    evaluated = run_cli_here("evaluate", summary["export_path"], "--json", cwd=workdir)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     scored = json.loads(evaluated.stdout)
     assert scored["test_examples"] == round(37 * 0.25)
@@ -231,13 +231,13 @@ def test_a_corrupt_image_stops_the_run_naming_it_and_leaves_nothing(workdir):
     write_folder(workdir / "images", per_class=6, mode="RGB")
     bad = workdir / "images" / "bees" / "truncated.png"
     bad.write_bytes((workdir / "images" / "bees" / "006.png").read_bytes()[:40])
-    result = run_cli("run", _folder_recipe(workdir), cwd=workdir)
+    result = run_cli_here("run", _folder_recipe(workdir), cwd=workdir)
     assert result.returncode == 2, result.stderr[-3000:]  # Bad input (docs/runs.md#exit-codes).
     assert f"{bad} cannot be decoded (Invalid PNG" in result.stderr and "data.skip_corrupt: true" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (workdir / "runs").exists() or not any((workdir / "runs").rglob("*.yaml"))
     assert not (workdir / "saved_models").exists()
-    skipped = run_cli("run", _folder_recipe(workdir, "skip_corrupt: true"), "--json", "--quiet", cwd=workdir)
+    skipped = run_cli_here("run", _folder_recipe(workdir, "skip_corrupt: true"), "--json", "--quiet", cwd=workdir)
     assert skipped.returncode == 0, skipped.stderr[-3000:]
     assert json.loads(skipped.stdout)["skipped_corrupt"] == 1
     assert "Skipped 1 examples that cannot be decoded" in skipped.stderr
@@ -373,11 +373,11 @@ def test_a_tfrecord_dataset_trains_exports_and_names_a_bad_record(workdir):
         # noise, so the best-val_loss epoch would be a coin toss.
         "training: {epochs: 3, batch_size: 8, checkpoint: last}",
     ]) + "\n")
-    failed = run_cli("run", str(recipe), cwd=workdir)
+    failed = run_cli_here("run", str(recipe), cwd=workdir)
     assert failed.returncode == 2 and "Traceback" not in failed.stderr
     assert f"{workdir / 'test.tfrecord'} record 5 cannot be decoded" in failed.stderr
     assert not (workdir / "saved_models").exists()
-    result = run_cli("run", str(recipe), "--json", "--quiet", "--set", "data.skip_corrupt=true", cwd=workdir)
+    result = run_cli_here("run", str(recipe), "--json", "--quiet", "--set", "data.skip_corrupt=true", cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["skipped_corrupt"] == 1 and summary["export_max_difference"] <= 1e-4
@@ -421,7 +421,7 @@ def test_a_csv_table_streams_line_by_line_through_a_run(workdir):
         "optimizer: {learning_rate: 0.05}",
         "training: {epochs: 30, batch_size: 8, validation_split: 0}",
     ]) + "\n")
-    result = run_cli("run", str(recipe), "--json", "--quiet", cwd=workdir)
+    result = run_cli_here("run", str(recipe), "--json", "--quiet", cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["dataset"] == f"CSV {workdir / 'table.csv'}" and summary["test"]["accuracy"] >= 0.8
@@ -451,12 +451,12 @@ def test_a_text_folder_streams_and_names_a_file_that_is_not_its_encoding(workdir
 
     data = texts.load_text_folder(str(workdir / "texts"), encoding="latin-1", test_fraction=0.25)
     assert data.kind == "texts" and data.input_shape == () and "café" in data.read(data.test_items[:1])[0]
-    result = run_cli("run", str(recipe), "--json", "--quiet", cwd=workdir)
+    result = run_cli_here("run", str(recipe), "--json", "--quiet", cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["task"] == "text" and summary["test"]["accuracy"] == 1.0  # The classes share no word.
     assert "tfidf_logistic_regression" in summary["baselines"] and summary["export_max_difference"] <= 1e-4
-    evaluated = run_cli("evaluate", summary["export_path"], "--json", cwd=workdir)
+    evaluated = run_cli_here("evaluate", summary["export_path"], "--json", cwd=workdir)
     assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["test"]["accuracy"] == 1.0, evaluated.stderr[-2000:]
     # Bytes that are not UTF-8 (as data.encoding says), and a file of blanks, are named.
     for label in ("neg", "pos"):

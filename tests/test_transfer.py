@@ -15,7 +15,7 @@ from kerasdl.builders import build_cnn, build_transfer
 from kerasdl.builders.transfer import BACKBONE, select_layers
 from kerasdl.cli import main
 from kerasdl.errors import BuilderArgumentError
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli_here
 
 TRANSFER = str(ROOT / "recipes" / "transfer_5to9.yaml")
 PRETRAIN = str(ROOT / "recipes" / "cnn_0to4.yaml")
@@ -163,7 +163,7 @@ def test_bad_backbone_contents_and_shapes(backbone_file, tmp_path):
 
 
 def _run(arguments, cwd) -> dict:
-    result = run_cli(*arguments, cwd=cwd)
+    result = run_cli_here(*arguments, cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from kerasdl.cli import main
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli_here
 
 CNN = str(ROOT / "recipes" / "cnn.yaml")
 SMALL = [
@@ -35,7 +35,7 @@ def _json(result) -> dict:
 def trained_cnn(tmp_path_factory):
     """One run of the CNN recipe on 3,000 images: (folder, its summary)."""
     folder = tmp_path_factory.mktemp("use")
-    summary = _json(run_cli("run", CNN, "--json", "--quiet", *_sets(*SMALL), cwd=folder))
+    summary = _json(run_cli_here("run", CNN, "--json", "--quiet", *_sets(*SMALL), cwd=folder))
     return folder, summary
 
 
@@ -51,7 +51,7 @@ def workdir_with_model(trained_cnn, tmp_path):
 def test_evaluate_reproduces_the_runs_test_accuracy(workdir_with_model):
     folder, summary = workdir_with_model
     for model in ("saved_models/cnn", summary["run_dir"]):
-        result = _json(run_cli("evaluate", model, "--json", cwd=folder))
+        result = _json(run_cli_here("evaluate", model, "--json", cwd=folder))
         assert result["test"]["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
         assert result["test_examples"] == 1000
         written = folder / result["output"]
@@ -69,7 +69,7 @@ def test_predict_names_the_class_of_a_test_image_png(workdir_with_model):
     data = load_fashion_mnist()
     images = data.x_test[:20]
     np.save(folder / "batch.npy", images)
-    batch = _json(run_cli("predict", "saved_models/cnn", "batch.npy", "--json", "--top", "1", cwd=folder))
+    batch = _json(run_cli_here("predict", "saved_models/cnn", "batch.npy", "--json", "--top", "1", cwd=folder))
     best = [entry["top"][0]["index"] for entry in batch["predictions"]]
     right = [index for index in range(20) if best[index] == data.y_test[index]]
     assert len(right) >= 12  # The model is right on most of them (about 80% on the test split).
@@ -77,7 +77,7 @@ def test_predict_names_the_class_of_a_test_image_png(workdir_with_model):
     for index in right[:3]:
         Image.fromarray(images[index, :, :, 0]).save(folder / f"test{index}.png")
         paths.append(f"test{index}.png")
-    result = run_cli("predict", "saved_models/cnn", *paths, cwd=folder)
+    result = run_cli_here("predict", "saved_models/cnn", *paths, cwd=folder)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 3
@@ -89,14 +89,14 @@ def test_predict_names_the_class_of_a_test_image_png(workdir_with_model):
 def test_predict_resizes_an_rgb_image_to_the_models_input(workdir_with_model):
     folder, _ = workdir_with_model
     Image.fromarray(np.full((56, 40, 3), 200, np.uint8)).save(folder / "big.jpg")
-    result = _json(run_cli("predict", "saved_models/cnn", "big.jpg", "--json", cwd=folder))
+    result = _json(run_cli_here("predict", "saved_models/cnn", "big.jpg", "--json", cwd=folder))
     probabilities = [choice["probability"] for choice in result["predictions"][0]["top"]]
     assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
 
 
 def test_export_tflite_int8_is_a_quarter_of_the_float_size_and_scores_alike(workdir_with_model):
     folder, summary = workdir_with_model
-    result = _json(run_cli("export", "saved_models/cnn", "--format", "tflite", "--quantize", "int8", "--json", cwd=folder))
+    result = _json(run_cli_here("export", "saved_models/cnn", "--format", "tflite", "--quantize", "int8", "--json", cwd=folder))
     assert result["output"] == "saved_models/cnn-tflite-int8/1"
     assert (folder / result["output"] / "model.tflite").is_file()
     assert result["size_ratio_to_float_tflite"] <= 0.3
@@ -104,7 +104,7 @@ def test_export_tflite_int8_is_a_quarter_of_the_float_size_and_scores_alike(work
     assert result["float_test"]["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
     assert abs(result["test"]["accuracy"] - result["float_test"]["accuracy"]) <= 0.02
     # The TFLite model is a MODEL for evaluate and predict too.
-    evaluated = _json(run_cli("evaluate", "saved_models/cnn-tflite-int8", "--json", cwd=folder))
+    evaluated = _json(run_cli_here("evaluate", "saved_models/cnn-tflite-int8", "--json", cwd=folder))
     assert evaluated["format"] == "tflite"
     assert evaluated["test"]["accuracy"] == pytest.approx(result["test"]["accuracy"], abs=1e-6)
 
@@ -117,7 +117,7 @@ def test_export_tflite_int8_is_a_quarter_of_the_float_size_and_scores_alike(work
 ])
 def test_export_formats_score_as_the_float_model(options, file, workdir_with_model):
     folder, summary = workdir_with_model
-    result = _json(run_cli("export", summary["run_dir"], *options, "--json", cwd=folder))
+    result = _json(run_cli_here("export", summary["run_dir"], *options, "--json", cwd=folder))
     assert (folder / result["output"] / file).is_file()
     assert (folder / result["output"] / "assets.extra" / "class_names.txt").is_file()
     assert abs(result["test"]["accuracy"] - summary["test"]["accuracy"]) <= 0.01
@@ -169,7 +169,7 @@ def test_an_unfinished_run_is_not_a_model(workdir_with_model):
 
 
 def test_tflite_of_a_text_model_is_refused_and_writes_nothing(tmp_path, monkeypatch):
-    summary = _json(run_cli(
+    summary = _json(run_cli_here(
         "run", str(ROOT / "recipes" / "lstm.yaml"), "--json", "--quiet",
         *_sets("data.max_train_examples=400", "data.max_test_examples=100", "training.epochs=1",
                "pretrain.enabled=false", "training.baselines=false"),

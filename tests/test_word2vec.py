@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
-from conftest import ROOT, run_cli, tensorboard_summaries
+from conftest import ROOT, run_cli_here, tensorboard_summaries
 
 from kerasdl.builders import build_word2vec
 from kerasdl.cli import main
@@ -163,7 +163,7 @@ def test_word2vec_recipe_trains_evaluates_and_exports_strings_to_vectors(workdir
     from gensim.models import KeyedVectors
 
     args = ["run", RECIPE, "--json", "--quiet"] + [item for value in SMALL for item in ("--set", value)]
-    result = run_cli(*args)
+    result = run_cli_here(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert "Analogies (3CosAdd)" in result.stderr and "WordSim353 Spearman" in result.stderr
