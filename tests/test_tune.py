@@ -333,16 +333,16 @@ def test_chief_and_two_workers_share_one_search(workdir):
 
 
 def test_long_search_goes_on_in_fresh_processes(workdir):
-    command = _tune("--json", "--overwrite", trials=5) + ["--trials-per-process", "2"]
+    command = _tune("--json", "--overwrite", trials=3) + ["--trials-per-process", "1"]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    # A fresh process after each trial but the last: a recycled process recycles again.
     assert result.stderr.count("Continuing the search in a fresh process") == 2
     summary = json.loads(result.stdout)  # One JSON object, from the last process.
-    assert [row["status"] for row in summary["trials"]] == ["COMPLETED"] * 5
-    processes = [row["process"] for row in summary["trials"]]
-    assert processes[0] == processes[1] != processes[2] == processes[3] != processes[4]
+    assert [row["status"] for row in summary["trials"]] == ["COMPLETED"] * 3
+    assert len({row["process"] for row in summary["trials"]}) == 3
     # --overwrite started the search once; it did not wipe it on each restart.
-    assert len(_records(workdir / "tuning" / "dense")) == 5
+    assert len(_records(workdir / "tuning" / "dense")) == 3
 
 
 # -- Robust searches (issue 21) ------------------------------------------------------
