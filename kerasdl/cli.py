@@ -455,8 +455,9 @@ def runs_show(run: str, runs_dir: str, as_json: bool) -> None:
         return
     click.echo(f"Run: {shown['folder']} ({shown['status']}, started {shown['started'].replace('T', ' ')})")
     click.echo(f"Epochs: {shown['epochs']}" + (f", best {shown['best_epoch']}" if shown["best_epoch"] else ""))
-    if shown["test"]:
-        click.echo("Test: " + ", ".join(f"{key} {value:.4f}" for key, value in shown["test"].items()
+    scores = {**shown["test"], **shown["scores"]}  # A GAN's scores are its judge's (FID).
+    if scores:
+        click.echo("Test: " + ", ".join(f"{key} {value:.4f}" for key, value in scores.items()
                                         if isinstance(value, (int, float))))
     if shown["export"]:
         click.echo(f"Export: {shown['export']}")
