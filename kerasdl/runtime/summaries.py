@@ -54,14 +54,39 @@ def writer(folder: Path) -> Iterator[Any]:
         summary_writer.close()
 
 
-def image(folder: Path, tag: str, picture: np.ndarray, step: int, description: Optional[str] = None) -> None:
-    """One ``uint8 [h, w, c]`` image (or PNG bytes) under ``tag`` at ``step``."""
-    import tensorflow as tf
+class Images:
+    """Images written to one TensorBoard folder over a run (a GAN's grid
+    every epoch) through one writer: one events file, not one per image."""
 
-    if isinstance(picture, (bytes, bytearray)):
-        picture = tf.io.decode_png(bytes(picture)).numpy()
-    with writer(folder):
-        tf.summary.image(tag, picture[None], step=step, description=description)
+    def __init__(self, folder: Path):
+        self.folder, self._writer = folder, None
+
+    def add(self, tag: str, picture: Any, step: int, description: Optional[str] = None) -> None:
+        """One ``uint8 [h, w, c]`` image (or PNG bytes) under ``tag`` at ``step``, flushed."""
+        import tensorflow as tf
+
+        if isinstance(picture, (bytes, bytearray)):
+            picture = tf.io.decode_png(bytes(picture)).numpy()
+        if self._writer is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._writer = tf.summary.create_file_writer(str(self.folder))
+        with self._writer.as_default():
+            tf.summary.image(tag, picture[None], step=step, description=description)
+        self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def image(folder: Path, tag: str, picture: Any, step: int, description: Optional[str] = None) -> None:
+    """One ``uint8 [h, w, c]`` image (or PNG bytes) under ``tag`` at ``step``."""
+    images = Images(folder)
+    try:
+        images.add(tag, picture, step, description)
+    finally:
+        images.close()
 
 
 def scores(folder: Path, values: dict, step: int, prefix: str = "test/") -> None:

@@ -79,7 +79,8 @@ class SampleGrid(keras.callbacks.Callback):
     """After each epoch, a grid of samples from fixed latent vectors
     (``samples/epoch_NNN.png``; a conditional GAN's rows are the classes in
     order), so the epochs can be compared image by image; the latest is
-    also ``samples.png``.
+    also ``samples.png``. TensorBoard's Images dashboard gets each grid too
+    (``logs/samples``, a slider over the epochs).
 
     Args:
         folder: The run folder.
@@ -90,15 +91,18 @@ class SampleGrid(keras.callbacks.Callback):
         super().__init__()
         self.folder = folder
         self.inputs = inputs
+        self.images = summaries.Images(folder / runs.LOGS / summaries.SAMPLES)  # TensorBoard's Images dashboard.
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         picture = grid(generate(self.model, self.inputs))
         (self.folder / SAMPLES_DIR).mkdir(exist_ok=True)
         write_png(self.folder / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png", picture)
         write_png(self.folder / SAMPLES, picture)
-        summaries.image(self.folder / runs.LOGS / summaries.SAMPLES, "samples", picture, epoch,
-                        "The same latent vectors after every epoch" + (" (rows: the classes)" if CLASS_ID in
-                                                                        self.inputs else "") + ".")
+        self.images.add("samples", picture, epoch, "The same latent vectors after every epoch"
+                        + (" (rows: the classes)." if CLASS_ID in self.inputs else "."))
+
+    def on_train_end(self, logs: Optional[dict] = None) -> None:
+        self.images.close()
 
 
 @register_task("gan")
