@@ -102,3 +102,22 @@ def test_show_and_bad_references(two_runs):
     ]:
         result = CliRunner().invoke(main, arguments)
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_results_of_one_second_get_folders_of_their_own(tmp_path, monkeypatch):
+    """`kerasdl evaluate` and `compare` name their folders by the second: a
+    second result in that second gets `-1` (evaluate used to refuse it)."""
+    import datetime
+
+    class Frozen(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 11, 26, 18, 4, 41)
+
+    monkeypatch.setattr(runs.datetime, "datetime", Frozen)
+    names = []
+    for _ in range(3):
+        folder = runs.unused_stamp(tmp_path)
+        folder.mkdir()
+        names.append(folder.name)
+    assert names == ["20261126-180441", "20261126-180441-1", "20261126-180441-2"]

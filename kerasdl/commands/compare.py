@@ -14,7 +14,6 @@ on where it stopped. The result goes to ``comparisons/<A>_vs_<B>/<time>/``.
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import json
 from pathlib import Path
@@ -111,9 +110,7 @@ def compare(
     }
     parent = Path(output_dir) / f"{recipes[0].name}_vs_{recipes[1].name}"
     parent.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = next(parent / name for name in (stamp, *(f"{stamp}-{n}" for n in range(1, 1000)))
-                  if not (parent / name).exists())
+    folder = runs.unused_stamp(parent)
     runs.write_folder_atomically(folder, lambda staging: _write(staging, result))
     result["folder"] = str(folder)
     return result

@@ -9,7 +9,6 @@ export reproduces the run's test accuracy.
 
 from __future__ import annotations
 
-import datetime
 import json
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -62,7 +61,7 @@ def evaluate(
     """
     model = trained.locate(model_path, trust_savedmodel)
     recipe = recipe_for(model, recipe_or_data, overrides)
-    folder = Path(output) if output else Path("evaluations") / model.name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = Path(output) if output else runs.unused_stamp(Path("evaluations") / model.name)
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"{folder}: already holds files; give --output a new folder.")
     preflight.writable_folder(str(folder), "--output", "kerasdl evaluate")

@@ -260,6 +260,15 @@ def create(runs_dir: str, name: str, recipe_yaml: str) -> tuple[Path, Lock]:
     return folder, lock
 
 
+def unused_stamp(parent: Path) -> Path:
+    """``parent/<timestamp>`` (``%Y%m%d-%H%M%S``), or with ``-1``, ``-2``, ...
+    when that exists: a folder name for a new result (two commands in one
+    second get two folders)."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return next(parent / name for name in (stamp, *(f"{stamp}-{n}" for n in range(1, 10_000)))
+                if not (parent / name).exists())
+
+
 def write_text_atomically(path: Path, text: str) -> None:
     """Writes a file whole or not at all (a kill leaves the old one)."""
     temporary = path.with_name(f".{path.name}.tmp")
