@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from kerasdl.errors import InputError
-from kerasdl.recipe.resolve import parse_yaml
+from kerasdl.recipe.resolve import flatten, parse_yaml
 from kerasdl.runtime import runs
 
 # Where `kerasdl runs diff` puts its plot by default, inside the runs directory.
@@ -138,13 +138,16 @@ def show(folder: Path) -> dict:
 
 # What recipe_differences gives for a key that one recipe does not have.
 ABSENT = "(absent)"
+# Mappings whose entries are compared whole: a search space's entry
+# (`{type: int, min: 1, max: 2}`) is one value, named by its dotted key.
+WHOLE_ENTRIES = ("tune.space.",)
 
 
 def recipe_differences(first: dict, second: dict) -> list[tuple[str, Any, Any]]:
     """The dotted keys whose values differ between two resolved recipes,
     in order: ``(key, first's value, second's value)``; a key one recipe
     lacks has ``ABSENT`` there. Lists count as one value."""
-    flat_first, flat_second = _flatten(first), _flatten(second)
+    flat_first, flat_second = flatten(first, whole=WHOLE_ENTRIES), flatten(second, whole=WHOLE_ENTRIES)
     keys = list(dict.fromkeys([*flat_first, *flat_second]))
     return [
         (key, flat_first.get(key, ABSENT), flat_second.get(key, ABSENT)) for key in keys
@@ -290,19 +293,3 @@ def _recipe(folder: Path) -> dict:
         raise InputError(f"{folder / runs.RECIPE}: cannot be read ({error}).") from None
     return values if isinstance(values, dict) else {}
 
-
-# Mappings whose entries are compared whole: a search space's entry
-# (`{type: int, min: 1, max: 2}`) is one value, named by its dotted key.
-WHOLE_ENTRIES = ("tune.space.",)
-
-
-def _flatten(values: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted key -> value for every leaf of a recipe."""
-    if isinstance(values, dict) and values and prefix not in WHOLE_ENTRIES:
-        flat: dict[str, Any] = {}
-        for key, value in values.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        return flat
-    if isinstance(values, dict) and values:  # Under WHOLE_ENTRIES.
-        return {f"{prefix}{key}": value for key, value in values.items()}
-    return {prefix.rstrip("."): values}

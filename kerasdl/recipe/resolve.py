@@ -275,6 +275,20 @@ def set_dotted(values: dict, key: str, value: Any, where: str) -> None:
     node[parts[-1]] = value
 
 
+def flatten(values: Any, prefix: str = "", whole: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Dotted key -> value for every leaf of nested mappings (a list is one
+    leaf; an empty mapping has none). Under a prefix in ``whole`` (e.g.
+    ``"tune.space."``) each entry counts as one value, named by its key."""
+    if not isinstance(values, dict):
+        return {prefix.rstrip("."): values}
+    if prefix in whole:
+        return {f"{prefix}{key}": value for key, value in values.items()}
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        flat.update(flatten(value, f"{prefix}{key}.", whole))
+    return flat
+
+
 def _apply_override(values: dict, assignment: str, path: str) -> str:
     """Applies ``a.b.c=value`` (value parsed as YAML) and returns the key."""
     key, sep, text = assignment.partition("=")

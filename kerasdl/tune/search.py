@@ -23,13 +23,13 @@ import contextlib
 import json
 import os
 import shutil
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import keras
 import keras_tuner as kt
 
 from kerasdl.errors import RecipeError, TuningError
-from kerasdl.recipe.resolve import load_recipe
+from kerasdl.recipe.resolve import flatten, load_recipe
 from kerasdl.runtime import runs
 from kerasdl.tasks import loop
 from kerasdl.tasks.task import build_model
@@ -42,15 +42,6 @@ from kerasdl.tune.tuners import TUNERS, BudgetSpent, role, trial_error
 FINGERPRINT = "kerasdl.json"
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(_flat(item, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): value}
-
-
 def _differences(saved: dict, current: dict) -> list[str]:
     """What differs between two fingerprints, for the refusal message."""
     names = {"space": "search space", "algorithm": "algorithm", "options": "algorithm options",
@@ -58,7 +49,7 @@ def _differences(saved: dict, current: dict) -> list[str]:
              "executions_per_trial": "executions per trial", "recipe": "recipe"}
     found = []
     for part, name in names.items():
-        old, new = _flat(saved.get(part)), _flat(current.get(part))
+        old, new = flatten(saved.get(part)), flatten(current.get(part))
         changed = [
             (f"{key}: " if key else "") + f"{old.get(key, '(absent)')!r} -> {new.get(key, '(absent)')!r}"
             for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)
