@@ -23,6 +23,12 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 def run_measured(command: list[str], cwd: Optional[Union[str, Path]] = None) -> tuple[dict, float, float]:
     """Runs ``command``; returns its last JSON line, its wall seconds and its
     peak RSS in GB. Exits with the child's stderr when it fails."""
+    result, seconds, peak, _ = run_with_usage(command, cwd)
+    return result, seconds, peak
+
+
+def run_with_usage(command: list[str], cwd: Optional[Union[str, Path]] = None) -> tuple[dict, float, float, float]:
+    """``run_measured``, and the child's CPU seconds (user + system, all its threads) last."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)
     output: dict[str, str] = {}
@@ -38,4 +44,5 @@ def run_measured(command: list[str], cwd: Optional[Union[str, Path]] = None) -> 
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         sys.exit(f"benchmark command failed: {' '.join(map(str, command))}\n{output['stderr'][-3000:]}")
-    return json.loads(output["stdout"].strip().splitlines()[-1]), seconds, usage.ru_maxrss / 1e6  # Linux: kB.
+    result = json.loads(output["stdout"].strip().splitlines()[-1])
+    return result, seconds, usage.ru_maxrss / 1e6, usage.ru_utime + usage.ru_stime  # ru_maxrss on Linux: kB.

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from kerasdl.builders import build_cnn, build_dense
 from kerasdl.errors import BuilderArgumentError
+from kerasdl.models import test_time
 from kerasdl.registry import BUILDERS, create_model
 
 SMALL = {"dense": {"units": [8]}, "cnn": {"filters": [4, 8]}, "transfer": {"backbone": "MobileNetV2", "input_size": [32, 32]}}
@@ -142,3 +143,29 @@ def test_bad_arguments_name_the_argument(builder, arguments, argument):
 def test_cnn_rejects_flat_inputs_with_a_hint():
     with pytest.raises(BuilderArgumentError, match="feature_shape"):
         build_cnn((784,), 10)
+
+
+def test_cnn_test_time_flip_averages_both_views_at_inference_only(tmp_path):
+    model = build_cnn((12, 12, 1), 3, filters=(4,), random_flip="horizontal", test_time_flip=True)
+    network = test_time.unwrapped(model)
+    assert network is not model and network.name == "cnn_network"
+    images = np.random.default_rng(0).uniform(0, 255, (4, 12, 12, 1)).astype("float32")
+    expected = (network.predict(images, verbose=0) + network.predict(images[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    # A mirrored image gets the same prediction.
+    np.testing.assert_allclose(model.predict(images[:, :, ::-1], verbose=0), expected, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    # In training the wrapper runs the network once, on the image alone.
+    calls = []
+    network.call = lambda inputs, training=None, mask=None: calls.append(training) or inputs[:, 0, 0, :1]
+    model.get_layer("test_time_flip").call(tf.constant(images), training=True)
+    model.get_layer("test_time_flip").call(tf.constant(images), training=False)
+    assert calls == [True, False, False]
+
+
+def test_cnn_test_time_flip_needs_flips_in_training():
+    with pytest.raises(BuilderArgumentError, match="random_flip") as raised:
+        build_cnn((12, 12, 1), 3, filters=(4,), test_time_flip=True)
+    assert raised.value.argument == "test_time_flip"

@@ -205,6 +205,9 @@ def test_judge_is_trained_once_and_scores_real_and_broken_generators(small_fashi
     def gray(latent, class_id):  # A collapsed generator.
         return np.full((len(latent), 28, 28, 1), 128, np.uint8)
 
+    def one_per_class(latent, class_id):  # Every class, drawn one way only (a partial collapse).
+        return np.stack([by_class[label][0] for label in class_id])
+
     good = judge.score(real_images, referee, data, latent_dim=4, conditional=True, samples=300, seed=0)
     bad = judge.score(gray, referee, data, latent_dim=4, conditional=False, samples=300, seed=0)
     assert good["samples"] == bad["samples"] == 300
@@ -212,8 +215,58 @@ def test_judge_is_trained_once_and_scores_real_and_broken_generators(small_fashi
     assert good["agreement"] > 0.7 and good["classes_covered"] >= 8
     assert bad["classes_covered"] == 1 and bad["evenness"] == 0.0
     assert good["fid_floor"] == bad["fid_floor"]  # The floor does not depend on the generator.
+    # Within-class diversity: real images vary as real images do; one image
+    # per class has none, though the judge finds every class.
+    repeated = judge.score(one_per_class, referee, data, latent_dim=4, conditional=True, samples=300, seed=0)
+    assert 0.8 < good["diversity"] < 1.2 and repeated["diversity"] < 0.05
+    assert repeated["agreement"] > 0.7 and repeated["classes_covered"] >= 8
+    assert set(good["diversity_per_class"]) == set(data.class_names)
+    assert good["real_within_class_distance"] == repeated["real_within_class_distance"] > 0
     lines = judge.report(good)
     assert any("Requested-class agreement" in line for line in lines)
+    assert any(line.startswith("Within-class diversity") for line in lines)
+
+
+def test_within_class_diversity_compares_mean_distances_per_class():
+    real = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0], [10.0, 4.0]])  # Class 0 spread 2, class 1 spread 4.
+    fake = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [5.0, 5.0], [7.0, 7.0]])
+    result = judge.within_class_diversity(fake, np.array([0, 0, 1, 1, 1]), real, np.array([0, 0, 1, 1]), ["a", "b"])
+    expected_b = (0 + 2 * np.sqrt(8) * 2) / 6 / 4  # Three images: two equal, one sqrt(8) from each.
+    assert result["diversity_per_class"] == {"a": pytest.approx(0.5), "b": pytest.approx(expected_b)}
+    assert result["diversity"] == pytest.approx((0.5 + expected_b) / 2)
+    # A class with fewer than 2 images on either side is left out, not zero.
+    lonely = judge.within_class_diversity(fake[:3], np.array([0, 0, 1]), real, np.array([0, 0, 1, 1]), ["a", "b"])
+    assert lonely["diversity_per_class"]["b"] is None and lonely["diversity"] == pytest.approx(0.5)
+    assert judge.within_class_diversity(fake[:1], np.array([0]), real, np.array([0, 0, 1, 1]), ["a", "b"])[
+        "diversity"] is None
+
+
+def test_mode_seeking_pairs_a_batch_and_rewards_images_as_far_apart_as_their_noise():
+    gan = _tiny_gan(conditional=True, mode_seeking=1.0)
+    assert gan.mode_seeking == 1.0 and GAN.from_config(gan.get_config()).mode_seeking == 1.0
+    from kerasdl.models.gan import _paired
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(_paired(keras.ops.array([3, 1, 4, 1, 5]))),
+                                  [3, 1, 3, 1, 5])
+    latent = keras.ops.array([[0.0, 0.0], [2.0, 2.0]])  # Latent distance 2.
+    same = keras.ops.zeros((2, 4, 4, 1))
+    apart = keras.ops.stack([keras.ops.zeros((4, 4, 1)), keras.ops.full((4, 4, 1), 255.0)])  # Image distance 1.
+    assert float(gan._mode_seeking_loss(latent, apart)) == pytest.approx(2.0, rel=1e-4)
+    assert float(gan._mode_seeking_loss(latent, same)) > 1e4  # Identical images: the term is huge.
+    with pytest.raises(BuilderArgumentError, match="mode_seeking"):
+        build_gan((28, 28, 1), 10, mode_seeking=-1.0)
+
+
+def test_fit_with_mode_seeking_trains_a_conditional_gan(small_fashion):
+    gan = _tiny_gan(conditional=True, mode_seeking=1.0)
+    history = gan.fit(small_fashion.x_train[:256], small_fashion.y_train[:256], batch_size=64, epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"][0])
+    assert int(gan.generator_optimizer.iterations) == 4
+
+
+def test_a_conditional_gan_needs_its_class_count():
+    with pytest.raises(BuilderArgumentError, match="num_classes=10, conditional=True") as raised:
+        build_gan((28, 28, 1), conditional=True)
+    assert raised.value.argument == "num_classes"
 
 
 def test_generator_export_returns_uint8_images_and_is_verified(tmp_path):

@@ -106,7 +106,7 @@ class Trained:
         import keras
 
         # kerasdl's serializable classes (the GAN, layers, schedules) register on import.
-        from kerasdl.models import gan, preprocessing, schedules  # noqa: F401
+        from kerasdl.models import gan, preprocessing, schedules, test_time  # noqa: F401
 
         if "keras" not in self._loaded:
             try:

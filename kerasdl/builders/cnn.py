@@ -9,6 +9,7 @@ from keras import layers
 
 from kerasdl.builders import options
 from kerasdl.errors import BuilderArgumentError
+from kerasdl.models.test_time import FlipAveraged
 from kerasdl.registry import register_builder
 
 
@@ -17,36 +18,38 @@ def _conv(x: Any, filters: int, strides: int, conv_options: dict, name: str) -> 
 
 
 def _plain_block(
-    x: Any, filters: int, strides: int, convs: int, batch_norm: bool,
+    x: Any, filters: int, strides: int, convs: int, batch_norm: Optional[float],
     act: Any, conv_options: dict, name: str,
 ) -> Any:
+    """``convs`` convolutions; ``batch_norm`` is the momentum, or None for none."""
     for index in range(convs):
         x = _conv(x, filters, strides if index == 0 else 1, conv_options, f"{name}_conv{index + 1}")
-        if batch_norm:
-            x = layers.BatchNormalization(name=f"{name}_bn{index + 1}")(x)
+        if batch_norm is not None:
+            x = options.batch_normalization(batch_norm, f"{name}_bn{index + 1}")(x)
         x = layers.Activation(act, name=f"{name}_act{index + 1}")(x)
     return x
 
 
 def _residual_block(
-    x: Any, filters: int, strides: int, batch_norm: bool,
+    x: Any, filters: int, strides: int, batch_norm: Optional[float],
     act: Any, conv_options: dict, name: str,
 ) -> Any:
-    """ResNet basic block: two convolutions plus a shortcut (He et al., 2015)."""
+    """ResNet basic block: two convolutions plus a shortcut (He et al., 2015);
+    ``batch_norm`` is the momentum, or None for none."""
     shortcut = x
     x = _conv(x, filters, strides, conv_options, f"{name}_conv1")
-    if batch_norm:
-        x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    if batch_norm is not None:
+        x = options.batch_normalization(batch_norm, f"{name}_bn1")(x)
     x = layers.Activation(act, name=f"{name}_act1")(x)
     x = _conv(x, filters, 1, conv_options, f"{name}_conv2")
-    if batch_norm:
-        x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    if batch_norm is not None:
+        x = options.batch_normalization(batch_norm, f"{name}_bn2")(x)
     if strides != 1 or shortcut.shape[-1] != filters:
         # Projection shortcut: a 1x1 convolution matches the new shape.
         projection = dict(conv_options, kernel_size=1, padding="same")
         shortcut = _conv(shortcut, filters, strides, projection, f"{name}_projection")
-        if batch_norm:
-            shortcut = layers.BatchNormalization(name=f"{name}_projection_bn")(shortcut)
+        if batch_norm is not None:
+            shortcut = options.batch_normalization(batch_norm, f"{name}_projection_bn")(shortcut)
     x = layers.Add(name=f"{name}_add")([x, shortcut])
     return layers.Activation(act, name=f"{name}_out")(x)
 
@@ -84,6 +87,7 @@ def build_cnn(
     convs_per_block: int = 2,
     residual: bool = False,
     batch_norm: bool = True,
+    batch_norm_momentum: float = options.BATCH_NORM_MOMENTUM,
     pooling: Optional[str] = "max",
     pool_size: int = 2,
     pool_last_block: bool = True,
@@ -99,6 +103,7 @@ def build_cnn(
     random_zoom: float = 0.0,
     random_translation: float = 0.0,
     random_contrast: float = 0.0,
+    test_time_flip: bool = False,
     rescale: Optional[float] = 1.0 / 255,
     output_activation: str = "softmax",
 ) -> keras.Model:
@@ -121,6 +126,9 @@ def build_cnn(
         convs_per_block: Convolutions in a plain block (residual blocks have two).
         residual: Use ResNet basic blocks instead of plain ones.
         batch_norm: Batch normalization after each convolution.
+        batch_norm_momentum: Weight of the old moving mean and variance at
+            each batch (what the model uses at inference); Keras's 0.99
+            lags far behind the weights in a short run.
         pooling: ``"max"``, ``"avg"`` or None, applied after each block.
         pool_size: Pooling window and stride.
         pool_last_block: Pool after the last block too; off keeps its
@@ -139,6 +147,10 @@ def build_cnn(
         random_zoom: Augmentation: zoom range, a fraction of the image size.
         random_translation: Augmentation: shift range, a fraction of the size.
         random_contrast: Augmentation: contrast factor range.
+        test_time_flip: At inference, average the predictions on the image
+            and on its mirror image (``kerasdl.models.test_time``); needs
+            training with ``random_flip`` horizontal. Costs nothing in
+            training and doubles the cost of a prediction.
         rescale: Factor applied to raw inputs inside the model (1/255 maps
             pixels to [0, 1]); None to feed inputs unchanged.
         output_activation: Activation of the output layer.
@@ -146,6 +158,8 @@ def build_cnn(
     Returns:
         A functional ``keras.Model`` named ``"cnn"``. Augmentation layers are
         part of it and are active only when called with ``training=True``.
+        With ``test_time_flip`` the network is a ``FlipAveraged`` layer of
+        the model (``kerasdl.models.test_time.unwrapped`` returns it).
 
     Raises:
         BuilderArgumentError: if an argument is out of range or unknown.
@@ -168,12 +182,20 @@ def build_cnn(
     options.check_choice("pooling", pooling, ("max", "avg", None))
     options.check_choice("head", head, ("global_average", "flatten"))
     options.check_rate("dropout_rate", dropout_rate)
+    options.check_momentum("batch_norm_momentum", batch_norm_momentum)
     if len(input_shape) != 3:
         raise BuilderArgumentError(
             "input_shape",
             "The CNN takes images of shape (height, width, channels); reshape "
             "flat features with the data section's `feature_shape`. "
             f"Received: input_shape={tuple(input_shape)}",
+        )
+    if test_time_flip and random_flip not in ("horizontal", "horizontal_and_vertical"):
+        raise BuilderArgumentError(
+            "test_time_flip",
+            "Test-time flips average the predictions on an image and its mirror image, which the model "
+            "must have seen in training: set random_flip to 'horizontal' too (for images whose mirror "
+            f"is as likely as themselves). Received: test_time_flip=True, random_flip={random_flip!r}",
         )
     if residual and padding != "same":
         raise BuilderArgumentError(
@@ -200,13 +222,14 @@ def build_cnn(
     x = layers.Rescaling(rescale, name="rescale")(inputs) if rescale is not None else inputs
     for layer in augment:
         x = layer(x)
+    momentum = batch_norm_momentum if batch_norm else None
     for index, width in enumerate(filters):
         name = f"block{index + 1}"
         if residual:
-            x = _residual_block(x, width, strides, batch_norm, act, conv_options, name)
+            x = _residual_block(x, width, strides, momentum, act, conv_options, name)
         else:
             x = _plain_block(
-                x, width, strides, convs_per_block, batch_norm, act, conv_options, name
+                x, width, strides, convs_per_block, momentum, act, conv_options, name
             )
         pooled = pool_last_block or index < len(filters) - 1
         if pooled and pooling == "max":
@@ -231,4 +254,8 @@ def build_cnn(
     if dropout_rate:
         x = layers.Dropout(dropout_rate)(x)
     outputs = options.predictions(num_classes, output_activation)(x)
-    return keras.Model(inputs, outputs, name="cnn")
+    if not test_time_flip:
+        return keras.Model(inputs, outputs, name="cnn")
+    network = keras.Model(inputs, outputs, name="cnn_network")
+    images = keras.Input(shape=tuple(input_shape), name="inputs")
+    return keras.Model(images, FlipAveraged(network, name="test_time_flip")(images), name="cnn")

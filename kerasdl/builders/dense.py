@@ -22,6 +22,7 @@ def build_dense(
     l2: float = 0.0,
     dropout_rate: float = 0.2,
     batch_norm: bool = False,
+    batch_norm_momentum: float = options.BATCH_NORM_MOMENTUM,
     rescale: Optional[float] = 1.0 / 255,
     output_activation: str = "softmax",
 ) -> keras.Model:
@@ -40,6 +41,8 @@ def build_dense(
         l2: L2 penalty factor on hidden kernels.
         dropout_rate: Fraction of units dropped after each hidden layer.
         batch_norm: Whether to normalize each hidden layer's pre-activations.
+        batch_norm_momentum: Weight of the old moving mean and variance at
+            each batch (what the model uses at inference).
         rescale: Factor applied to raw inputs inside the model (1/255 maps
             pixels to [0, 1]), so the exported model takes raw values; None
             to feed inputs unchanged.
@@ -60,6 +63,7 @@ def build_dense(
     options.check_positive("units", list(units))
     options.check_positive("num_classes", num_classes)
     options.check_rate("dropout_rate", dropout_rate)
+    options.check_momentum("batch_norm_momentum", batch_norm_momentum)
     hidden_activation = options.activation_function("activation", activation)
     regularizer = options.regularizer(l1, l2)
 
@@ -75,7 +79,7 @@ def build_dense(
             kernel_regularizer=regularizer,
         )(x)
         if batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = options.batch_normalization(batch_norm_momentum)(x)
         x = layers.Activation(hidden_activation)(x)
         if dropout_rate:
             x = layers.Dropout(dropout_rate)(x)

@@ -233,7 +233,7 @@ def _named_as(prefix: str) -> Iterator[None]:
 @register_builder("gan")
 def build_gan(
     input_shape: Sequence[int],
-    num_classes: int,
+    num_classes: Optional[int] = None,
     latent_dim: int = 128,
     conditional: bool = False,
     generator_filters: Sequence[int] = (128, 64),
@@ -244,6 +244,7 @@ def build_gan(
     negative_slope: float = 0.2,
     dropout_rate: float = 0.3,
     label_smoothing: float = 0.1,
+    mode_seeking: float = 0.0,
     class_embedding_dim: int = 50,
     value_range: Sequence[float] = (0.0, 255.0),
     seed: Optional[int] = None,
@@ -253,7 +254,7 @@ def build_gan(
     Compile it with one optimizer per network, then ``fit`` it on images
     (and class ids):
 
-    >>> gan = build_gan((28, 28, 1), num_classes=10, latent_dim=64)
+    >>> gan = build_gan((28, 28, 1), latent_dim=64)
     >>> gan.compile(
     ...     discriminator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
     ...     generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
@@ -263,7 +264,8 @@ def build_gan(
 
     Args:
         input_shape: Shape of one image, ``(height, width, channels)``.
-        num_classes: Classes in the data; used when ``conditional``.
+        num_classes: Classes in the data; needed (and used) only when
+            ``conditional``.
         latent_dim: Length of the latent vector.
         conditional: Condition both networks on the class id.
         generator_filters: Channels of the generator's upsampling blocks.
@@ -277,6 +279,10 @@ def build_gan(
         dropout_rate: Dropout in the discriminator.
         label_smoothing: One-sided: real images get the label
             ``1 - label_smoothing``.
+        mode_seeking: Weight of a mode-seeking term in the generator's loss
+            (Mao et al., 2019), 0 for none: it rewards images of a class
+            that differ as their latent vectors do, against a generator
+            that draws each class in only a few ways.
         class_embedding_dim: Class embedding length in a conditional generator.
         value_range: The data's pixel range, e.g. ``[0, 255]``.
         seed: Seed of the latent noise drawn in training.
@@ -286,8 +292,21 @@ def build_gan(
         functional networks.
 
     Raises:
-        BuilderArgumentError: for an argument out of range.
+        BuilderArgumentError: for an argument out of range, or a
+            ``conditional`` GAN without ``num_classes``.
     """
+    if mode_seeking < 0:
+        raise BuilderArgumentError(
+            "mode_seeking",
+            f"`mode_seeking` weighs a term of the generator's loss: 0 (off) or more, e.g. 1.0. "
+            f"Received: mode_seeking={mode_seeking}",
+        )
+    if conditional and not num_classes:
+        raise BuilderArgumentError(
+            "num_classes",
+            "A conditional GAN draws images of a given class: pass the class count, e.g. "
+            f"build_gan(input_shape, num_classes=10, conditional=True). Received: num_classes={num_classes!r}",
+        )
     if not 0.0 <= label_smoothing < 1.0:
         raise BuilderArgumentError(
             "label_smoothing",
@@ -308,5 +327,6 @@ def build_gan(
             value_range=value_range,
         )
     return GAN(
-        generator, discriminator, label_smoothing=label_smoothing, value_range=value_range, seed=seed, name="gan"
+        generator, discriminator, label_smoothing=label_smoothing, value_range=value_range, seed=seed,
+        mode_seeking=mode_seeking, name="gan",
     )

@@ -15,6 +15,13 @@ from kerasdl.errors import BuilderArgumentError
 
 # A name, or a mapping with "name" and the object's constructor arguments.
 NamedSpec = Union[str, Mapping[str, Any]]
+# Batch norm's momentum in the classifiers' builders (cnn, dense). Keras's
+# 0.99 makes the moving statistics (what the model uses at inference) lag
+# far behind the weights in a short run: build_cnn((28, 28, 1), 10) with its
+# other defaults, 2 epochs of 10,000 MNIST images at batch 128 (156 steps),
+# validated on the 10,000 test images, scored 0.50 and 0.27 (seeds 1, 2)
+# with 0.99 against 0.93 with 0.9, at the same training accuracy (0.78).
+BATCH_NORM_MOMENTUM = 0.9
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 # The layers augmentation() makes: a backbone reused for a new task drops them.
 AUGMENTATION_LAYERS = (
@@ -100,6 +107,22 @@ def predictions(num_classes: int, activation: str) -> keras.layers.Dense:
         dtype="float32",
         name="predictions",
     )
+
+
+def batch_normalization(momentum: float, name: Optional[str] = None) -> keras.layers.BatchNormalization:
+    """A batch-norm layer whose moving statistics (those used at inference)
+    follow the last batches with ``momentum``: see ``BATCH_NORM_MOMENTUM``."""
+    return keras.layers.BatchNormalization(momentum=momentum, name=name)
+
+
+def check_momentum(argument: str, value: float) -> None:
+    """Checks that a moving-average momentum lies in [0, 1)."""
+    if not 0.0 <= value < 1.0:
+        raise BuilderArgumentError(
+            argument,
+            f"`{argument}` is the weight of the old moving statistics at each batch and must be in "
+            f"[0, 1): lower follows the weights faster. Received: {argument}={value}",
+        )
 
 
 def check_rate(argument: str, value: float) -> None:

@@ -20,6 +20,7 @@ from keras import layers
 
 from kerasdl.builders import options
 from kerasdl.errors import BuilderArgumentError, KerasdlError
+from kerasdl.models import test_time
 from kerasdl.models.preprocessing import APPLICATIONS, ApplicationPreprocessing
 from kerasdl.registry import register_builder
 
@@ -76,7 +77,8 @@ def _kerasdl_backbone(path: str, feature_layer: Optional[str]) -> keras.Model:
     from kerasdl.artifacts import trained
 
     try:
-        model = trained.locate(path).keras_model()
+        # A test-time-flip model's own network (its wrapper has no layers to cut).
+        model = test_time.unwrapped(trained.locate(path).keras_model())
     except KerasdlError as error:
         raise BuilderArgumentError("backbone", str(error)) from None
     if feature_layer is not None:

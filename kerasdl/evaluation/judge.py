@@ -13,6 +13,13 @@ recipe's training images and measures in its feature space:
 - For a conditional GAN, agreement: the share of images the judge assigns
   to the class they were generated for. The judge's own accuracy on real
   test images is the ceiling.
+- Within-class diversity: how far apart a class's images lie (the mean
+  distance between two of them in the judge's feature space), generated
+  against real, averaged over the classes. 1 is as varied as real images;
+  a generator that draws each class in only a few ways (a partial mode
+  collapse that FID, dominated by the classes' means, barely shows) scores
+  well below. Generated images are grouped by the class asked for in a
+  conditional GAN, by the class the judge sees in an unconditional one.
 
 The judge is trained once per dataset and cached in
 ``<runs_dir>/judges/<fingerprint>/``.
@@ -179,6 +186,47 @@ def coverage_summary(shares: np.ndarray) -> dict:
     }
 
 
+def mean_pairwise_distance(features: np.ndarray) -> Optional[float]:
+    """The mean Euclidean distance between two different rows; None for fewer than 2."""
+    count = len(features)
+    if count < 2:
+        return None
+    squares = np.sum(features ** 2, axis=1)
+    distances = np.sqrt(np.clip(squares[:, None] + squares[None, :] - 2.0 * features @ features.T, 0.0, None))
+    return float(distances.sum() / (count * (count - 1)))
+
+
+def within_class_diversity(
+    fake_features: np.ndarray, fake_classes: np.ndarray, real_features: np.ndarray, real_classes: np.ndarray,
+    class_names: list,
+) -> dict:
+    """Generated against real images' mean within-class distance, per class
+    and averaged over the classes that both have 2 images or more of.
+
+    Returns:
+        ``diversity`` (generated / real, averaged over those classes),
+        ``diversity_per_class`` (class name -> ratio), ``within_class_distance``
+        and ``real_within_class_distance`` (their distances averaged); None
+        for what could not be measured.
+    """
+    per_class, generated, real = {}, [], []
+    for index, name in enumerate(class_names):
+        fake_distance = mean_pairwise_distance(fake_features[fake_classes == index])
+        real_distance = mean_pairwise_distance(real_features[real_classes == index])
+        measured = fake_distance is not None and real_distance
+        per_class[name] = fake_distance / real_distance if measured else None
+        if measured:
+            generated.append(fake_distance)
+            real.append(real_distance)
+    ratios = [ratio for ratio in per_class.values() if ratio is not None]
+    return {
+        "diversity": float(np.mean(ratios)) if ratios else None,
+        "diversity_per_class": per_class,
+        "within_class_distance": float(np.mean(generated)) if generated else None,
+        "real_within_class_distance": float(np.mean(real)) if real else None,
+    }
+
+
 def score(
     generate: Callable[[np.ndarray, Optional[np.ndarray]], np.ndarray],
     judge: Judge,
@@ -206,7 +254,8 @@ def score(
         ``fid``, ``fid_floor`` (real training vs real test images),
         ``fid_ratio``, ``samples``, ``class_shares`` (class name -> share),
         ``classes_covered``, ``evenness``, the same two for the real test
-        images, ``judge_test_accuracy``; and for a conditional GAN,
+        images, ``judge_test_accuracy``, the ``within_class_diversity``
+        keys (``diversity`` first); and for a conditional GAN,
         ``agreement`` and ``agreement_per_class``.
     """
     count = min(samples, len(data.x_test), len(data.x_train))
@@ -233,6 +282,10 @@ def score(
         "real_classes_covered": real["classes_covered"],
         "real_evenness": real["evenness"],
         "judge_test_accuracy": judge.test_accuracy,
+        **within_class_diversity(
+            fake_features, requested if conditional else fake_classes,
+            test_features, data.y_test[:count], list(data.class_names),
+        ),
     }
     if conditional:
         hits = fake_classes == requested
@@ -252,6 +305,14 @@ def report(result: dict) -> list[str]:
         f"a fair share; evenness {result['evenness']:.3f} (real test images: {result['real_evenness']:.3f}).",
         "  " + ", ".join(f"{name} {share:.1%}" for name, share in result["class_shares"].items()),
     ]
+    if result["diversity"] is not None:
+        lines.append(
+            f"Within-class diversity {result['diversity']:.2f} (mean distance between two images of a class in the "
+            f"judge's features: {result['within_class_distance']:.2f} generated, "
+            f"{result['real_within_class_distance']:.2f} real; 1 is as varied as real images)."
+        )
+        lines.append("  " + ", ".join(f"{name} {'-' if ratio is None else f'{ratio:.2f}'}"
+                                      for name, ratio in result["diversity_per_class"].items()))
     if "agreement" in result:
         lines.append(
             f"Requested-class agreement: {result['agreement']:.1%} of the samples are judged the class asked for "

@@ -45,6 +45,13 @@ class GAN(keras.Model):
         value_range: The pixel range of the images, as the networks were
             built for (exports map it to 0-255).
         seed: Seed of the latent noise.
+        mode_seeking: Weight of the mode-seeking term in the generator's
+            loss (Mao et al., 2019, "Mode Seeking GANs"), 0 for none. Each
+            generator step pairs the batch's first half with its second,
+            both asked for the same classes, and the term is the inverse
+            of how far apart the paired images lie for how far apart their
+            latent vectors do: a generator that draws a class the same way
+            whatever the noise pays for it.
     """
 
     def __init__(
@@ -54,6 +61,7 @@ class GAN(keras.Model):
         label_smoothing: float = 0.0,
         value_range: Sequence[float] = (0.0, 255.0),
         seed: Optional[int] = None,
+        mode_seeking: float = 0.0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -62,6 +70,7 @@ class GAN(keras.Model):
         self.label_smoothing = float(label_smoothing)
         self.value_range = tuple(float(value) for value in value_range)
         self.seed = seed
+        self.mode_seeking = float(mode_seeking)
         self.latent_dim = int(_latent_input(generator).shape[-1])
         self.conditional = isinstance(generator.input, dict)
         if self.conditional != isinstance(discriminator.input, dict):
@@ -187,11 +196,16 @@ class GAN(keras.Model):
 
         # The generator: new noise, judged by the updated discriminator.
         latent = self._noise(batch_size)
+        if self.mode_seeking and class_id is not None:
+            class_id = _paired(class_id)
         with tf.GradientTape() as tape:
             fake = self.generator(self._generator_inputs(latent, class_id), training=True)
             logits = self.discriminator(self._discriminator_inputs(fake, class_id), training=True)
             generator_loss = _bce(ops.ones_like(logits), logits)
-            scaled = self.generator_optimizer.scale_loss(generator_loss / replicas)
+            objective = generator_loss
+            if self.mode_seeking:
+                objective = objective + self.mode_seeking * self._mode_seeking_loss(latent, fake)
+            scaled = self.generator_optimizer.scale_loss(objective / replicas)
         variables = self.generator.trainable_variables
         self.generator_optimizer.apply(tape.gradient(scaled, variables), variables)
         return self._update_metrics(discriminator_loss, generator_loss, real_logits, fake_logits)
@@ -212,6 +226,17 @@ class GAN(keras.Model):
             real_logits, fake_logits,
         )
 
+    def _mode_seeking_loss(self, latent: Any, fake: Any) -> Any:
+        """MSGAN's term: 1 / (image distance / latent distance) between the
+        batch's first and second halves, images in [0, 1] (mean absolute
+        differences, as the paper's code)."""
+        half = ops.shape(latent)[0] // 2
+        low, high = self.value_range
+        images = (ops.cast(fake, "float32") - low) / (high - low)
+        image_distance = ops.mean(ops.abs(images[:half] - images[half:2 * half]))
+        latent_distance = ops.mean(ops.abs(latent[:half] - latent[half:2 * half]))
+        return 1.0 / (image_distance / latent_distance + 1e-5)
+
     def _update_metrics(self, discriminator_loss: Any, generator_loss: Any, real_logits: Any, fake_logits: Any) -> dict:
         self.discriminator_loss_tracker.update_state(discriminator_loss)
         self.generator_loss_tracker.update_state(generator_loss)
@@ -227,6 +252,7 @@ class GAN(keras.Model):
             "label_smoothing": self.label_smoothing,
             "value_range": list(self.value_range),
             "seed": self.seed,
+            "mode_seeking": self.mode_seeking,
         }
 
     @classmethod
@@ -250,6 +276,14 @@ def _loss_scaled(optimizer: keras.optimizers.Optimizer, model: keras.Model, auto
     ):
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
+
+
+def _paired(class_id: Any) -> Any:
+    """The batch's class ids with the second half asked for the first
+    half's classes (an odd batch's last id unchanged): image i and image
+    i + half are then of one class, for the mode-seeking term."""
+    half = ops.shape(class_id)[0] // 2
+    return ops.concatenate([class_id[:half], class_id[:half], class_id[2 * half:]], axis=0)
 
 
 def _bce(labels: Any, logits: Any) -> Any:

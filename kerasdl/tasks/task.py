@@ -38,7 +38,7 @@ from kerasdl.evaluation.scores import table
 from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import BUILDERS, create_model
-from kerasdl.runtime import devices, faults, provenance, runs
+from kerasdl.runtime import devices, faults, provenance, runs, summaries
 from kerasdl.runtime.checkpoint import BestWeights, Checkpoint
 from kerasdl.runtime.optimizers import build_optimizer
 
@@ -176,7 +176,7 @@ def run_callbacks(
     if best and recipe["training"]["checkpoint"] == "best":
         callbacks.append(BestWeights(str(folder / backup), best_monitor(recipe)))
     callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
-    callbacks.append(keras.callbacks.TensorBoard(str(folder / runs.LOGS)))
+    callbacks.append(summaries.EpochCurves(str(folder / runs.LOGS)))
     if recipe["training"]["resume"]:
         callbacks.append(Checkpoint(str(folder / backup)))
     return [*callbacks, *faults.epoch_killer()]
