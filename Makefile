@@ -49,6 +49,7 @@ test-all: install
 ## bench: throughput and memory benchmarks (see bench/)
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/cnn.py
 	$(BIN)/python bench/tune_memory.py
 	$(BIN)/python bench/word2vec.py
 	$(BIN)/python bench/lstm.py

@@ -15,6 +15,7 @@ from kerasdl.data import word_vectors as wordvectors
 from kerasdl.data.images import load_fashion_mnist
 from kerasdl.data.series import load_co2
 from kerasdl.data.texts import load_tweet_sentiment
+from kerasdl.errors import BuilderArgumentError
 from kerasdl.models.skipgram import SkipGramTrainer
 from kerasdl.registry import BUILDERS
 
@@ -60,6 +61,10 @@ def test_cnn_batch_norm_momentum_is_an_argument_in_range():
     momenta = {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
     assert momenta == {0.8}
     assert inspect.signature(build_dense).parameters["batch_norm_momentum"].default == 0.9
+    for builder in (build_cnn, build_dense):
+        with pytest.raises(BuilderArgumentError, match=r"must be in \[0, 1\)") as raised:
+            builder((12, 12, 1), 3, batch_norm_momentum=1.0)
+        assert raised.value.argument == "batch_norm_momentum"
 
 
 def test_lstm_defaults_learn_tweet_sentiment_and_co2():
