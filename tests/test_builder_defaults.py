@@ -4,6 +4,7 @@ model that learns (validation accuracy well above chance, or a falling
 loss), not one that only its training batches see improve."""
 
 import inspect
+import math
 
 import keras
 import numpy as np
@@ -91,9 +92,10 @@ def test_gan_defaults_need_no_class_count_and_train(fashion):
         generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
     )
     history = gan.fit(fashion.x_train[:960], epochs=2, batch_size=64, verbose=0).history
-    # The discriminator tells real from generated (it starts at log 4 = 1.39),
-    # and the generator's images stay in the data's range.
-    assert history["d_loss"][-1] < 1.2 and history["d_real"][-1] > history["d_fake"][-1]
+    # The discriminator tells real from generated (a discriminator that
+    # cannot scores log 4 = 1.386), and the generator's images stay in the
+    # data's range.
+    assert history["d_loss"][-1] < math.log(4) - 0.05 and history["d_real"][-1] > history["d_fake"][-1] + 0.1
     images = keras.ops.convert_to_numpy(gan(np.random.default_rng(0).standard_normal((8, 128)).astype("float32")))
     assert np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 255.0
 

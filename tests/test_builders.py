@@ -152,8 +152,10 @@ def test_cnn_test_time_flip_averages_both_views_at_inference_only(tmp_path):
     images = np.random.default_rng(0).uniform(0, 255, (4, 12, 12, 1)).astype("float32")
     expected = (network.predict(images, verbose=0) + network.predict(images[:, :, ::-1], verbose=0)) / 2
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
-    # A mirrored image gets the same prediction.
+    # A mirrored image gets the same prediction; so does a call without
+    # training=, where Keras 3 would run the network's random flip.
     np.testing.assert_allclose(model.predict(images[:, :, ::-1], verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(images).numpy(), expected, rtol=1e-5, atol=1e-6)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_allclose(loaded.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)

@@ -73,7 +73,7 @@ def test_diff_of_cnn_and_cnn_bn_shows_only_the_keys_that_differ(two_runs):
     assert result.exit_code == 0, result.output
     compared = json.loads(result.output)
     keys = [row["key"] for row in compared["recipe"]]
-    assert {"name", "model.dense_units", "model.batch_norm", "model.padding", "model.random_flip"} <= set(keys)
+    assert {"name", "model.dropout_rate", "model.test_time_flip"} <= set(keys)
     # The same data, optimizer, training; their search spaces differ (an entry is one value).
     assert not [key for key in keys if not key.startswith(("model.", "tune.space.")) and key != "name"]
     assert "tune.space.model.residual" in keys and "tune.space.model.residual.type" not in keys
@@ -82,7 +82,7 @@ def test_diff_of_cnn_and_cnn_bn_shows_only_the_keys_that_differ(two_runs):
     plot = cnn.parent.parent.parent / compared["plot"]
     assert plot.is_file() and plot.parent == cnn.parent.parent / "diffs"
     text = CliRunner().invoke(main, ["runs", "diff", str(cnn), str(cnn_bn), "--output", "curves.png"]).output
-    assert "model.batch_norm" in text and "training.epochs" not in text and (plot.parent.parent.parent / "curves.png").is_file()
+    assert "model.test_time_flip" in text and "training.epochs" not in text and (plot.parent.parent.parent / "curves.png").is_file()
     assert text.splitlines()[:2] == [f"A: {cnn}", f"B: {cnn_bn}"]
     same = CliRunner().invoke(main, ["runs", "diff", str(cnn), str(cnn)]).output
     assert "(the resolved recipes are the same)" in same

@@ -24,10 +24,12 @@ class FlipAveraged(keras.layers.Wrapper):
     """
 
     def call(self, inputs: Any, training: Optional[bool] = None) -> Any:
-        outputs = self.layer(inputs, training=training)
         if training:
-            return outputs
-        mirrored = self.layer(ops.flip(inputs, axis=2), training=training)
+            return self.layer(inputs, training=True)
+        # training=False, not None: called as model(x), Keras 3's random
+        # augmentation layers would otherwise flip (and undo the average).
+        outputs = self.layer(inputs, training=False)
+        mirrored = self.layer(ops.flip(inputs, axis=2), training=False)
         return (outputs + mirrored) / 2.0
 
     def compute_output_shape(self, input_shape: Any) -> Any:
