@@ -90,3 +90,53 @@ def test_tensorboard_shows_the_confusion_matrix_samples_projector_and_hparams(wo
     finally:
         server.kill()
         server.wait()
+
+
+def test_epoch_curves_write_keras_epoch_curves_and_graph_without_per_batch_calls(tmp_path):
+    """kerasdl's TensorBoard callback writes what Keras's does with
+    update_freq="epoch" (the same events, the graph), but skips the
+    summary calls Keras makes after every batch for nothing."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from kerasdl.runtime import summaries
+    from tests.conftest import tensorboard_summaries
+
+    calls = []
+
+    class Counted:  # The callback's tf.summary, counting scalar calls.
+        def __init__(self, module):
+            self.module = module
+
+        def __getattr__(self, name):
+            return getattr(self.module, name)
+
+        def scalar(self, name, *args, **kwargs):
+            calls.append(name)
+            return self.module.scalar(name, *args, **kwargs)
+
+    x, y = np.random.default_rng(0).normal(size=(64, 4)), np.arange(64) % 2
+    written = {}
+    for name, callback in (("keras", keras.callbacks.TensorBoard(str(tmp_path / "keras"))),
+                           ("kerasdl", summaries.EpochCurves(str(tmp_path / "kerasdl")))):
+        callback._summary_module = Counted(tf.summary)
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        calls.clear()
+        model.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, callbacks=[callback], verbose=0)
+        written[name] = list(calls), {
+            split: {tag: [step for step, _ in values] for tag, (_, values) in
+                    tensorboard_summaries(tmp_path / name / split).items()}
+            for split in ("train", "validation")
+        }
+    (keras_calls, keras_events), (our_calls, our_events) = written["keras"], written["kerasdl"]
+    assert sum(call.startswith("batch_") for call in keras_calls) == 2 * 6 * 2  # 2 epochs, 6 batches, 2 metrics.
+    assert [call for call in keras_calls if not call.startswith("batch_")] == our_calls
+    assert our_events == keras_events  # The same tags at the same epochs.
+    assert our_events["train"]["epoch_loss"] == [0, 1] and "epoch_accuracy" in our_events["validation"]
+    graphs = {name: EventAccumulator(str(tmp_path / name / "train")).Reload().Tags()["graph"] for name in written}
+    assert graphs["kerasdl"] == graphs["keras"]  # The graph write of the first batch kept as Keras has it.
