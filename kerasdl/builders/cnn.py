@@ -18,38 +18,38 @@ def _conv(x: Any, filters: int, strides: int, conv_options: dict, name: str) -> 
 
 
 def _plain_block(
-    x: Any, filters: int, strides: int, convs: int, batch_norm: Optional[float],
+    x: Any, filters: int, strides: int, convs: int, momentum: Optional[float],
     act: Any, conv_options: dict, name: str,
 ) -> Any:
-    """``convs`` convolutions; ``batch_norm`` is the momentum, or None for none."""
+    """``convs`` convolutions, each with batch norm of ``momentum`` (None: no batch norm)."""
     for index in range(convs):
         x = _conv(x, filters, strides if index == 0 else 1, conv_options, f"{name}_conv{index + 1}")
-        if batch_norm is not None:
-            x = options.batch_normalization(batch_norm, f"{name}_bn{index + 1}")(x)
+        if momentum is not None:
+            x = options.batch_normalization(momentum, f"{name}_bn{index + 1}")(x)
         x = layers.Activation(act, name=f"{name}_act{index + 1}")(x)
     return x
 
 
 def _residual_block(
-    x: Any, filters: int, strides: int, batch_norm: Optional[float],
+    x: Any, filters: int, strides: int, momentum: Optional[float],
     act: Any, conv_options: dict, name: str,
 ) -> Any:
-    """ResNet basic block: two convolutions plus a shortcut (He et al., 2015);
-    ``batch_norm`` is the momentum, or None for none."""
+    """ResNet basic block: two convolutions plus a shortcut (He et al., 2015),
+    with batch norm of ``momentum`` (None: no batch norm)."""
     shortcut = x
     x = _conv(x, filters, strides, conv_options, f"{name}_conv1")
-    if batch_norm is not None:
-        x = options.batch_normalization(batch_norm, f"{name}_bn1")(x)
+    if momentum is not None:
+        x = options.batch_normalization(momentum, f"{name}_bn1")(x)
     x = layers.Activation(act, name=f"{name}_act1")(x)
     x = _conv(x, filters, 1, conv_options, f"{name}_conv2")
-    if batch_norm is not None:
-        x = options.batch_normalization(batch_norm, f"{name}_bn2")(x)
+    if momentum is not None:
+        x = options.batch_normalization(momentum, f"{name}_bn2")(x)
     if strides != 1 or shortcut.shape[-1] != filters:
         # Projection shortcut: a 1x1 convolution matches the new shape.
         projection = dict(conv_options, kernel_size=1, padding="same")
         shortcut = _conv(shortcut, filters, strides, projection, f"{name}_projection")
-        if batch_norm is not None:
-            shortcut = options.batch_normalization(batch_norm, f"{name}_projection_bn")(shortcut)
+        if momentum is not None:
+            shortcut = options.batch_normalization(momentum, f"{name}_projection_bn")(shortcut)
     x = layers.Add(name=f"{name}_add")([x, shortcut])
     return layers.Activation(act, name=f"{name}_out")(x)
 
@@ -190,7 +190,7 @@ def build_cnn(
             "flat features with the data section's `feature_shape`. "
             f"Received: input_shape={tuple(input_shape)}",
         )
-    if test_time_flip and random_flip not in ("horizontal", "horizontal_and_vertical"):
+    if test_time_flip and "horizontal" not in (random_flip or ""):
         raise BuilderArgumentError(
             "test_time_flip",
             "Test-time flips average the predictions on an image and its mirror image, which the model "
