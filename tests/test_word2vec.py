@@ -86,6 +86,47 @@ def test_the_sparse_step_is_the_gradient_of_the_keras_models_loss():
     assert trainer.totals.numpy()[0] == pytest.approx(float(loss), rel=1e-5)
 
 
+def _trainer(data, steps_per_execution):
+    keras.utils.set_random_seed(3)
+    model = build_word2vec(len(data.vocabulary), embedding_dim=8, num_negative_samples=5)
+    return SkipGramTrainer(model, data, 16, optimizer="adagrad", learning_rate=0.1,
+                           steps_per_execution=steps_per_execution)
+
+
+def test_steps_per_execution_trains_the_same_steps_as_one_by_one():
+    """Three steps a call, with an epoch whose batches do not fill the last
+    call, ends with the tables, accumulators, step count and loss of one
+    step a call."""
+    rng = np.random.default_rng(4)
+    texts = [" ".join(f"w{i}" for i in rng.integers(0, 30, 50)) for _ in range(9)]
+    data = _corpus(texts)
+    batches = sum(1 for _ in data.batches(16, np.random.default_rng(0)))
+    assert batches % 3 != 0
+    one, grouped = _trainer(data, 1), _trainer(data, 3)
+    np.testing.assert_array_equal(one.target.numpy(), grouped.target.numpy())
+    results = [trainer.train_epoch(np.random.default_rng(0)) for trainer in (one, grouped)]
+    assert int(one.iterations.numpy()) == int(grouped.iterations.numpy()) == batches
+    assert results[0]["pairs"] == results[1]["pairs"] > 0
+    assert results[1]["loss"] == pytest.approx(results[0]["loss"], rel=1e-5)
+    for mine, theirs in [(one.target, grouped.target), (one.context, grouped.context),
+                         (one.accumulators[1], grouped.accumulators[1])]:
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_compiling_the_step_trains_on_nothing():
+    data = _corpus(["a b c d e f g h a b c d"] * 4)
+    trainer = _trainer(data, 4)
+    before = [table.numpy() for table in (trainer.target, trainer.context)]
+    assert trainer.compile_step() > 0
+    for old, table in zip(before, (trainer.target, trainer.context)):
+        np.testing.assert_array_equal(old, table.numpy())
+    assert int(trainer.iterations.numpy()) == 0 and trainer.totals.numpy().tolist() == [0, 0]
+    trainer.train_epoch(np.random.default_rng(0))
+    assert trainer._steps.experimental_get_tracing_count() == 1  # The epoch ran what was compiled.
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        _trainer(data, 0)
+
+
 def test_training_pulls_words_of_the_same_topic_together():
     rng = np.random.default_rng(2)
     # Two topics that never share a document: a-words and b-words.

@@ -37,7 +37,8 @@ SECTION_NOTES = {
                  "(exponential). A GAN builds two optimizers of these settings, one per network; Word2Vec "
                  "takes `sgd` or `adagrad` (row-wise) with no other key.",
     "training": "How and where it trains. For Word2Vec, `batch_size` counts centre words (a multiple of "
-                "`data.block_size`), and `validation_split`, `loss` and `metrics` are not used.",
+                "`data.block_size`), `steps_per_execution` steps run in one call on one device (each call is "
+                "one step with several replicas), and `validation_split`, `loss` and `metrics` are not used.",
     "fine_tune": "The second phase of transfer learning (builder `transfer`, docs/transfer.md): after "
                  "`training.epochs`, the top of the backbone is unfrozen and training goes on with the recipe's "
                  "optimizer rebuilt at a constant, lower rate. A run killed in this phase resumes in it.",

@@ -74,6 +74,9 @@ class WordVectorsTask(Task):
         self.log(f"Corpus: {corpus.source}: {len(corpus.documents)} documents, {corpus.tokens:,} tokens, "
                  f"{len(corpus.vocabulary):,} words in the vocabulary.")
         rng = np.random.default_rng(training["seed"])
+        compiled = self.trainer.compile_step()
+        if compiled is not None:
+            self.log(f"Compiled the training step in {compiled:.1f} s.")
         self.history: list[dict] = []
         for epoch in range(training["epochs"]):
             result = self.trainer.train_epoch(rng)
@@ -164,6 +167,7 @@ def trainer_for(
         return SkipGramTrainer(
             model, corpus, batch_size, optimizer=name, learning_rate=rate,
             jit_compile=training["jit_compile"] is not False, strategy=strategy,
+            steps_per_execution=training["steps_per_execution"],
         )
     except ValueError as error:
         raise RecipeError(f"{recipe.path}: training.batch_size: {error}") from None
