@@ -33,8 +33,15 @@ def main(recipe_path: str, epochs: int) -> None:
     keras.utils.set_random_seed(42)
     data = load_fashion_mnist()
     model = build_cnn(data.input_shape, data.num_classes, **recipe.builder_arguments())
+    # The recipe's optimizer class and arguments, written out by hand.
+    section = dict(recipe["optimizer"])
+    name, rate = section.pop("name"), section.pop("learning_rate")
+    initial = rate["initial_learning_rate"] if isinstance(rate, dict) else rate
+    optimizer = type(keras.optimizers.get(name))(
+        learning_rate=keras.optimizers.schedules.CosineDecay(initial, 6000), **section
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(2e-3, 6000)),
+        optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
