@@ -158,6 +158,17 @@ class Batch:
     def centers(self) -> int:
         return int(np.count_nonzero(self.reach))
 
+    @classmethod
+    def padding(cls, batch_size: int, window: int, block_size: int, shared_negatives: int) -> "Batch":
+        """A batch of padding only (reach 0 everywhere): it has no pair, so a
+        step on it changes nothing."""
+        return cls(
+            tokens=np.zeros(batch_size + 2 * window, np.int32),
+            documents=np.full(batch_size + 2 * window, -1, np.int32),
+            reach=np.zeros(batch_size, np.int32),
+            negatives=np.zeros((batch_size // block_size, shared_negatives), np.int32),
+        )
+
 
 def check_layout(window: int, batch_size: int, block_size: int) -> None:
     """Raises ValueError unless blocks tile the batch and span two windows."""

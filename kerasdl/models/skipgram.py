@@ -289,13 +289,8 @@ class SkipGramTrainer:
         if self.strategy is not None:
             return None
         start = time.perf_counter()
-        window, blocks = self.corpus.window, self.batch_size // self.corpus.block_size
-        empty = skipgram.Batch(
-            tokens=np.zeros(self.batch_size + 2 * window, np.int32),
-            documents=np.full(self.batch_size + 2 * window, -1, np.int32),
-            reach=np.zeros(self.batch_size, np.int32),
-            negatives=np.zeros((blocks, self.corpus.shared_negatives), np.int32),
-        )
+        corpus = self.corpus
+        empty = skipgram.Batch.padding(self.batch_size, corpus.window, corpus.block_size, corpus.shared_negatives)
         *stacked, _ = next(_stacked(iter([empty]), self.steps_per_execution))
         self._steps(*stacked, tf.constant(0))
         return time.perf_counter() - start
@@ -329,17 +324,13 @@ def _stacked(batches: Iterator[skipgram.Batch], size: int) -> Iterator[tuple]:
     """Batches ``size`` at a time as the stacked tensors of one call, and how
     many of them are real (the last call of an epoch is filled up with
     copies of its last batch, which are not trained on)."""
-    group: list[skipgram.Batch] = []
-    for batch in itertools.chain(batches, [None]):
-        if batch is not None:
-            group.append(batch)
-        if group and (len(group) == size or batch is None):
-            filled = group + group[-1:] * (size - len(group))
-            yield tuple(
-                tf.constant(np.stack([getattr(item, field) for item in filled]))
-                for field in ("tokens", "documents", "reach", "negatives")
-            ) + (tf.constant(len(group)),)
-            group = []
+    batches = iter(batches)
+    while group := list(itertools.islice(batches, size)):
+        filled = group + group[-1:] * (size - len(group))
+        yield tuple(
+            tf.constant(np.stack([getattr(item, field) for item in filled]))
+            for field in ("tokens", "documents", "reach", "negatives")
+        ) + (tf.constant(len(group)),)
 
 
 def _prefetch(iterator: Iterator, depth: int = 8) -> Iterator:
