@@ -118,6 +118,48 @@ def test_a_run_reports_and_exports_its_best_epoch(workdir):
     assert summary["best_epoch"] == best
 
 
+# -- Label smoothing (issue 23) -------------------------------------------------------
+
+
+def test_smoothed_integer_labels_score_as_keras_smooths_one_hot_labels():
+    from kerasdl.models.losses import SparseCategoricalCrossentropy
+
+    rng = np.random.default_rng(0)
+    probabilities = keras.ops.softmax(rng.normal(size=(6, 4)).astype("float32"))
+    labels = np.array([0, 3, 1, 2, 3, 0])
+    smoothed = SparseCategoricalCrossentropy(0.2)
+    expected = keras.losses.CategoricalCrossentropy(label_smoothing=0.2)(np.eye(4)[labels], probabilities)
+    assert float(smoothed(labels, probabilities)) == pytest.approx(float(expected), rel=1e-6)
+    # Labels shaped (batch, 1), as some pipelines give them, score alike.
+    assert float(smoothed(labels[:, None], probabilities)) == pytest.approx(float(expected), rel=1e-6)
+    # Unsmoothed, it is Keras's own sparse crossentropy; smoothed, it is not.
+    plain = float(keras.losses.SparseCategoricalCrossentropy()(labels, probabilities))
+    assert float(SparseCategoricalCrossentropy(0.0)(labels, probabilities)) == pytest.approx(plain, rel=1e-6)
+    assert float(expected) != pytest.approx(plain, rel=1e-3)
+    # It round-trips through a saved model's config (registered as kerasdl>).
+    restored = keras.losses.deserialize(keras.losses.serialize(smoothed))
+    assert isinstance(restored, SparseCategoricalCrossentropy) and restored.label_smoothing == 0.2
+
+
+def test_a_run_trains_on_the_smoothed_loss_and_refuses_it_for_other_losses(workdir):
+    from kerasdl.runtime import runs as run_folders
+    from kerasdl.tasks import loop
+
+    settings = ["data.max_train_examples=256", "data.max_test_examples=64", "training.epochs=1",
+                "export.enabled=false"]
+    plain = loop.run(load_recipe(DENSE, settings), verbose=0, log=lambda line: None)
+    smoothed = loop.run(load_recipe(DENSE, [*settings, "training.label_smoothing=0.3"]), verbose=0,
+                        log=lambda line: None)
+    # Same seed, same first batch: smoothing raises the loss logged (its
+    # targets are never exactly met), so the run did train on it.
+    first = {name: run_folders.read_history(workdir / summary["run_dir"])["loss"][0]
+             for name, summary in (("plain", plain), ("smoothed", smoothed))}
+    assert first["smoothed"] > first["plain"]
+    with pytest.raises(RecipeError, match=r"training.label_smoothing softens the targets of a crossentropy "
+                                          r".*but loss is 'mse'"):
+        load_recipe(DENSE, ["loss=mse", "training.label_smoothing=0.1"])
+
+
 # -- Class imbalance (issue 21) ------------------------------------------------------
 
 

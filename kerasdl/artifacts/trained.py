@@ -105,8 +105,8 @@ class Trained:
             )
         import keras
 
-        # kerasdl's serializable classes (the GAN, layers, schedules) register on import.
-        from kerasdl.models import gan, preprocessing, schedules, test_time  # noqa: F401
+        # kerasdl's serializable classes (the GAN, layers, schedules, losses) register on import.
+        from kerasdl.models import gan, losses, preprocessing, schedules, test_time  # noqa: F401
 
         if "keras" not in self._loaded:
             try:

@@ -34,6 +34,7 @@ import tensorflow as tf
 from kerasdl.artifacts import savedmodel, trained
 from kerasdl.data import pipeline
 from kerasdl.errors import BuilderArgumentError, RecipeError, TrainingError
+from kerasdl.models import losses
 from kerasdl.evaluation.scores import table
 from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Recipe
@@ -364,7 +365,7 @@ class Task:
         """Compiles the model with ``self.optimizer(optimizer, epochs)``."""
         self.model.compile(
             optimizer=self.optimizer(optimizer, epochs),
-            loss=self.recipe["loss"],
+            loss=losses.loss(self.recipe["loss"], self.recipe["training"]["label_smoothing"]),
             metrics=list(self.recipe["metrics"]),
             **self.execution(),
         )
