@@ -34,8 +34,8 @@ import tensorflow as tf
 from kerasdl.artifacts import savedmodel, trained
 from kerasdl.data import pipeline
 from kerasdl.errors import BuilderArgumentError, RecipeError, TrainingError
-from kerasdl.models import losses
 from kerasdl.evaluation.scores import table
+from kerasdl.models import losses
 from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import BUILDERS, create_model
