@@ -10,10 +10,6 @@ from typing import Any, Union
 import keras
 from keras import ops
 
-# The losses whose targets label smoothing softens, and how: Keras's
-# categorical and binary crossentropy take ``label_smoothing`` themselves.
-SMOOTHABLE = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
-
 
 @keras.saving.register_keras_serializable(package="kerasdl")
 class SparseCategoricalCrossentropy(keras.losses.Loss):
@@ -41,6 +37,16 @@ class SparseCategoricalCrossentropy(keras.losses.Loss):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
+# The losses whose targets label smoothing softens, by recipe name: each
+# takes ``label_smoothing`` (Keras's categorical and binary crossentropy
+# themselves; integer labels need kerasdl's class above).
+SMOOTHED = {
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+    "binary_crossentropy": keras.losses.BinaryCrossentropy,
+}
+
+
 def loss(name: str, label_smoothing: float = 0.0) -> Union[str, keras.losses.Loss]:
     """The loss ``compile`` takes for a recipe's ``loss`` name: the name
     itself without smoothing, else the loss with ``label_smoothing``.
@@ -50,10 +56,6 @@ def loss(name: str, label_smoothing: float = 0.0) -> Union[str, keras.losses.Los
     """
     if not label_smoothing:
         return name
-    if name == "sparse_categorical_crossentropy":
-        return SparseCategoricalCrossentropy(label_smoothing)
-    if name == "categorical_crossentropy":
-        return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-    if name == "binary_crossentropy":
-        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
-    raise ValueError(f"label smoothing softens the targets of a crossentropy ({', '.join(SMOOTHABLE)}), not of {name!r}")
+    if name not in SMOOTHED:
+        raise ValueError(f"softens the targets of a crossentropy ({', '.join(SMOOTHED)}), but loss is {name!r}")
+    return SMOOTHED[name](label_smoothing=label_smoothing)

@@ -524,12 +524,10 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
                 f"an argument of keras.callbacks.{callback.__name__}",
             )
     _check_class_weight(check, resolved["training"]["class_weight"])
-    if resolved["training"]["label_smoothing"] and resolved["loss"] not in losses.SMOOTHABLE:
-        check.fail(
-            "training.label_smoothing",
-            f"softens the targets of a crossentropy ({', '.join(losses.SMOOTHABLE)}), but loss is "
-            f"{resolved['loss']!r}. Set training.label_smoothing: 0, or a crossentropy loss.",
-        )
+    try:
+        losses.loss(resolved["loss"], resolved["training"]["label_smoothing"])
+    except ValueError as error:
+        check.fail("training.label_smoothing", f"{error}. Set training.label_smoothing: 0, or a crossentropy loss.")
     rate = resolved["optimizer"]["learning_rate"]
     if resolved["training"]["reduce_on_plateau"] and isinstance(rate, dict):
         check.fail(
