@@ -20,6 +20,7 @@ the process that serves the search, any other name for a worker),
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -102,6 +103,18 @@ def _create_tuner(settings: Settings, hypermodel: RecipeHyperModel, overwrite: b
     return tuner
 
 
+def _spare_the_collector() -> None:
+    """Keras Tuner clears Keras's session around every trial (as does
+    ``_check_builds`` around every candidate), and each clear runs a full
+    garbage collection: 0.2 s on 2 cores over the ~380,000 objects that
+    importing TensorFlow and Keras made, about 1 s a trial. Frozen once
+    here (``gc.freeze``), those long-lived objects are skipped and a
+    collection takes microseconds; the trials' own garbage is collected
+    as before."""
+    gc.collect()
+    gc.freeze()
+
+
 def search(
     settings: Settings,
     *,
@@ -136,6 +149,7 @@ def search(
             row, or none completed.
         Recycle: after ``trials_per_process`` trials, the search saved.
     """
+    _spare_the_collector()
     current_role = role()
     project = settings.project
     _check_project(settings, overwrite, current_role)
