@@ -72,3 +72,25 @@ def test_a_new_family_is_a_builder_a_task_and_a_recipe(workdir, monkeypatch):
     assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and "macro_f1" in summary["test"]
     assert json.loads((workdir / summary["run_dir"] / "metrics.json").read_text()) == summary
     assert (workdir / summary["export_path"] / "saved_model.pb").is_file()
+
+
+@pytest.mark.parametrize("recipe, settings", [
+    # Flips, test-time flips (two views a prediction) and an L2 penalty, which evaluate adds to the loss.
+    ("cnn.yaml", ["model.filters=[4, 8]", "model.l2=0.01", "data.max_train_examples=300",
+                  "data.max_test_examples=300"]),
+    ("lstm.yaml", ["data.max_train_examples=300", "data.max_test_examples=300", "pretrain.enabled=false",
+                   "model.max_tokens=500", "model.units=[8]"]),
+    ("lstm_forecast.yaml", []),
+])
+def test_the_test_scores_from_the_one_prediction_pass_are_those_of_evaluate(workdir, recipe, settings):
+    """The test split is predicted once; the loss and metrics computed from
+    those predictions are what ``model.evaluate`` gives on the split."""
+    from kerasdl.recipe.resolve import load_recipe
+    from tests.conftest import ROOT
+
+    task = loop.prepared(load_recipe(ROOT / "recipes" / recipe, settings), log=lambda line: None)
+    expected = task.model.evaluate(task.test_data, verbose=0, return_dict=True)
+    scores = task.compiled_scores(task.model.predict(task.test_data, verbose=0))
+    assert scores == pytest.approx(expected, rel=1e-5)
+    if recipe == "cnn.yaml":
+        assert sum(float(loss) for loss in task.model.losses) > 0.01  # The penalty is in both.

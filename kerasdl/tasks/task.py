@@ -476,9 +476,8 @@ class Task:
         """The model's scores on the test split (``test``), its ``details``
         (a classifier's per-class accuracy and confusion matrix) and, on the
         chief with ``training.baselines`` on, the baselines' (``baselines``)."""
-        model = self.model
-        test = {key: float(value) for key, value in model.evaluate(self.test_data, verbose=0, return_dict=True).items()}
-        predictions = model.predict(self.test_data, verbose=0)
+        predictions = self.model.predict(self.test_data, verbose=0)
+        test = self.compiled_scores(predictions)
         scores = self.scores(self.data, predictions)
         test.update({key: value for key, value in scores.items() if key not in test})
         faults.point("evaluate")
@@ -488,6 +487,24 @@ class Task:
             for line in table(scores, scored, tuple(scores)):
                 self.log("  " + line)
         return {"test": test, "baselines": scored, "details": self.details(self.data, predictions)}
+
+    def compiled_scores(self, predictions: np.ndarray) -> dict:
+        """What ``model.evaluate`` on the test split returns (the recipe's
+        loss, the model's regularization penalties included, and metrics),
+        from the test predictions already made: the split is read and
+        predicted once, not once to score and once to predict (twice each
+        with test-time flips). An identity model compiled with the recipe's
+        loss and metrics scores the predictions, eagerly: nothing to trace."""
+        scorer = keras.Sequential([keras.Input(predictions.shape[1:]), keras.layers.Identity()])
+        scorer.compile(
+            loss=losses.loss(self.recipe["loss"], self.recipe["training"]["label_smoothing"]),
+            metrics=list(self.recipe["metrics"]),
+            run_eagerly=True,
+        )
+        scored = scorer.evaluate(predictions, self.data.y_test, batch_size=max(len(predictions), 1), verbose=0,
+                                 return_dict=True)
+        penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in self.model.losses)
+        return {key: float(value) + (penalty if key == "loss" else 0.0) for key, value in scored.items()}
 
     def save(self, folder: Path) -> None:
         """Writes the trained model to the run folder (the chief's work)."""
