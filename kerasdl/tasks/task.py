@@ -363,11 +363,14 @@ class Task:
 
     def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
         """Compiles the model with ``self.optimizer(optimizer, epochs)``."""
-        self.model.compile(
-            optimizer=self.optimizer(optimizer, epochs),
+        self.model.compile(optimizer=self.optimizer(optimizer, epochs), **self.loss_and_metrics(), **self.execution())
+
+    def loss_and_metrics(self) -> dict:
+        """``compile``'s loss (``training.label_smoothing`` applied) and
+        metrics from the recipe: what the model trains on and is scored by."""
+        return dict(
             loss=losses.loss(self.recipe["loss"], self.recipe["training"]["label_smoothing"]),
             metrics=list(self.recipe["metrics"]),
-            **self.execution(),
         )
 
     # -- Training --------------------------------------------------------------
@@ -493,16 +496,12 @@ class Task:
         loss, the model's regularization penalties included, and metrics),
         from the test predictions already made: the split is read and
         predicted once, not once to score and once to predict (twice each
-        with test-time flips). An identity model compiled with the recipe's
-        loss and metrics scores the predictions, eagerly (nothing to trace),
+        with test-time flips). An identity model compiled with the task's
+        ``loss_and_metrics()`` scores the predictions, eagerly (nothing to trace),
         in float32 whatever the training precision, in chunks that bound
         its memory (the loss is a mean, so chunks change nothing)."""
         scorer = keras.Sequential([keras.Input(predictions.shape[1:]), keras.layers.Identity(dtype="float32")])
-        scorer.compile(
-            loss=losses.loss(self.recipe["loss"], self.recipe["training"]["label_smoothing"]),
-            metrics=list(self.recipe["metrics"]),
-            run_eagerly=True,
-        )
+        scorer.compile(**self.loss_and_metrics(), run_eagerly=True)
         scored = scorer.evaluate(predictions, self.data.y_test, batch_size=65536, verbose=0, return_dict=True)
         penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in self.model.losses)
         return {key: float(value) + (penalty if key == "loss" else 0.0) for key, value in scored.items()}
