@@ -153,6 +153,9 @@ def test_a_float16_gan_scales_both_losses():
 
 
 def test_a_bfloat16_export_is_verified_within_bfloat16_rounding(tmp_path):
+    # Seeded: with the random state an earlier test left (tests/test_tasks.py run first), class 0
+    # had 0.02 probability on every image and the shifted bias moved it by 0.015, inside the tolerance.
+    keras.utils.set_random_seed(0)
     with devices.building(_mixed("mixed_bfloat16")):
         model = build_cnn((28, 28, 1), 10, filters=(4, 8), convs_per_block=1)
         other = build_cnn((28, 28, 1), 10, filters=(4, 8), convs_per_block=1)
