@@ -370,12 +370,16 @@ def predict(model: str, inputs: tuple, top: int, as_json: bool, trust_savedmodel
 @click.option("--directory", type=click.Path(file_okay=False),
               help="Where the versions go (default: saved_models; never the model's own recipe's).")
 @click.option("--no-evaluate", is_flag=True, help="Do not score the output and the float SavedModel on the test split.")
+@click.option("--recipe", "recipe_file", type=click.Path(dir_okay=False),
+              help="A recipe whose data scores the export (and calibrates int8); default: the one that came with "
+                   "the model, if it names data a package ships.")
 @click.option("--trust-savedmodel", is_flag=True,
               help="Let a SavedModel's own TensorFlow graph answer (it can run any TensorFlow op): only for one you "
                    "made or trust. Without it the model.keras beside it answers, in Keras safe mode.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
 def export_model(
     model: str, format_: str, quantize: str, directory: str, no_evaluate: bool, as_json: bool, trust_savedmodel: bool,
+    recipe_file: Optional[str],
 ) -> None:
     """Write a trained MODEL as a SavedModel, a .keras file or TFLite.
 
@@ -391,7 +395,7 @@ def export_model(
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     summary = _call(lambda: export.convert(model, format_, quantize, directory, not no_evaluate, log=echo,
-                                           trust_savedmodel=trust_savedmodel))
+                                           trust_savedmodel=trust_savedmodel, recipe_file=recipe_file))
     if as_json:
         click.echo(json.dumps(summary))
         return

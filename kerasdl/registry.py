@@ -33,17 +33,33 @@ class Registry:
         self.module = module
         self.data_arguments = data_arguments
         self._entries: dict[str, Callable[..., Any]] = {}
+        self._traits: dict[str, dict[str, Any]] = {}
 
-    def register(self, name: str) -> Callable[[Callable], Callable]:
-        """Decorator that registers a function under ``name``."""
+    def register(self, name: str, **traits: Any) -> Callable[[Callable], Callable]:
+        """Decorator that registers a function under ``name``.
+
+        Args:
+            traits: What the entry says of itself, read back with
+                ``traits(name)`` (a dataset: ``shipped``, ``locations``).
+        """
 
         def decorator(function: Callable) -> Callable:
             if self._entries.get(name, function) is not function:
                 raise ValueError(f"A {self.kind} named '{name}' is already registered.")
             self._entries[name] = function
+            self._traits[name] = traits
             return function
 
         return decorator
+
+    def traits(self, name: str) -> dict[str, Any]:
+        """What the entry ``name`` declared when it registered (``{}`` for nothing).
+
+        Raises:
+            RegistryError: for an unknown name.
+        """
+        self.get(name)
+        return dict(self._traits[name])
 
     def _load(self) -> None:
         importlib.import_module(self.module)  # Modules register on import.
@@ -94,7 +110,10 @@ class Registry:
 BUILDERS = Registry(
     "model builder", "kerasdl.builders", ("input_shape", "num_classes", "horizon", "adapt_data", "vocabulary_size")
 )
-# Loaders take the seed from the training section.
+# Loaders take the seed from the training section. A loader that reads only
+# data a package ships registers with shipped=True, and names in locations
+# its arguments that choose a place to read from (the trust rule of a
+# model's recipe, kerasdl.artifacts.trust).
 DATASETS = Registry("dataset", "kerasdl.data.catalogue", ("seed",))
 
 # A task per model family: what a run does with a builder's model.

@@ -500,6 +500,34 @@ def test_a_savedmodel_runs_its_own_graph_only_when_trusted(workdir):
     assert not os.path.exists(target)
 
 
+def test_a_keras_file_wrapping_a_savedmodel_is_refused_and_its_graph_never_runs(workdir):
+    """A TFSMLayer inside a .keras file loads (and would run) the SavedModel
+    it names: refused in safe mode (Keras >= 3.14, setup.cfg's floor) and
+    by kerasdl's own look at the file's config before Keras reads it."""
+    target = str(workdir / "pwned.txt")
+    module = _Writer(target)
+    tf.saved_model.save(module, str(workdir / "graph"), signatures={"serving_default": module.serve})
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.TFSMLayer(str(workdir / "graph"), call_endpoint="serving_default")(inputs)
+    keras.Model(inputs, outputs["probabilities"]).save(workdir / "wrapped.keras")
+    assert not os.path.exists(target)  # Building and saving it ran nothing.
+    np.save(workdir / "batch.npy", np.zeros((1, 28, 28, 1), np.float32))
+    (workdir / "run").mkdir()
+    (workdir / "run" / "model.keras").write_bytes((workdir / "wrapped.keras").read_bytes())
+    (workdir / "run" / "recipe.yaml").write_text((ROOT / "recipes" / "bases" / "fashion_mnist.yaml").read_text())
+    for command in (["predict", "wrapped.keras", "batch.npy"], ["evaluate", "wrapped.keras", CNN],
+                    ["export", "run", "--format", "keras", "--no-evaluate"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == BAD_INPUT, (command, result.output)
+        assert "TFSMLayer" in result.output and "SavedModel" in result.output, result.output
+        assert not os.path.exists(target), command
+    assert not (workdir / "saved_models").exists() and not (workdir / "evaluations").exists()
+    # Keras's own refusal, which kerasdl's look is in front of.
+    with pytest.raises(ValueError, match="TFSMLayer"):
+        keras.saving.load_model(workdir / "wrapped.keras", safe_mode=True)
+    assert not os.path.exists(target)
+
+
 def test_a_keras_file_with_code_is_refused_everywhere(workdir):
     inputs = keras.Input((28, 28, 1))
     evil = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))

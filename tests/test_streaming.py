@@ -214,13 +214,15 @@ def test_an_image_folder_streams_through_run_evaluate_and_export(workdir):
 
     write_folder(workdir / "images", per_class=12, mode="RGB", suffix=".jpg")
     Image.new("L", (31, 17), color=200).save(workdir / "images" / "ants" / "grey.png")  # Mixed sizes and modes.
-    result = run_cli_here("run", _folder_recipe(workdir, "cache: disk"), "--json", "--quiet", cwd=workdir)
+    recipe = _folder_recipe(workdir, "cache: disk")
+    result = run_cli_here("run", recipe, "--json", "--quiet", cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["test"]["accuracy"] >= 0 and summary["skipped_corrupt"] == 0 and summary["epochs"] == 2
     assert summary["export_max_difference"] <= 1e-4
     assert not (workdir / summary["run_dir"] / "cache").exists()  # The disk cache goes with the run's end.
-    evaluated = run_cli_here("evaluate", summary["export_path"], "--json", cwd=workdir)
+    # The folder is named by the user's recipe: the model's own names a path (artifacts/trust.py).
+    evaluated = run_cli_here("evaluate", summary["export_path"], recipe, "--json", cwd=workdir)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     scored = json.loads(evaluated.stdout)
     assert scored["test_examples"] == round(37 * 0.25)
@@ -456,7 +458,7 @@ def test_a_text_folder_streams_and_names_a_file_that_is_not_its_encoding(workdir
     summary = json.loads(result.stdout)
     assert summary["task"] == "text" and summary["test"]["accuracy"] == 1.0  # The classes share no word.
     assert "tfidf_logistic_regression" in summary["baselines"] and summary["export_max_difference"] <= 1e-4
-    evaluated = run_cli_here("evaluate", summary["export_path"], "--json", cwd=workdir)
+    evaluated = run_cli_here("evaluate", summary["export_path"], str(recipe), "--json", cwd=workdir)
     assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["test"]["accuracy"] == 1.0, evaluated.stderr[-2000:]
     # Bytes that are not UTF-8 (as data.encoding says), and a file of blanks, are named.
     for label in ("neg", "pos"):

@@ -109,6 +109,7 @@ class Trained:
         from kerasdl.models import gan, losses, preprocessing, schedules, test_time  # noqa: F401
 
         if "keras" not in self._loaded:
+            _refuse_graph_layers(self.keras_file)
             try:
                 self._loaded["keras"] = keras.saving.load_model(self.keras_file, safe_mode=True)
             except Exception as error:  # Keras raises many kinds for a bad file.
@@ -156,6 +157,36 @@ class Trained:
             return tuple(int(size) for size in details["shape"][1:]), False
         model = self.keras_model()
         return tuple(model.input_shape[1:]), model.inputs[0].dtype == "string"
+
+
+# Keras layers that load a TensorFlow graph from a path their config names:
+# that graph runs its own operations (it can write files), as a SavedModel does.
+GRAPH_LAYERS = ("TFSMLayer",)
+
+
+def _refuse_graph_layers(keras_file: Path) -> None:
+    """Refuses a ``.keras`` file whose config names a layer that loads a
+    SavedModel (Keras's safe mode refuses it too, from 3.14 on: this says
+    why in kerasdl's words, and does not depend on the Keras version).
+
+    Raises:
+        InputError: naming the file and the layer.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(keras_file) as archive:
+            config = archive.read("config.json") if "config.json" in archive.namelist() else b""
+    except (OSError, zipfile.BadZipFile, RuntimeError):
+        return  # Not an archive: Keras's loader names the problem.
+    for layer in GRAPH_LAYERS:
+        if layer.encode() in config:
+            raise InputError(
+                f"{keras_file}: holds a {layer}, which loads a TensorFlow SavedModel from a path its config names "
+                "and runs that graph's operations (they can read and write files). kerasdl loads .keras files "
+                "in safe mode only: export the model without it, or run the SavedModel itself with "
+                "--trust-savedmodel if you trust who made it."
+            )
 
 
 def locate(path: str | Path, trust_savedmodel: bool = False) -> Trained:

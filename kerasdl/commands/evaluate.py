@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from kerasdl.artifacts import trained
+from kerasdl.artifacts import trained, trust
 from kerasdl.data import catalogue as data_catalogue
 from kerasdl.errors import InputError
 from kerasdl.evaluation import figures
@@ -26,10 +26,12 @@ from kerasdl.tasks import catalogue
 
 def recipe_for(model: trained.Trained, recipe_or_data: Optional[str], overrides: Sequence[str] = ()) -> Recipe:
     """The recipe whose data scores ``model``: a recipe file, or the
-    model's own recipe with another registered dataset, or the model's own.
+    model's own recipe with another registered dataset, or the model's own
+    (within the trust rule of ``artifacts.trust``).
 
     Raises:
-        InputError: when nothing says which data to use.
+        InputError: when nothing says which data to use, or the model's
+            recipe names data it may not (a path, a download, a server).
     """
     if recipe_or_data and (recipe_or_data.endswith((".yaml", ".yml")) or Path(recipe_or_data).is_file()):
         return load_recipe(recipe_or_data, overrides)
@@ -41,7 +43,7 @@ def recipe_for(model: trained.Trained, recipe_or_data: Optional[str], overrides:
     settings = list(overrides)
     if recipe_or_data:
         settings.insert(0, f"data={{dataset: {recipe_or_data}}}")
-    return load_recipe(model.recipe_file, settings, bases=False)  # A model's recipe is flat.
+    return trust.model_recipe(model.recipe_file, settings, fix=f"kerasdl evaluate {model.path} RECIPE.yaml")
 
 
 def evaluate(

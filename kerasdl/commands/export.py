@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 
-from kerasdl.artifacts import savedmodel, trained
+from kerasdl.artifacts import savedmodel, trained, trust
 from kerasdl.artifacts.layout import ASSETS, FORMATS, KERAS_FILE, QUANTIZATIONS, RECIPE_FILE, TFLITE_FILE
 from kerasdl.artifacts.tflite import folder_size, to_tflite
 from kerasdl.data.dataset import CLASS_NAMES_FILE, PROBABILITIES, class_names_text
@@ -35,10 +35,12 @@ DEFAULT_DIRECTORY = "saved_models"
 def convert(
     model_path: str, format: str, quantize: Optional[str] = None, directory: Optional[str] = None,
     evaluate: bool = True, log: Callable[[str], None] = print, trust_savedmodel: bool = False,
+    recipe_file: Optional[str] = None,
 ) -> dict:
     """Writes the model at ``model_path`` in ``format`` (see the module) and,
     with ``evaluate``, scores it and the float SavedModel on the recipe's
-    test split.
+    test split: ``recipe_file``'s (a recipe the user names), else the
+    model's own, within the trust rule of ``artifacts.trust``.
 
     Returns:
         A summary: the output path, its size and the float SavedModel's,
@@ -55,13 +57,11 @@ def convert(
         raise InputError(
             f"--quantize {quantize}: quantization is for --format tflite, one of {', '.join(QUANTIZATIONS)}."
         )
-    from kerasdl.recipe import load_recipe
-
     source = trained.locate(model_path, trust_savedmodel)
     model = source.keras_model()
     if not isinstance(model.inputs, list) or len(model.inputs) != 1:
         raise InputError(f"{source.path}: kerasdl exports models with one input (classifiers and forecasters).")
-    recipe = load_recipe(source.recipe_file, bases=False) if source.recipe_file is not None else None
+    recipe = _data_recipe(source, recipe_file, needed=quantize == "int8" or evaluate)
     assets = {}
     if source.recipe_file is not None:
         assets[RECIPE_FILE] = source.recipe_file.read_text()
@@ -121,6 +121,19 @@ def convert(
             summary["test"] = _scores(located, recipe, data)
             summary["float_test"] = _scores(trained.locate(reference, trust_savedmodel=True), recipe, data)
     return summary
+
+
+def _data_recipe(source: trained.Trained, recipe_file: Optional[str], needed: bool) -> Any:
+    """The recipe whose data calibrates and scores the export: the one the
+    user names, else the model's own (``trust.model_recipe``); None when
+    no data is needed or none is known."""
+    if recipe_file is not None:
+        from kerasdl.recipe import load_recipe
+
+        return load_recipe(recipe_file)
+    if not needed or source.recipe_file is None:
+        return None
+    return trust.model_recipe(source.recipe_file, fix="pass --recipe RECIPE.yaml (a recipe you wrote), or --no-evaluate")
 
 
 def _scores(model: trained.Trained, recipe: Any, data: Any) -> dict:

@@ -170,7 +170,7 @@ def news_articles_texts(path: Optional[Path] = None) -> list[str]:
     return [f"{row['title']}\n{row['text']}" for row in csv.DictReader(io.StringIO(text))]
 
 
-@register_dataset("news_articles")
+@register_dataset("news_articles", shipped=True)
 def load_news_articles(
     min_count: int = MIN_COUNT,
     max_vocabulary_size: Optional[int] = None,

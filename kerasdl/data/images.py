@@ -44,7 +44,7 @@ def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
     return np.frombuffer(content, np.uint8, offset=4 + 4 * dimensions).reshape(shape)
 
 
-@register_dataset("fashion_mnist")
+@register_dataset("fashion_mnist", shipped=True, locations=("directory",))
 def load_fashion_mnist(directory: str = FASHION_MNIST_DIR) -> Dataset:
     """Fashion-MNIST (Zalando, MIT): 60k/10k 28x28 grayscale garments, 10 classes.
 
@@ -72,7 +72,7 @@ def load_fashion_mnist(directory: str = FASHION_MNIST_DIR) -> Dataset:
     )
 
 
-@register_dataset("mnist")
+@register_dataset("mnist", shipped=True)
 def load_mnist() -> Dataset:
     """MNIST handwritten digits: 60k/10k 28x28 grayscale, 10 classes.
 

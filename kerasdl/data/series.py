@@ -206,7 +206,7 @@ def make_series(
     return series
 
 
-@register_dataset("co2")
+@register_dataset("co2", shipped=True)
 def load_co2(window: int = 104, horizon: int = 4, test_fraction: float = 0.2, season: Optional[int] = WEEKS_PER_YEAR) -> Series:
     """Weekly CO2 at Mauna Loa, ppm, 1958-2001 (2,284 weeks; public domain).
 

@@ -128,7 +128,7 @@ def _split(texts, labels, test, test_fraction: float, seed: int, source: str) ->
     return Dataset(x, y, x_test, y_test, names, source)
 
 
-@register_dataset("tweet_sentiment")
+@register_dataset("tweet_sentiment", shipped=True)
 def load_tweet_sentiment(test_fraction: float = 0.2, seed: int = 42) -> Dataset:
     """Tweets labelled negative, neutral or positive: 38,158 (CrowdFlower, MIT).
 
