@@ -39,7 +39,7 @@ from kerasdl.models import losses
 from kerasdl.recipe import schema
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import BUILDERS, create_model
-from kerasdl.runtime import devices, faults, provenance, runs, summaries
+from kerasdl.runtime import devices, faults, memory, provenance, runs, summaries
 from kerasdl.runtime.checkpoint import BestWeights, Checkpoint
 from kerasdl.runtime.optimizers import build_optimizer
 
@@ -122,10 +122,24 @@ def build_model(recipe: Recipe, data: Any, fit_inputs: Any = None) -> keras.Mode
     required, optional = check_builder(recipe, data, fit_inputs)
     accepted = BUILDERS.data_arguments_of(recipe["model"]["builder"])
     provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
+    builder, arguments = recipe["model"]["builder"], recipe.builder_arguments()
     try:
-        return create_model(recipe["model"]["builder"], **provided, **recipe.builder_arguments())
+        # Counted before anything is allocated; adapted on a few examples (the sizes do not depend on more).
+        sample = {**provided, **({"adapt_data": _sample(provided["adapt_data"])} if "adapt_data" in provided else {})}
+        count = memory.parameters(lambda: create_model(builder, **sample, **arguments))
+        memory.check_fits(count, recipe["optimizer"]["name"], f"{recipe.path}: model")
+        return create_model(builder, **provided, **arguments)
     except BuilderArgumentError as error:
         raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
+
+
+def _sample(inputs: Any) -> Any:
+    """A few of the training inputs, for the abstract build's adapting layers."""
+    if inputs is None:
+        return None
+    if hasattr(inputs, "take"):  # A tf.data.Dataset of batches.
+        return inputs.take(1)
+    return inputs[:64]
 
 
 def monitored(recipe: Recipe) -> str:
