@@ -10,6 +10,7 @@ TensorFlow is imported only inside commands that need it, so ``kerasdl
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -107,17 +108,32 @@ def _call(function: Callable[[], Any]) -> Any:
         raise Busy(str(error)) from None
     except (ExportError, TuningError, TrainingError) as error:
         raise click.ClickException(str(error)) from None
-    except OSError as error:  # Disk full, a folder that became read-only, ...
+    except OSError as error:  # Disk full, a folder that became read-only, a name too long, ...
         if error.errno is None:
             raise
-        where = f": {error.filename}" if error.filename else ""
-        raise click.ClickException(
-            f"{os.strerror(error.errno)}{where}. Free space or fix the folder, then rerun the same command: "
-            "the run resumes where it stopped."
-        ) from None
+        raise _os_error(error, context) from None
     except KeyboardInterrupt:
         click.echo("Interrupted. Rerun the same command to resume where it stopped.", err=True)
         sys.exit(INTERRUPTED)
+
+
+# OSErrors that a path given to kerasdl causes (bad input), rather than the
+# disk or the system (the work failed, and rerunning may go on).
+_PATH_ERRORS = (errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EEXIST)
+# The commands that resume where a failed run stopped.
+_RESUMING = ("run", "tune")
+
+
+def _os_error(error: OSError, context: Optional[click.Context]) -> click.ClickException:
+    """The message and exit code for an OSError: bad input for a path that
+    cannot be, failed otherwise, with the resume advice only where true."""
+    where = f": {error.filename}" if error.filename else ""
+    if error.errno in _PATH_ERRORS:
+        return BadInput(f"{os.strerror(error.errno)}{where}. Give a shorter or different path.")
+    command = context.info_name if context is not None else None
+    after = ("then rerun the same command: the run resumes where it stopped" if command in _RESUMING
+             else "then rerun the same command")
+    return click.ClickException(f"{os.strerror(error.errno)}{where}. Free space or fix the folder, {after}.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

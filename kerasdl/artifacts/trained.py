@@ -156,7 +156,13 @@ class Trained:
             details = self._interpreter().get_input_details()[0]
             return tuple(int(size) for size in details["shape"][1:]), False
         model = self.keras_model()
-        return tuple(model.input_shape[1:]), model.inputs[0].dtype == "string"
+        if not getattr(model, "inputs", None) or len(model.inputs) != 1:
+            raise InputError(
+                f"{self.keras_file}: is a {type(model).__name__} without one input tensor (a GAN's whole model, or a "
+                "subclassed one): kerasdl answers with classifiers and forecasters. For a GAN, use the generator "
+                "its run exported (docs/gan.md)."
+            )
+        return tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype == "string"
 
 
 # Keras layers that load a TensorFlow graph from a path their config names:

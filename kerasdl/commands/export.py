@@ -59,7 +59,7 @@ def convert(
         )
     source = trained.locate(model_path, trust_savedmodel)
     model = source.keras_model()
-    if not isinstance(model.inputs, list) or len(model.inputs) != 1:
+    if not isinstance(getattr(model, "inputs", None), list) or len(model.inputs) != 1:
         raise InputError(f"{source.path}: kerasdl exports models with one input (classifiers and forecasters).")
     recipe = _data_recipe(source, recipe_file, needed=quantize == "int8" or evaluate)
     assets = {}

@@ -69,14 +69,21 @@ def read_inputs(values: Sequence[str], shape: tuple, is_text: bool) -> tuple[np.
 def _read_npy(path: Path, shape: tuple) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError) as error:
         raise InputError(f"{path}: cannot be read as a .npy array ({error}).") from None
+    if not isinstance(array, np.ndarray):  # np.load opens an .npz archive whatever the name.
+        array.close()
+        raise InputError(f"{path}: is an .npz archive, not one .npy array. Save the batch with np.save.")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise InputError(f"{path}: holds {array.dtype} values; the model takes numbers. Save a numeric array.")
     if tuple(array.shape) == tuple(shape):
         array = array[None]
     if tuple(array.shape[1:]) != tuple(shape):
         raise InputError(
             f"{path}: holds an array of shape {array.shape}; the model takes a batch of shape (n, {', '.join(map(str, shape))})."
         )
+    if not len(array):
+        raise InputError(f"{path}: holds no examples (shape {array.shape}). Save at least one.")
     return array
 
 
@@ -94,6 +101,11 @@ def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmod
     shape, is_text = model.input_shape()
     inputs, labels = read_inputs(values, shape, is_text)
     outputs = model.predictor()(inputs)
+    if model.class_names is not None and outputs.ndim == 2 and len(model.class_names) != outputs.shape[1]:
+        raise InputError(
+            f"{model.path}: its class_names.txt names {len(model.class_names)} classes, but the model answers with "
+            f"{outputs.shape[1]} probabilities. The file does not belong to this model: restore it from the run folder."
+        )
     classifier = model.class_names is not None or _looks_like_probabilities(outputs)
     predictions: list[dict[str, Any]] = []
     for label, row in zip(labels, outputs):

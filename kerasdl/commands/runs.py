@@ -5,7 +5,8 @@ writes its plot where it is told (``--output``) or under ``<runs>/diffs/``.
 A run folder is ``<runs>/<name>/<timestamp>/`` with its ``recipe.yaml``
 (``runtime/runs.py`` creates it); its status is ``finished`` (it has
 ``metrics.json``), ``running`` (a process holds its lock) or ``unfinished``
-(killed or failed: the same command resumes it).
+(killed or failed: the same command resumes it) or ``unreadable`` (its
+``metrics.json`` or ``history.csv`` is torn or foreign: listed, not read).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from kerasdl.errors import InputError
+from kerasdl.errors import DataError, InputError
 from kerasdl.recipe.resolve import flatten, parse_yaml
 from kerasdl.runtime import runs
 
@@ -34,7 +35,7 @@ class Run:
         folder: The run folder.
         name: The recipe's name (the folder's parent).
         started: When the folder was made (its name, else its time).
-        status: ``finished``, ``running`` or ``unfinished``.
+        status: ``finished``, ``running``, ``unfinished`` or ``unreadable``.
         epochs: Epochs in ``history.csv``.
         best_epoch: The epoch whose weights it kept, or None.
         test: The test scores of a finished run (``metrics.json``).
@@ -43,6 +44,7 @@ class Run:
         export: The export's folder, or None.
         train_seconds: Training time over every epoch (``history.csv``),
             across resumes.
+        problem: Why the folder is ``unreadable``, or None.
     """
 
     folder: Path
@@ -55,6 +57,7 @@ class Run:
     scores: dict
     export: Optional[str]
     train_seconds: Optional[float]
+    problem: Optional[str] = None
 
     def as_dict(self) -> dict:
         row = dataclasses.asdict(self)
@@ -63,18 +66,25 @@ class Run:
 
 
 def read_run(folder: Path) -> Run:
-    """The ``Run`` of one run folder."""
-    metrics = _json(folder / runs.METRICS)
-    if metrics is not None:
+    """The ``Run`` of one run folder; ``unreadable`` (with the ``problem``)
+    when its ``metrics.json`` or ``history.csv`` is torn or not kerasdl's."""
+    problem = None
+    try:
+        metrics = _metrics(folder / runs.METRICS)
+        history = runs.read_history(folder)
+    except DataError as error:
+        metrics, history, problem = None, {}, str(error)
+    if problem is not None:
+        status = "unreadable"
+    elif metrics is not None:
         status = "finished"
     else:
         status = "running" if runs.is_running(folder) else "unfinished"
-    history = runs.read_history(folder)
     seconds = history.get(runs.SECONDS)
     test = (metrics or {}).get("test") or {}
     scores = {key: value for key, value in test.items() if key not in UNLISTED}
     quality = ((metrics or {}).get("gan") or {}).get("quality") or {}
-    if not scores and "fid" in quality:
+    if not scores and isinstance(quality, dict) and "fid" in quality:
         scores = {"fid": quality["fid"]}
     return Run(
         folder=folder,
@@ -87,7 +97,35 @@ def read_run(folder: Path) -> Run:
         scores=scores,
         export=(metrics or {}).get("export_path"),
         train_seconds=round(sum(seconds), 1) if seconds else (metrics or {}).get("train_seconds"),
+        problem=problem,
     )
+
+
+# The keys of metrics.json that runs list and diff read, and the types they need.
+READ_KEYS = {"test": dict, "gan": dict, "best_epoch": (int, type(None)), "export_path": (str, type(None)),
+             "train_seconds": (int, float, type(None))}
+
+
+def _metrics(path: Path) -> Optional[dict]:
+    """A run's ``metrics.json``, or None when there is none yet.
+
+    Raises:
+        DataError: naming the file, when it is not JSON or not of the
+            shape kerasdl writes (a torn or a foreign file).
+    """
+    if not path.is_file():
+        return None
+    metrics = _json(path)
+    problem = "is not JSON" if metrics is None else "is not a JSON object" if not isinstance(metrics, dict) else None
+    for key, kind in READ_KEYS.items() if problem is None else ():
+        if key in metrics and not isinstance(metrics[key], kind):
+            problem = f"has a '{key}' of type {type(metrics[key]).__name__}"
+    test = (metrics or {}).get("test") if problem is None else None
+    if isinstance(test, dict) and not all(isinstance(value, (int, float)) for value in test.values()):
+        problem = "has test scores that are not numbers"
+    if problem is not None:
+        raise DataError(f"{path}: {problem}; kerasdl did not write it as it is (a torn or foreign file).")
+    return metrics
 
 
 def list_runs(runs_dir: str, name: Optional[str] = None) -> list[Run]:
@@ -161,7 +199,7 @@ def diff(first: Path, second: Path, output: Optional[Path] = None, runs_dir: str
     ``<runs_dir>/diffs/<first>_vs_<second>.png``)."""
     runs_compared = [read_run(first), read_run(second)]
     scores = list(dict.fromkeys([*runs_compared[0].test, *runs_compared[1].test]))
-    path = output or Path(runs_dir) / DIFFS / f"{_label(first)}_vs_{_label(second)}.png"
+    path = output or Path(runs_dir) / DIFFS / _diff_file_name(first, second)
     plotted = plot_learning_curves([first, second], [_label(first), _label(second)], path)
     return {
         "runs": [run.as_dict() for run in runs_compared],
@@ -225,6 +263,7 @@ def table(rows: list[Run]) -> str:
     widths = [max(len(header), *(len(line[index]) for line in cells)) for index, header in enumerate(headers)]
     lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths))]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in cells]
+    lines += [f"Unreadable: {run.problem}" for run in rows if run.problem]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -272,6 +311,22 @@ def _started(folder: Path) -> datetime.datetime:
         return datetime.datetime.strptime(folder.name[:15], "%Y%m%d-%H%M%S")
     except ValueError:
         return datetime.datetime.fromtimestamp(folder.stat().st_mtime)
+
+
+def _diff_file_name(first: Path, second: Path) -> str:
+    """``<first>_vs_<second>.png``, its labels cut (and told apart by a hash
+    of both folders) where the name would pass a file system's 255 bytes."""
+    name = f"{_label(first)}_vs_{_label(second)}.png"
+    if len(name.encode()) <= MAX_NAME:
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(f"{first.resolve()}\0{second.resolve()}".encode()).hexdigest()[:12]
+    return f"{_label(first)[:60]}_vs_{_label(second)[:60]}-{digest}.png"
+
+
+# The longest file name kerasdl makes (file systems allow 255 bytes).
+MAX_NAME = 200
 
 
 def _label(folder: Path) -> str:

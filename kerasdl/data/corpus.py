@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from kerasdl.data import skipgram
-from kerasdl.data.files import TEXT_SUFFIXES, package_file
+from kerasdl.data.files import TEXT_SUFFIXES, package_file, text_encoding
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
@@ -225,7 +225,7 @@ def load_text(
         encoding: The files' text encoding.
         Others: as for ``news_articles``.
     """
-    source = Path(path)
+    source, encoding = Path(path), text_encoding(encoding)
     if source.is_file():
         files = [source]
     elif source.is_dir():

@@ -181,9 +181,30 @@ def count_lines(path: Path) -> int:
     return lines + (last != b"\n")
 
 
+def text_encoding(encoding: str) -> str:
+    """``encoding`` checked to be a text encoding Python knows.
+
+    Raises:
+        DataError: naming ``data.encoding`` and some that exist.
+    """
+    import codecs
+
+    try:
+        known = codecs.lookup(encoding)._is_text_encoding  # rot13 or base64 are codecs, not text encodings.
+    except LookupError:
+        known = False
+    if not known:
+        raise DataError(
+            f"data.encoding: {encoding!r} is not a text encoding Python knows. Use one such as utf-8, latin-1, "
+            "cp1252 or utf-16."
+        )
+    return encoding
+
+
 @contextlib.contextmanager
 def _decoding(path: Path, encoding: str) -> Iterator[None]:
     """Names the file and the fix when its bytes are not ``encoding``."""
+    text_encoding(encoding)
     try:
         yield
     except UnicodeDecodeError as error:

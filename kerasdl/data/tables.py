@@ -162,6 +162,10 @@ def load_npz(path: str, test_fraction: float = 0.2, seed: int = 42) -> Dataset:
     for key in ("x_train", "y_train"):
         if key not in content:
             raise DataError(f"{file} has no array '{key}'. Found: {', '.join(sorted(content))}.")
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        if key in content and content[key].ndim == 0:
+            raise DataError(f"{file}: array '{key}' is a single number (0-d); kerasdl reads arrays of examples, "
+                            "one per row. Save it with its examples along the first axis.")
     names = [str(name) for name in content["class_names"]] if "class_names" in content else None
     for x_key, y_key in (("x_train", "y_train"), ("x_test", "y_test")):
         if x_key in content and y_key in content and len(content[x_key]) != len(content[y_key]):

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.data.dataset import Dataset, encode_labels, stratified_hold_out
-from kerasdl.data.files import TEXT_SUFFIXES, count_lines, package_file, scan_csv_rows
+from kerasdl.data.files import TEXT_SUFFIXES, count_lines, package_file, scan_csv_rows, text_encoding
 from kerasdl.data.records import CsvLines, Records
 from kerasdl.data.streaming import Files, TextReader
 from kerasdl.errors import DataError
@@ -219,6 +219,7 @@ def load_text_folder(
             the run with a message naming it.
     """
     return Files.from_class_folders(
-        path, test_path, test_fraction, seed, reader=TextReader(encoding), suffixes=TEXT_SUFFIXES, example="text",
+        path, test_path, test_fraction, seed, reader=TextReader(text_encoding(encoding)), suffixes=TEXT_SUFFIXES,
+        example="text",
         stratified=True, skip_corrupt=skip_corrupt,
     )

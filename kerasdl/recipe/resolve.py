@@ -39,6 +39,11 @@ class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key is a name, not a list or a mapping (a '?' key in YAML); write the key as a string",
+                    key_node.start_mark,
+                )
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -51,9 +56,27 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        # Python reads at most 4,300 digits (and a recipe's counts have a few).
+        digits = sum(character.isdigit() for character in node.value)
+        if digits > MAX_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {digits:,} digits; a recipe's numbers have at most {MAX_DIGITS}",
+                node.start_mark,
+            )
+        return super().construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
 # Values a recipe may hold, counting each use of a YAML alias anew: a
 # recipe is a few hundred; an "alias bomb" of a few lines is billions.
 MAX_VALUES = 100_000
+# How deep mappings and lists may nest (the shipped recipes: 4), how long
+# a recipe file may be (theirs: 2 KB) and how many digits an integer has.
+MAX_DEPTH = 20
+MAX_BYTES = 1_000_000
+MAX_DIGITS = 30
 
 
 _Loader.add_implicit_resolver(
@@ -77,7 +100,12 @@ def parse_yaml(text: str, source: str) -> Any:
         RecipeError: for invalid YAML, a key given twice, or aliases that
             expand beyond ``MAX_VALUES`` values.
     """
+    if len(text) > MAX_BYTES:
+        raise RecipeError(
+            f"{source}: {len(text):,} characters; a recipe has at most {MAX_BYTES:,}. Is this file a recipe?"
+        )
     try:
+        _check_depth(text, source)
         parsed = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -88,6 +116,23 @@ def parse_yaml(text: str, source: str) -> Any:
         raise RecipeError(f"{source}: not valid YAML: {error}") from None
     _count_values(parsed, source)
     return parsed
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuses mappings and lists nested deeper than ``MAX_DEPTH``, from the
+    parser's events (iterative), before the recursive composer meets them."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise RecipeError(
+                    f"{source}: line {mark.line + 1}, column {mark.column + 1}: mappings and lists nest more than "
+                    f"{MAX_DEPTH} deep; a recipe's sections nest a few levels. Remove the extra brackets."
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _count_values(parsed: Any, source: str) -> None:
@@ -207,7 +252,7 @@ class Checker:
     def fail(self, key: str, message: str) -> NoReturn:
         full = f"{self.prefix}{key}"
         # `--set model={...}` overrode every key under it too.
-        overridden = any(full == given or full.startswith(f"{given}.") for given in self.overridden)
+        overridden = any(full == given or full.startswith((f"{given}.", f"{given}[")) for given in self.overridden)
         raise RecipeError(f"{self.path}: {'--set ' if overridden else ''}{full} {message}")
 
     @staticmethod
@@ -387,14 +432,20 @@ def _resolve_optimizer(check: Checker, given: dict) -> dict:
     return resolved
 
 
-def _check_finite(check: Checker, values: Any, key: str = "") -> None:
-    """Refuses NaN and infinity anywhere in a recipe: every number a recipe
-    holds is meant to be finite (and NaN passes every range check)."""
+def _check_numbers(check: Checker, values: Any, key: str = "") -> None:
+    """Refuses NaN, infinity and integers beyond int64 anywhere in a recipe:
+    every number a recipe holds is meant to be finite (NaN passes every
+    range check) and to fit TensorFlow's integers (a builder's or a
+    loader's argument has no range of its own)."""
+    short = key.rsplit(".", 1)[-1]
     if isinstance(values, float) and not math.isfinite(values):
-        check.fail(key, f"must be a finite number. Received: {key.rsplit('.', 1)[-1]}={values}")
+        check.fail(key, f"must be a finite number. Received: {short}={values}")
+    if isinstance(values, int) and not isinstance(values, bool) and abs(values) > schema.MAX_INTEGER:
+        check.fail(key, f"is out of range: integers in a recipe fit in 64 bits (at most {schema.MAX_INTEGER:,}). "
+                        f"Received: {short}={values}")
     items = values.items() if isinstance(values, dict) else enumerate(values) if isinstance(values, list) else ()
     for name, value in items:
-        _check_finite(check, value, f"{key}[{name}]" if isinstance(name, int) else f"{key}.{name}".lstrip("."))
+        _check_numbers(check, value, f"{key}[{name}]" if isinstance(name, int) else f"{key}.{name}".lstrip("."))
 
 
 def _check_schedule(check: Checker, schedule: dict) -> None:
@@ -474,7 +525,7 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
             "and `evaluate --recipe`, not in a recipe that came with a model or run folder (those are flat). "
             f"Merge the base into this recipe. Received: base={values[schema.BASE]!r}",
         )
-    _check_finite(check, values)
+    _check_numbers(check, values)
     sections = list(schema.TOP_LEVEL) + list(schema.SECTIONS) + list(schema.READ_ELSEWHERE)
     check.unknown_keys("", values, sections, "a recipe section")
     for section in [*schema.SECTIONS, *schema.READ_ELSEWHERE]:

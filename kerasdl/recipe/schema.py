@@ -61,6 +61,13 @@ NAME_PATTERN = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"
 # and leave any real run room.
 MAX_EPOCHS = 100_000
 MAX_BATCH = 2**20
+# Examples, buffers and word counts: more than any disk holds.
+MAX_COUNT = 2**40
+# Seeds: NumPy's and TensorFlow's take 32 bits.
+MAX_SEED = 2**32 - 1
+# Any integer in a recipe (a builder's or a loader's argument too): what
+# TensorFlow's int64 holds.
+MAX_INTEGER = 2**63 - 1
 
 # data.cache: where decoded examples are kept for later epochs (true and
 # false, from older recipes, mean memory and none).
@@ -71,10 +78,10 @@ CACHES = ("auto", "memory", "disk", "none", True, False)
 SECTIONS: dict[str, dict[str, Field]] = {
     "data": {
         "dataset": Field(str, "fashion_mnist", "Dataset name from the catalogue (`kerasdl list`); the other keys of this section not listed here are that loader's arguments."),
-        "max_train_examples": Field(Optional[int], None, "Use only the first N training examples (quick runs, tests); null for all.", minimum=1),
-        "max_test_examples": Field(Optional[int], None, "Use only the first N test examples; null for all.", minimum=1),
+        "max_train_examples": Field(Optional[int], None, "Use only the first N training examples (quick runs, tests); null for all.", minimum=1, maximum=MAX_COUNT),
+        "max_test_examples": Field(Optional[int], None, "Use only the first N test examples; null for all.", minimum=1, maximum=MAX_COUNT),
         "classes": Field(Optional[typing.Sequence[int]], None, "Keep only these classes (indices into the dataset's classes), relabelled 0, 1, ... in this order; null for all."),
-        "shuffle_buffer": Field(Optional[int], None, "Shuffle buffer size in examples; null for the whole training set in memory, and for data streamed from files a fresh file order every epoch (plus a 2,048-example buffer behind a cache).", minimum=1),
+        "shuffle_buffer": Field(Optional[int], None, "Shuffle buffer size in examples; null for the whole training set in memory, and for data streamed from files a fresh file order every epoch (plus a 2,048-example buffer behind a cache).", minimum=1, maximum=MAX_COUNT),
         "cache": Field(typing.Union[bool, str], "auto", "Keep decoded examples for later epochs: memory, disk (a file in the run folder, removed when the run ends), none, or auto (memory for data loaded into memory, none for data streamed from files). true and false mean memory and none.", choices=CACHES),
         "service": Field(Optional[str], None, "A tf.data service dispatcher (grpc://host:port) whose workers do the training pipeline's reading and preprocessing; null to do it in this process."),
     },
@@ -95,7 +102,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "reduce_on_plateau": Field(EarlyStopping, False, "Lower a constant learning rate when the monitored value stops improving: false, true (x0.5 after 2 epochs without improvement of val_loss, or loss without validation; min_lr 1e-6), or a mapping of keras.callbacks.ReduceLROnPlateau arguments. Not with a learning-rate schedule."),
         "class_weight": Field(typing.Union[None, str, typing.Mapping[str, Any]], None, "Weigh a classifier's training loss by class: null (every example alike), balanced (each class's examples weigh examples / (classes x the class's examples), so every class counts the same in all), or a mapping of class name to weight (classes not named weigh 1). Validation and test scores stay unweighted."),
         "oversample": Field(bool, False, "Repeat the training examples of a classifier's smaller classes, drawn at random, until every class has as many as the largest (longer epochs; validation and test untouched). Not with class_weight, nor for TFRecord and TFDS data (read in their own order)."),
-        "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0),
+        "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0, maximum=MAX_SEED),
         "strategy": Field(str, "auto", "Distribution strategy: auto (TF_CONFIG set -> multi_worker; several GPUs, or several training.devices -> mirrored; else the default), default, one_device, mirrored, multi_worker.", choices=STRATEGIES),
         "devices": Field(Optional[typing.Sequence[str]], None, "Devices for one_device or mirrored, e.g. [/gpu:0, /gpu:1]; null for all GPUs. CPUs past /cpu:0 are logical devices split from the CPU."),
         "batch_scope": Field(str, "global", "What batch_size counts: global (the batch of one step, split across replicas) or per_replica (each replica's; the global batch is batch_size x replicas).", choices=BATCH_SCOPES),
@@ -117,7 +124,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "enabled": Field(bool, False, "Before training a text model, train Word2Vec (kerasdl's own) on its training texts (never the validation or test texts) and start the embedding from those vectors."),
         "epochs": Field(int, 10, "Word2Vec passes over the training texts.", minimum=1, maximum=MAX_EPOCHS),
         "window": Field(int, 5, "Largest distance between a word and a context word.", minimum=1, maximum=100),
-        "min_count": Field(int, 2, "Words seen fewer times keep a random vector.", minimum=1),
+        "min_count": Field(int, 2, "Words seen fewer times keep a random vector.", minimum=1, maximum=MAX_COUNT),
         "sample": Field(float, 1e-3, "Subsampling of frequent words (gensim's rule); 0 for none.", minimum=0.0),
         "num_negative_samples": Field(int, 5, "Noise words scored per pair.", minimum=1, maximum=100),
         "learning_rate": Field(float, 0.1, "Row-wise Adagrad's learning rate.", minimum=0.0, maximum=10.0),

@@ -20,6 +20,9 @@ from kerasdl.errors import RecipeError
 # weights, each with an optimizer's slots (Adam keeps two per weight), the
 # trained weights, model.keras, and the export's SavedModel and .keras copy.
 BYTES_PER_PARAMETER = 4 * (3 * 3 + 1 + 1 + 2)
+# What Linux file systems allow: bytes in one name, and in a whole path.
+MAX_NAME = 255
+MAX_PATH = 4095
 
 
 def writable_folder(path: str, key: str, source: str) -> Path:
@@ -39,6 +42,10 @@ def writable_folder(path: str, key: str, source: str) -> Path:
     if "\x00" in path or not path.strip():
         raise fail("is not a usable folder name (empty, or it holds a NUL byte).")
     folder = Path(path)
+    too_long = [part for part in folder.parts if len(part.encode()) > MAX_NAME]
+    if too_long or len(path.encode()) > MAX_PATH:
+        what = f"a name of {len(too_long[0].encode())} bytes" if too_long else f"{len(path.encode())} bytes"
+        raise fail(f"is {what}; file systems allow {MAX_NAME} bytes a name and {MAX_PATH} a path. Choose a shorter one.")
     existing = _existing_ancestor(folder)
     if existing != folder and (existing / folder.relative_to(existing).parts[0]).is_symlink():
         raise fail(f"{existing / folder.relative_to(existing).parts[0]} is a broken symbolic link.")

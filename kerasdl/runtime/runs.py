@@ -159,6 +159,7 @@ def workspace(
         if unfinished is not None:
             folder, lock = unfinished, Lock(unfinished)  # Before anything is read: a live run is refused.
             log(f"Resuming unfinished run {unfinished} {_resume_point(unfinished, resumed_from)}.")
+            drop_torn_row(unfinished)
             if not (unfinished / PROGRESS).exists():  # Training goes on from the checkpoint's epoch.
                 checkpointed = any((unfinished / BACKUP).glob("**/training_metadata.json*"))
                 epochs = checkpoint_epochs(unfinished) if checkpointed else 0
@@ -340,12 +341,29 @@ def save_model(folder: Path, model: Any, assets: dict[str, str]) -> None:
 
 
 def read_history(folder: Path) -> dict[str, list[float]]:
-    """The per-epoch history that CSVLogger wrote (across resumes)."""
+    """The per-epoch history that CSVLogger wrote (across resumes).
+
+    A last row without its line end was torn by a kill and is left out
+    (the epoch is redone on resume).
+
+    Raises:
+        DataError: naming the file and line, for a row that is not numbers
+            (a file kerasdl did not write).
+    """
     path = folder / HISTORY
     if not path.is_file():
         return {}
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    text = path.read_text(errors="replace")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines = lines[:-1]  # Torn by a kill mid-row.
+    rows = list(csv.DictReader(lines))
+    for number, row in enumerate(rows, start=2):
+        if None in row or any(value is None or not _is_number(value) for value in row.values()):
+            raise DataError(
+                f"{path}: line {number} is not a row of numbers under the header ({', '.join(rows[0])}). "
+                "kerasdl writes this file: restore it, or start the run over with --fresh."
+            )
     if rows and "epoch" in rows[0]:
         # An epoch redone after a kill between its row and its checkpoint
         # has two rows: the later one is the epoch that counted.
@@ -354,6 +372,27 @@ def read_history(folder: Path) -> dict[str, list[float]]:
     # CSVLogger writes "NA" in the val_ columns of a run without validation.
     history = {key: [float(row[key]) for row in rows if row[key] not in ("", "NA")] for key in keys}
     return {key: values for key, values in history.items() if values or not rows}
+
+
+def _is_number(value: str) -> bool:
+    if value in ("", "NA"):
+        return True
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def drop_torn_row(folder: Path) -> None:
+    """Cuts a last history row that a kill tore (no line end), so the rows
+    a resumed run appends start on a line of their own."""
+    path = folder / HISTORY
+    if not path.is_file():
+        return
+    text = path.read_text(errors="replace")
+    if text and not text.endswith("\n"):
+        write_text_atomically(path, text[: text.rfind("\n") + 1])
 
 
 def plot_learning_curves(folder: Path) -> Optional[Path]:
