@@ -38,6 +38,22 @@ def write_folder(root, per_class=12, size=(10, 12), mode="L", suffix=".png"):
     return index
 
 
+def add_mac_litter(root) -> int:
+    """What a folder copied from a Mac (or unzipped from a Mac zip) and
+    opened on Windows holds beside the photos: AppleDouble ``._`` files
+    (not images: a 4-byte magic and metadata), ``.DS_Store``,
+    ``__MACOSX/``, ``Thumbs.db``, ``desktop.ini``. Returns how many."""
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(64)
+    litter = [root / ".DS_Store", root / "__MACOSX" / CLASSES[0] / "._000.png", root / "Thumbs.db"]
+    for name in CLASSES:
+        litter += [root / name / "._000.png", root / name / ".DS_Store", root / name / "desktop.ini",
+                   root / name / "Thumbs.db"]
+    for path in litter:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(apple_double)
+    return 3 + 4 * len(CLASSES)  # At the top: .DS_Store, Thumbs.db and __MACOSX/ (one folder).
+
+
 def levels(batches) -> list[int]:
     """The files an epoch of ``(images, labels)`` batches read, by grey level."""
     return [int(round(float(image.mean()) / 3)) for batch, _ in batches for image in batch.numpy()]
@@ -214,9 +230,13 @@ def test_an_image_folder_streams_through_run_evaluate_and_export(workdir):
 
     write_folder(workdir / "images", per_class=12, mode="RGB", suffix=".jpg")
     Image.new("L", (31, 17), color=200).save(workdir / "images" / "ants" / "grey.png")  # Mixed sizes and modes.
+    litter = add_mac_litter(workdir / "images")
     recipe = _folder_recipe(workdir, "cache: disk")
     result = run_cli_here("run", recipe, "--json", "--quiet", cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
+    # The Mac's files are never examples or classes: one line counts them, and nothing else names them.
+    assert f"Ignored {litter} system files and folders" in result.stderr
+    assert "._000" not in result.stderr and "DS_Store" not in result.stderr.replace("(.DS_Store,", "")
     summary = json.loads(result.stdout)
     assert summary["test"]["accuracy"] >= 0 and summary["skipped_corrupt"] == 0 and summary["epochs"] == 2
     assert summary["export_max_difference"] <= 1e-4
@@ -237,11 +257,11 @@ def test_a_corrupt_image_stops_the_run_naming_it_and_leaves_nothing(workdir):
     assert result.returncode == 2, result.stderr[-3000:]  # Bad input (docs/runs.md#exit-codes).
     assert f"{bad} cannot be decoded (Invalid PNG" in result.stderr and "data.skip_corrupt: true" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (workdir / "runs").exists() or not any((workdir / "runs").rglob("*.yaml"))
-    assert not (workdir / "saved_models").exists()
+    assert sorted(path.name for path in workdir.iterdir()) == ["folder.yaml", "images"]  # No runs/, no saved_models/.
+    add_mac_litter(workdir / "images")
     skipped = run_cli_here("run", _folder_recipe(workdir, "skip_corrupt: true"), "--json", "--quiet", cwd=workdir)
     assert skipped.returncode == 0, skipped.stderr[-3000:]
-    assert json.loads(skipped.stdout)["skipped_corrupt"] == 1
+    assert json.loads(skipped.stdout)["skipped_corrupt"] == 1  # The truncated PNG alone, not the Mac's files.
     assert "Skipped 1 examples that cannot be decoded" in skipped.stderr
 
 

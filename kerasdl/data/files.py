@@ -55,6 +55,17 @@ def package_file(package: str, relative: str, wheel: str, what: str, sha256: str
     return path
 
 
+# What file managers and archivers leave beside a user's files, which a file
+# manager does not show: never an example or a class. Names starting with
+# '.' (.DS_Store, macOS's AppleDouble ._IMG_001.jpg, .git), and these.
+LITTER = ("__macosx", "thumbs.db", "ehthumbs.db", "desktop.ini")
+
+
+def is_litter(name: str) -> bool:
+    """Whether a file or folder name is system litter (see ``LITTER``)."""
+    return name.startswith(".") or name.lower() in LITTER
+
+
 def list_class_folders(
     folder: Path, suffixes: Sequence[str], example: str, class_names: Optional[Sequence[str]] = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -68,8 +79,9 @@ def list_class_folders(
             sub-folders, sorted, by default.
 
     Returns:
-        ``(paths, labels, class_names, others)``: paths sorted within each
-        class, and the files left out for their extension.
+        ``(paths, labels, class_names, others, ignored)``: paths sorted
+        within each class, the files left out for their extension, and the
+        count of litter files and folders left out (``is_litter``).
 
     Raises:
         DataError: naming the folder without class folders, or the class
@@ -79,14 +91,18 @@ def list_class_folders(
         raise DataError(
             f"{example.capitalize()} folder not found: {folder}. Set `data.path` to a folder with one sub-folder per class."
         )
-    names = list(class_names or sorted(entry.name for entry in os.scandir(folder) if entry.is_dir()))
+    top = list(os.scandir(folder))
+    ignored = sum(is_litter(entry.name) for entry in top)
+    names = list(class_names or sorted(entry.name for entry in top if entry.is_dir() and not is_litter(entry.name)))
     if not names:
         raise DataError(f"{folder} has no class sub-folders; expected {folder}/<class>/<{example}>{suffixes[0]}.")
     paths, labels, others = [], [], []
     for label, name in enumerate(names):
         if not (folder / name).is_dir():
             raise DataError(f"{folder / name} is missing: every class ({', '.join(names)}) needs a folder of {example}s.")
-        files = sorted(entry.path for entry in os.scandir(folder / name) if entry.is_file())
+        entries = list(os.scandir(folder / name))
+        ignored += sum(is_litter(entry.name) for entry in entries)
+        files = sorted(entry.path for entry in entries if entry.is_file() and not is_litter(entry.name))
         kept = [file for file in files if Path(file).suffix.lower() in suffixes]
         others += [file for file in files if Path(file).suffix.lower() not in suffixes]
         if not kept:
@@ -96,7 +112,7 @@ def list_class_folders(
             )
         paths += kept
         labels += [label] * len(kept)
-    return np.array(paths), np.array(labels, dtype=np.int64), names, others
+    return np.array(paths), np.array(labels, dtype=np.int64), names, others, ignored
 
 
 def read_csv_rows(

@@ -343,16 +343,19 @@ class Files(Streamed):
         seeded ``test_fraction`` of the files, stratified by class if
         asked), listed without opening them; files with other suffixes are
         left out and noted."""
-        paths, labels, names, others = list_class_folders(Path(path).expanduser(), suffixes, example)
+        paths, labels, names, others, ignored = list_class_folders(Path(path).expanduser(), suffixes, example)
         if test_path:
-            test_paths, test_labels, _, test_others = list_class_folders(
+            test_paths, test_labels, _, test_others, test_ignored = list_class_folders(
                 Path(test_path).expanduser(), suffixes, example, names)
-            others += test_others
+            others, ignored = others + test_others, ignored + test_ignored
         else:
             split = stratified_hold_out if stratified else hold_out
             paths, labels, test_paths, test_labels = split(paths, labels, test_fraction, seed)
         notes = [f"Left out {len(others)} files that are not {example}s ({', '.join(suffixes)}), e.g. {others[0]}."
                  ] if others else []
+        if ignored:
+            notes.append(f"Ignored {ignored} system files and folders (.DS_Store, ._* AppleDouble, __MACOSX, "
+                         "Thumbs.db, desktop.ini, other dot-files).")
         return cls(
             paths, labels, test_paths, test_labels, names, f"{example}s in {path}",
             skip_corrupt=skip_corrupt, notes=notes, reader=reader,

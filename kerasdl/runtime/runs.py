@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from kerasdl.errors import DataError, RunBusy
+from kerasdl.errors import DataError, InputError, RecipeError, RunBusy
 from kerasdl.runtime import faults
 
 RECIPE = "recipe.yaml"
@@ -166,17 +166,20 @@ def workspace(
                 if epochs is not None:  # (Unreadable metadata: the checkpoint's own message follows.)
                     trim_history(unfinished, epochs)
         else:
+            made = [path for path in (Path(training["runs_dir"]), Path(training["runs_dir"]) / recipe.name)
+                    if not path.exists()]
             folder, lock = create(training["runs_dir"], recipe.name, recipe_yaml)
             log(f"Run folder: {folder}")
         try:
             yield folder, resumed_from
-        except DataError:
-            # Bad data found while reading it: a run that finished no epoch
-            # holds nothing worth keeping (nor resuming).
+        except (DataError, RecipeError, InputError):
+            # Bad input found while reading the data: a run that finished no
+            # epoch holds nothing worth keeping (nor resuming).
             if checkpointed_epoch(folder) == 0 and not (folder / PROGRESS).exists():
                 shutil.rmtree(folder, ignore_errors=True)
-                with contextlib.suppress(OSError):  # Its recipe's folder too, if it was the only run.
-                    folder.parent.rmdir()
+                for parent in (folder.parent, *reversed(made if unfinished is None else [])):
+                    with contextlib.suppress(OSError):  # The folders it made for it, if left empty.
+                        parent.rmdir()
             raise
         finally:
             lock.release()
