@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,6 +52,28 @@ def _hidden(folder):
 
 
 # -- Resume from any stage ----------------------------------------------------
+
+
+def test_a_history_row_torn_by_the_kill_is_dropped_on_resume(workdir):
+    """A kill -9 as the first epoch ends, in CSVLogger's write of its row and
+    before its checkpoint: the row is cut mid-line and there is no
+    checkpoint. The rerun resumes from epoch 0 (it reads the history before
+    taking the lock, and read a torn row as numbers), and the rows it
+    appends start on their own line (``runs.trim_history`` drops the torn one)."""
+    command = _command("training.epochs=2")
+    killed = _run(command, workdir, fault="epoch:2")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (folder,) = (workdir / "runs" / "cnn").iterdir()
+    shutil.rmtree(folder / runs.BACKUP)  # The first epoch's checkpoint was not written yet.
+    history = folder / runs.HISTORY
+    header, row = history.read_text().splitlines()
+    history.write_text(f"{header}\n{row[: len(row) // 2]}")
+    done = _run(command, workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"Resuming unfinished run {folder.relative_to(workdir)} after epoch 0" in done.stderr
+    rows = history.read_text().splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1"] and all(len(row.split(",")) == len(rows[0].split(","))
+                                                                          for row in rows)
 
 
 def _kill_at_each(workdir, stages):

@@ -159,7 +159,6 @@ def workspace(
         if unfinished is not None:
             folder, lock = unfinished, Lock(unfinished)  # Before anything is read: a live run is refused.
             log(f"Resuming unfinished run {unfinished} {_resume_point(unfinished, resumed_from)}.")
-            drop_torn_row(unfinished)
             if not (unfinished / PROGRESS).exists():  # Training goes on from the checkpoint's epoch.
                 checkpointed = any((unfinished / BACKUP).glob("**/training_metadata.json*"))
                 epochs = checkpoint_epochs(unfinished) if checkpointed else 0
@@ -385,17 +384,6 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def drop_torn_row(folder: Path) -> None:
-    """Cuts a last history row that a kill tore (no line end), so the rows
-    a resumed run appends start on a line of their own."""
-    path = folder / HISTORY
-    if not path.is_file():
-        return
-    text = path.read_text(errors="replace")
-    if text and not text.endswith("\n"):
-        write_text_atomically(path, text[: text.rfind("\n") + 1])
 
 
 def plot_learning_curves(folder: Path) -> Optional[Path]:
