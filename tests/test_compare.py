@@ -1,6 +1,7 @@
 """`kerasdl compare A.yaml B.yaml --seeds N` (issue 22): paired seeds, the
 paired difference's statistics, reuse of finished runs, bad input."""
 
+import itertools
 import json
 
 import numpy as np
@@ -22,8 +23,14 @@ def test_paired_statistics():
     assert statistics["mean_difference"] == pytest.approx(0.0075)
     assert statistics["median_difference"] == pytest.approx(0.005)
     assert (statistics["first_wins"], statistics["second_wins"], statistics["ties"]) == (2, 1, 1)
-    low, high = statistics["interval_95"]
-    assert -0.01 <= low < 0.0075 < high <= 0.03  # The resampled means lie between the extreme differences.
+    # The bootstrap's 95% interval: the 2.5th and 97.5th percentiles of the
+    # means of all 4**4 equally likely resamples, computed exactly here; the
+    # means step by 0.0025, so the 10,000 drawn resamples land on the same
+    # steps (the extremes, -0.01 and 0.03, or a 90% interval's 0.02 would not).
+    resampled = [np.mean([(first - second)[index] for index in draw]) for draw in itertools.product(range(4), repeat=4)]
+    exact = np.percentile(resampled, 2.5), np.percentile(resampled, 97.5)
+    assert exact == pytest.approx((-0.005, 0.0225))
+    assert statistics["interval_95"] == pytest.approx(exact, abs=0.00125)
     assert paired_statistics(first, second, lower_is_better=False) == statistics  # Seeded: a rerun says the same.
     # For a loss, lower wins.
     assert paired_statistics(first, second, lower_is_better=True)["first_wins"] == 1

@@ -355,36 +355,67 @@ def test_output_folders_are_checked_before_any_data_is_read(workdir, setting, me
     assert sorted(path.name for path in workdir.iterdir()) == ["taken"]
 
 
-def test_the_disk_space_a_run_needs_is_estimated(tmp_path):
-    said = []
-    needed = preflight_check_space(tmp_path, 10**15, said.append)
-    from kerasdl.runtime.preflight import BYTES_PER_PARAMETER
-
-    assert BYTES_PER_PARAMETER == 52  # 4 bytes x (3 weight files with Adam's 2 slots + 4 copies)
-    assert needed == 10**15 * BYTES_PER_PARAMETER and "Warning" in said[0] and "MiB free" in said[0]
-    said.clear()
-    preflight_check_space(tmp_path, 10, said.append)
-    assert said == []
+def _wide_dense():
+    """``kerasdl run`` of dense.yaml with 407,050 parameters, on a few examples."""
+    return [sys.executable, "-m", "kerasdl", "run", str(ROOT / "recipes" / "dense.yaml"), "--json", "--quiet", *_sets([
+        "data.max_train_examples=600", "data.max_test_examples=200", "training.epochs=2", "model.units=[512]"])]
 
 
-def preflight_check_space(folder, parameters, log):
+def test_the_disk_space_a_run_needs_is_estimated_from_what_a_run_writes(workdir):
+    """The estimate against the bytes a real run has on disk at its peak
+    (killed after its export, before metrics.json ends it and removes the
+    checkpoints), for a model large enough that the fixed files (logs,
+    graphs) are a small part."""
     from kerasdl.runtime import preflight
 
-    return preflight.check_space([str(folder / "runs")], parameters, log)
+    command = _wide_dense()
+    killed = _run(command, workdir, fault="report")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    written = sum(path.stat().st_size for path in workdir.rglob("*") if path.is_file())
+    (model_file,) = workdir.glob("runs/dense/*/model.keras")
+    parameters = keras.saving.load_model(model_file).count_params()
+    assert parameters > 400_000
+    said = []
+    needed = preflight.check_space([str(workdir / "runs")], parameters, said.append)
+    assert written - 2**20 <= needed <= 1.5 * written, (needed, written)  # Fixed files: under 1 MiB.
+    assert said == []  # This disk has room.
+    preflight.check_space([str(workdir / "runs")], 10**15, said.append)
+    assert "Warning" in said[0] and "MiB free" in said[0]
 
 
-def test_a_full_disk_gets_one_message_and_exit_1(monkeypatch, workdir):
-    from kerasdl.tasks import loop
+def test_a_file_the_disk_will_not_take_gets_one_message_exit_1_and_the_rerun_resumes(workdir):
+    """A real run in a process whose files may grow to 500 kB
+    (RLIMIT_FSIZE: what a full disk does to the first large write, the
+    epoch's checkpoint): one message, exit 1, and the advice is true."""
+    import resource
 
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "runs/cnn/x/backup/epoch-00002.weights.h5")
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (500_000, 500_000))
 
-    monkeypatch.setattr(loop, "run", full)
-    result = CliRunner().invoke(main, ["run", DENSE])
-    assert result.exit_code == FAILED
-    assert "No space left on device: runs/cnn/x/backup" in result.output and "rerun" in result.output
-    debug = CliRunner().invoke(main, ["--debug", "run", DENSE])
-    assert isinstance(debug.exception, OSError)  # --debug: the error itself, for its traceback.
+    command = _wide_dense()
+    env = {key: value for key, value in os.environ.items() if key != faults.VARIABLE}
+    failed = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, env=env,
+                            preexec_fn=small_files)
+    assert failed.returncode == FAILED, failed.stderr[-2000:]
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: File too large. Free space or fix the folder, then rerun the same command: the run "
+                      "resumes where it stopped."], failed.stderr[-2000:]
+    assert "Traceback" not in failed.stderr
+    (folder,) = (workdir / "runs" / "dense").iterdir()
+    done = _run(command, workdir)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Resuming unfinished run {folder.relative_to(workdir)}" in done.stderr
+    assert json.loads(done.stdout)["run_dir"] == str(folder.relative_to(workdir))
+
+
+@pytest.mark.parametrize("how", [["--debug"], "KERASDL_DEBUG"])
+def test_debug_shows_the_error_itself(workdir, how):
+    """--debug (or KERASDL_DEBUG=1) lets the error through, for its traceback."""
+    arguments, env = (how, {}) if isinstance(how, list) else ([], {how: "1"})
+    result = CliRunner().invoke(main, [*arguments, "run", "missing.yaml"], env=env)
+    assert isinstance(result.exception, RecipeError) and "missing.yaml: no such recipe file" in str(result.exception)
+    plain = CliRunner().invoke(main, ["run", "missing.yaml"], env={"KERASDL_DEBUG": ""})
+    assert plain.exit_code == BAD_INPUT and isinstance(plain.exception, SystemExit)
 
 
 # -- The recipe ------------------------------------------------------------------

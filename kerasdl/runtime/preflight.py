@@ -16,10 +16,13 @@ from typing import Any, Callable, Iterable, Optional
 
 from kerasdl.errors import RecipeError
 
-# Bytes on disk per model parameter: two checkpoints and the best epoch's
-# weights, each with an optimizer's slots (Adam keeps two per weight), the
-# trained weights, model.keras, and the export's SavedModel and .keras copy.
-BYTES_PER_PARAMETER = 4 * (3 * 3 + 1 + 1 + 2)
+# Bytes on disk per model parameter at a run's peak (after its export, before
+# metrics.json: measured by tests/test_faults.py), each file with the Adam
+# optimizer's two slots beside the weight where it has them: the last two
+# epochs' checkpoints and the last two best epochs' weights (4 x 3), the
+# trained weights (3), model.keras (3), and the export's variables (2) and
+# its model.keras (3): 23 float32 values.
+BYTES_PER_PARAMETER = 4 * (4 * 3 + 3 + 3 + 2 + 3)
 # What Linux file systems allow: bytes in one name, and in a whole path.
 MAX_NAME = 255
 MAX_PATH = 4095
