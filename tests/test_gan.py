@@ -257,10 +257,22 @@ def test_mode_seeking_pairs_a_batch_and_rewards_images_as_far_apart_as_their_noi
 
 
 def test_fit_with_mode_seeking_trains_a_conditional_gan(small_fashion):
-    gan = _tiny_gan(conditional=True, mode_seeking=1.0)
-    history = gan.fit(small_fashion.x_train[:256], small_fashion.y_train[:256], batch_size=64, epochs=1, verbose=0)
-    assert np.isfinite(history.history["g_loss"][0])
-    assert int(gan.generator_optimizer.iterations) == 4
+    """The same first step from the same weights, noise and batch (paired
+    as mode seeking pairs it), with the term at weight 1 and at a weight too
+    small to count: the discriminators end the same (the term is the
+    generator's), the generators do not."""
+    def stepped(mode_seeking):
+        keras.utils.set_random_seed(0)
+        gan = _tiny_gan(conditional=True, mode_seeking=mode_seeking)
+        history = gan.fit(small_fashion.x_train[:64], small_fashion.y_train[:64], batch_size=64, epochs=1, verbose=0,
+                          shuffle=False)
+        assert np.isfinite(history.history["g_loss"][0]) and int(gan.generator_optimizer.iterations) == 1
+        return ([w.numpy() for w in gan.discriminator.trainable_weights],
+                [w.numpy() for w in gan.generator.trainable_weights])
+
+    (discriminator, generator), (plain_discriminator, plain_generator) = stepped(1.0), stepped(1e-12)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(discriminator, plain_discriminator))
+    assert max(float(np.abs(a - b).max()) for a, b in zip(generator, plain_generator)) > 1e-5
 
 
 def test_a_conditional_gan_needs_its_class_count():

@@ -104,18 +104,28 @@ def test_early_stopping_and_the_best_epoch_survive_a_kill(tmp_path):
         np.testing.assert_array_equal(kept, expected)
 
 
-def test_a_run_reports_and_exports_its_best_epoch(workdir):
+def test_a_run_reports_evaluates_and_exports_its_best_epoch(workdir):
+    """At a high rate the validation loss rises after epoch 4 of 5: the
+    export holds epoch 4's weights (its validation loss is epoch 4's, not
+    epoch 5's) and the reported test scores are the export's."""
     from kerasdl.runtime import runs as run_folders
     from kerasdl.tasks import loop
 
     recipe = load_recipe(DENSE, [
-        "data.max_train_examples=512", "data.max_test_examples=64", "training.epochs=4", "export.enabled=false",
-        "optimizer.learning_rate=0.003",
+        "data.max_train_examples=512", "data.max_test_examples=64", "training.epochs=5", "optimizer.learning_rate=0.03",
     ])
     summary = loop.run(recipe, verbose=0, log=lambda line: None)
-    history = run_folders.read_history(workdir / summary["run_dir"])
-    best = int(np.argmin(history["val_loss"])) + 1
-    assert summary["best_epoch"] == best
+    losses = run_folders.read_history(workdir / summary["run_dir"])["val_loss"]
+    best = int(np.argmin(losses)) + 1
+    assert summary["best_epoch"] == best and best < len(losses)  # Else the test could not tell best from last.
+    exported = keras.saving.load_model(workdir / summary["export_path"] / "assets.extra" / "model.keras")
+    task = loop.prepared(recipe, log=lambda line: None)  # The same seed: the same validation split.
+    exported.compile(**task.loss_and_metrics())
+    scored = exported.evaluate(task.validation_data, verbose=0, return_dict=True)
+    assert scored["loss"] == pytest.approx(losses[best - 1], rel=1e-5)
+    assert scored["loss"] != pytest.approx(losses[-1], rel=1e-3)
+    test = exported.evaluate(task.test_data, verbose=0, return_dict=True)
+    assert summary["test"]["accuracy"] == pytest.approx(test["accuracy"], abs=1e-6)
 
 
 # -- Label smoothing (issue 23) -------------------------------------------------------
