@@ -238,7 +238,9 @@ def test_an_image_folder_streams_through_run_evaluate_and_export(workdir):
     assert f"Ignored {litter} system files and folders" in result.stderr
     assert "._000" not in result.stderr and "DS_Store" not in result.stderr.replace("(.DS_Store,", "")
     summary = json.loads(result.stdout)
-    assert summary["test"]["accuracy"] >= 0 and summary["skipped_corrupt"] == 0 and summary["epochs"] == 2
+    matrix = np.array(summary["classifier"]["confusion_matrix"])  # Every test file scored, the accuracy its diagonal.
+    assert matrix.sum() == round(37 * 0.25) and summary["test"]["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert summary["skipped_corrupt"] == 0 and summary["epochs"] == 2
     assert summary["export_max_difference"] <= 1e-4
     assert not (workdir / summary["run_dir"] / "cache").exists()  # The disk cache goes with the run's end.
     # The folder is named by the user's recipe: the model's own names a path (artifacts/trust.py).
@@ -426,7 +428,9 @@ def test_a_tfds_dataset_of_images_of_many_sizes_trains_and_exports(workdir):
             loop.create(load_recipe(str(recipe), ["data.image_size=null"]), log=lambda line: None)
         summary = loop.run(load_recipe(str(recipe)), verbose=0, log=lambda line: None)
     assert summary["dataset"] == "TFDS tf_flowers" and summary["epochs"] == 2
-    assert summary["export_max_difference"] <= 1e-4 and summary["test"]["accuracy"] >= 0
+    matrix = np.array(summary["classifier"]["confusion_matrix"])  # The 24 mock test images, each scored once.
+    assert summary["export_max_difference"] <= 1e-4 and matrix.sum() == 24
+    assert summary["test"]["accuracy"] == pytest.approx(np.trace(matrix) / 24)
 
 
 def test_a_csv_table_streams_line_by_line_through_a_run(workdir):
