@@ -113,7 +113,8 @@ def _call(function: Callable[[], Any]) -> Any:
             raise
         raise _os_error(error, context) from None
     except KeyboardInterrupt:
-        click.echo("Interrupted. Rerun the same command to resume where it stopped.", err=True)
+        resumes = context is not None and context.info_name in _RESUMING
+        click.echo("Interrupted." + (" Rerun the same command to resume where it stopped." if resumes else ""), err=True)
         sys.exit(INTERRUPTED)
 
 
