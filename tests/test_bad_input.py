@@ -70,6 +70,13 @@ def test_an_encoding_python_does_not_know(workdir):
             says="data.encoding: 'klingon' is not a text encoding Python knows")
 
 
+def test_a_csv_field_beyond_the_readers_limit(workdir):
+    (workdir / "huge.csv").write_text('t,y\n"' + "x" * (17 * 2**20) + '",a\n')
+    refused(workdir, "run", str(ROOT / "recipes" / "lstm.yaml"), "--dry-run", "--set",
+            "data={dataset: text_csv, path: huge.csv, text_column: t, label_column: y}",
+            says="huge.csv: Python's CSV reader cannot read it (field larger than field limit")
+
+
 def test_an_npz_of_single_numbers(workdir):
     np.savez(workdir / "zero.npz", x_train=np.array(1.0), y_train=np.array(2))
     refused(workdir, "run", DENSE, "--dry-run", "--set", "data={dataset: npz, path: zero.npz}",

@@ -48,7 +48,7 @@ def test_fresh_starts_a_new_folder_beside_an_unfinished_run(workdir):
 def test_ctrl_c_exits_130_with_advice_that_holds(workdir):
     """SIGINT once the first epoch is checkpointed: exit 130, the advice,
     and the folder holds what the rerun resumes from."""
-    command = [sys.executable, "-m", "kerasdl", "run", DENSE, "--quiet", "--set", "data.max_train_examples=20000",
+    command = [sys.executable, "-m", "kerasdl", "run", DENSE, "--quiet", "--set", "data.max_train_examples=4000",
                "--set", "data.max_test_examples=64", "--set", "training.epochs=50", "--set", "export.enabled=false"]
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300

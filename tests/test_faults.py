@@ -54,27 +54,33 @@ def _hidden(folder):
 # -- Resume from any stage ----------------------------------------------------
 
 
-def test_a_history_row_torn_by_the_kill_is_dropped_on_resume(workdir):
-    """A kill -9 as the first epoch ends, in CSVLogger's write of its row and
-    before its checkpoint: the row is cut mid-line and there is no
-    checkpoint. The rerun resumes from epoch 0 (it reads the history before
-    taking the lock, and read a torn row as numbers), and the rows it
-    appends start on their own line (``runs.trim_history`` drops the torn one)."""
-    command = _command("training.epochs=2")
-    killed = _run(command, workdir, fault="epoch:2")
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    (folder,) = (workdir / "runs" / "cnn").iterdir()
-    shutil.rmtree(folder / runs.BACKUP)  # The first epoch's checkpoint was not written yet.
-    history = folder / runs.HISTORY
-    header, row = history.read_text().splitlines()
-    history.write_text(f"{header}\n{row[: len(row) // 2]}")
-    done = _run(command, workdir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert f"Resuming unfinished run {folder.relative_to(workdir)} after epoch 0" in done.stderr
-    rows = history.read_text().splitlines()
-    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1"] and all(len(row.split(",")) == len(rows[0].split(","))
-                                                                          for row in rows)
+def test_a_row_torn_in_its_epoch_number_is_trimmed_not_joined(tmp_path):
+    """Killed writing epoch 12's row after its first character, checkpoint at
+    epoch 12: "1" would read as epoch 1 and the next row would join it."""
+    (tmp_path / runs.HISTORY).write_text("epoch,loss\n" + "".join(f"{epoch},0.5\n" for epoch in range(12)) + "1")
+    runs.trim_history(tmp_path, 12)
+    assert (tmp_path / runs.HISTORY).read_text() == "epoch,loss\n" + "".join(f"{epoch},0.5\n" for epoch in range(12))
 
+
+def test_a_history_row_torn_by_the_kill_is_dropped_on_resume(workdir):
+    """What a kill -9 as the first epoch ends leaves, in CSVLogger's write of
+    its row and before its checkpoint: the run folder with its recipe, the
+    row cut mid-line, no checkpoint. The rerun resumes it from epoch 0 (it
+    reads the history before taking the lock: a torn row read as numbers
+    stopped it), and the rows it appends start on their own line
+    (``runs.trim_history`` drops the torn one)."""
+    settings = [*TINY, "training.epochs=2", "export.enabled=false"]
+    folder = workdir / "runs" / "cnn" / "20260101-000000"
+    folder.mkdir(parents=True)
+    (folder / runs.RECIPE).write_text(load_recipe(CNN, settings).to_yaml())
+    header = "epoch,accuracy,loss,seconds,val_accuracy,val_loss"  # As CSVLogger writes it.
+    (folder / runs.HISTORY).write_text(f"{header}\n0,0.41,1.6")
+    done = CliRunner().invoke(main, ["run", CNN, "--json", "--quiet", *_sets(settings)])
+    assert done.exit_code == 0, done.output[-3000:]
+    assert f"Resuming unfinished run {folder.relative_to(workdir)} after epoch 0" in done.stderr
+    rows = (folder / runs.HISTORY).read_text().splitlines()
+    assert [row.split(",")[rows[0].split(",").index("epoch")] for row in rows[1:]] == ["0", "1"]
+    assert all(len(row.split(",")) == len(rows[0].split(",")) for row in rows)
 
 def _kill_at_each(workdir, stages):
     """Runs the tiny CNN recipe, killed (SIGKILL) at each of ``stages`` in
@@ -361,16 +367,24 @@ def _wide_dense():
         "data.max_train_examples=600", "data.max_test_examples=200", "training.epochs=2", "model.units=[512]"])]
 
 
-def test_the_disk_space_a_run_needs_is_estimated_from_what_a_run_writes(workdir):
+class _Stopped(Exception):
+    """Raised at a fault point in place of the kill, in this process."""
+
+
+def test_the_disk_space_a_run_needs_is_estimated_from_what_a_run_writes(workdir, monkeypatch):
     """The estimate against the bytes a real run has on disk at its peak
-    (killed after its export, before metrics.json ends it and removes the
+    (stopped after its export, before metrics.json ends it and removes the
     checkpoints), for a model large enough that the fixed files (logs,
     graphs) are a small part."""
     from kerasdl.runtime import preflight
 
-    command = _wide_dense()
-    killed = _run(command, workdir, fault="report")
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    def stop_at_report(name):
+        if name == "report":
+            raise _Stopped
+
+    monkeypatch.setattr(faults, "point", stop_at_report)
+    stopped = CliRunner().invoke(main, _wide_dense()[3:])
+    assert isinstance(stopped.exception, _Stopped), stopped.output[-2000:]
     written = sum(path.stat().st_size for path in workdir.rglob("*") if path.is_file())
     (model_file,) = workdir.glob("runs/dense/*/model.keras")
     parameters = keras.saving.load_model(model_file).count_params()
@@ -402,10 +416,10 @@ def test_a_file_the_disk_will_not_take_gets_one_message_exit_1_and_the_rerun_res
                       "resumes where it stopped."], failed.stderr[-2000:]
     assert "Traceback" not in failed.stderr
     (folder,) = (workdir / "runs" / "dense").iterdir()
-    done = _run(command, workdir)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = CliRunner().invoke(main, command[3:])  # Without the limit, in this process.
+    assert done.exit_code == 0, done.output[-2000:]
     assert f"Resuming unfinished run {folder.relative_to(workdir)}" in done.stderr
-    assert json.loads(done.stdout)["run_dir"] == str(folder.relative_to(workdir))
+    assert json.loads(done.stdout)["run_dir"] == str(folder.relative_to(workdir))  # Resumed in its folder.
 
 
 @pytest.mark.parametrize("how", [["--debug"], "KERASDL_DEBUG"])

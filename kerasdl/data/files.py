@@ -219,7 +219,8 @@ def text_encoding(encoding: str) -> str:
 
 @contextlib.contextmanager
 def _decoding(path: Path, encoding: str) -> Iterator[None]:
-    """Names the file and the fix when its bytes are not ``encoding``."""
+    """Names the file and the fix when its bytes are not ``encoding``, or
+    are not CSV that Python's reader reads."""
     text_encoding(encoding)
     try:
         yield
@@ -228,3 +229,5 @@ def _decoding(path: Path, encoding: str) -> Iterator[None]:
             f"{path} is not {encoding} text ({error.reason} at byte {error.start}). "
             "Set `data.encoding` to the file's encoding, e.g. latin-1."
         ) from None
+    except csv.Error as error:  # A field over 16 MiB, a quote never closed at the end, ...
+        raise DataError(f"{path}: Python's CSV reader cannot read it ({error}). Fix the file.") from None

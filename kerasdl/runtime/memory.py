@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from kerasdl.errors import KerasdlError, RecipeError
+from kerasdl.errors import BuilderArgumentError, RecipeError
 
 # Bytes a float32 parameter takes while training: the weight, its gradient,
 # and an optimizer slot per entry (Adam keeps two moments; SGD with
@@ -45,9 +45,9 @@ def parameters(build: Callable[[], Any]) -> Optional[int]:
         with keras.StatelessScope(initialize_variables=False):
             model = build()
             return int(sum(np.prod(weight.shape, dtype=np.int64) for weight in model.weights))
-    except KerasdlError:
+    except BuilderArgumentError:
         raise  # A bad builder argument, named by the builder.
-    except Exception:  # Keras refuses something in a stateless scope: the real build decides.
+    except Exception:  # Keras refuses something in a stateless scope (loading a backbone): the real build decides.
         return None
     finally:
         random.setstate(python_state)

@@ -233,12 +233,15 @@ def checkpoint_epochs(folder: Path) -> Optional[int]:
 def trim_history(folder: Path, epochs: int) -> None:
     """Drops the history rows of epochs past the checkpoint's ``epochs``: a
     kill between an epoch's row and its checkpoint redoes the epoch, which
-    then has one row, not two."""
+    then has one row, not two. A last row without its line end (a kill in
+    its write: ``1`` of ``12,0.53,...``) goes too, so the rows the resumed
+    run appends start on a line of their own."""
     path = folder / HISTORY
     if not path.is_file():
         return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if not line.split(",", 1)[0].isdigit()
+    lines = path.read_text(errors="replace").splitlines(keepends=True)
+    whole = lines[:1] + [line for line in lines[1:] if line.endswith("\n")]
+    kept = whole[:1] + [line for line in whole[1:] if not line.split(",", 1)[0].isdigit()
                         or int(line.split(",", 1)[0]) < epochs]
     if kept != lines:
         write_text_atomically(path, "".join(kept))
@@ -363,7 +366,7 @@ def read_history(folder: Path) -> dict[str, list[float]]:
     for number, row in enumerate(rows, start=2):
         if None in row or any(value is None or not _is_number(value) for value in row.values()):
             raise DataError(
-                f"{path}: line {number} is not a row of numbers under the header ({', '.join(rows[0])}). "
+                f"{path}: line {number} is not a row of numbers under the header ({lines[0].strip()}). "
                 "kerasdl writes this file: restore it, or start the run over with --fresh."
             )
     if rows and "epoch" in rows[0]:
