@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from kerasdl.errors import BuilderArgumentError, RecipeError
+from kerasdl.errors import RecipeError
 
 # Bytes a float32 parameter takes while training: the weight, its gradient,
 # and an optimizer slot per entry (Adam keeps two moments; SGD with
@@ -30,10 +30,8 @@ SLOTS = {"adam": 2, "adamw": 2, "nadam": 2, "adamax": 2, "sgd": 1, "rmsprop": 1,
 def parameters(build: Callable[[], Any]) -> Optional[int]:
     """The parameter count of the model ``build`` returns, built without
     allocating its weights; None when the builder cannot be built that way
-    (one that loads weights from a file, say): the real build then decides.
-
-    Raises:
-        Whatever ``build`` raises for a bad argument (its message names it).
+    (one that loads weights from a file, say) or refuses its arguments: the
+    real build then decides, and names the argument.
     """
     import keras
     from keras.src.backend.common import global_state  # Keras's own counters, put back below.
@@ -45,10 +43,8 @@ def parameters(build: Callable[[], Any]) -> Optional[int]:
         with keras.StatelessScope(initialize_variables=False):
             model = build()
             return int(sum(np.prod(weight.shape, dtype=np.int64) for weight in model.weights))
-    except BuilderArgumentError:
-        raise  # A bad builder argument, named by the builder.
-    except Exception:  # Keras refuses something in a stateless scope (loading a backbone): the real build decides.
-        return None
+    except Exception:  # A bad argument, or what Keras refuses in a stateless scope (loading a backbone):
+        return None  # the real build decides, with its own message.
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
