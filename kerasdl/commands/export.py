@@ -58,10 +58,10 @@ def convert(
             f"--quantize {quantize}: quantization is for --format tflite, one of {', '.join(QUANTIZATIONS)}."
         )
     source = trained.locate(model_path, trust_savedmodel)
+    recipe = _data_recipe(source, recipe_file, needed=quantize == "int8" or evaluate)  # Before the model is read.
     model = source.keras_model()
     if not isinstance(getattr(model, "inputs", None), list) or len(model.inputs) != 1:
         raise InputError(f"{source.path}: kerasdl exports models with one input (classifiers and forecasters).")
-    recipe = _data_recipe(source, recipe_file, needed=quantize == "int8" or evaluate)
     assets = {}
     if source.recipe_file is not None:
         assets[RECIPE_FILE] = source.recipe_file.read_text()

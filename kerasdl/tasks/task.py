@@ -124,7 +124,8 @@ def build_model(recipe: Recipe, data: Any, fit_inputs: Any = None) -> keras.Mode
     provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
     builder, arguments = recipe["model"]["builder"], recipe.builder_arguments()
     try:
-        # Counted before anything is allocated; adapted on a few examples (the sizes do not depend on more).
+        # Counted before anything is allocated, adapted on a few examples (where a vocabulary grows with the
+        # data, a lower bound: the guard is against sizes no machine holds, not a forecast).
         sample = {**provided, **({"adapt_data": _sample(provided["adapt_data"])} if "adapt_data" in provided else {})}
         count = memory.parameters(lambda: create_model(builder, **sample, **arguments))
         memory.check_fits(count, recipe["optimizer"]["name"], f"{recipe.path}: model")
