@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from kerasdl.errors import InputError
-from kerasdl.recipe.resolve import Recipe, load_recipe
+from kerasdl.recipe.resolve import Recipe, load_recipe, set_by
 from kerasdl.registry import DATASETS
 
 # The data keys of a model's recipe that connect somewhere: null only.
@@ -66,7 +66,7 @@ def check(recipe: Recipe, fix: str = "") -> None:
     how = fix or "give a recipe file you wrote as the second argument (kerasdl evaluate MODEL recipe.yaml)"
 
     def refuse(key: str, why: str) -> None:
-        if _set_by_user(recipe, f"data.{key}"):
+        if set_by(f"data.{key}", recipe.overridden):
             return
         raise InputError(
             f"{recipe.path}: data.{key}: {why}. A recipe that came with a model may come from anyone, so kerasdl "
@@ -90,8 +90,4 @@ def shipped() -> list[str]:
     """The datasets a model's recipe may name: those a package ships."""
     return [name for name in DATASETS.names() if DATASETS.traits(name).get("shipped")]
 
-
-def _set_by_user(recipe: Recipe, key: str) -> bool:
-    """Whether ``key`` (or a section above it) was set with ``--set``."""
-    return any(key == given or key.startswith(f"{given}.") for given in recipe.overridden)
 

@@ -252,8 +252,7 @@ class Checker:
     def fail(self, key: str, message: str) -> NoReturn:
         full = f"{self.prefix}{key}"
         # `--set model={...}` overrode every key under it too.
-        overridden = any(full == given or full.startswith((f"{given}.", f"{given}[")) for given in self.overridden)
-        raise RecipeError(f"{self.path}: {'--set ' if overridden else ''}{full} {message}")
+        raise RecipeError(f"{self.path}: {'--set ' if set_by(full, self.overridden) else ''}{full} {message}")
 
     @staticmethod
     def did_you_mean(value: Any, known: Iterable[Any]) -> str:
@@ -296,6 +295,12 @@ class Checker:
                 bound = ")" if field.exclusive_maximum else "]"
                 span = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{bound}"
                 self.fail(key, f"is out of range: expected a value in {span}. Received: {short}={value!r}")
+
+
+def set_by(key: str, overridden: Iterable[str]) -> bool:
+    """Whether ``key`` was set with ``--set``, itself or through a section
+    or list above it (``--set model={...}`` sets ``model.units[0]`` too)."""
+    return any(key == given or key.startswith((f"{given}.", f"{given}[")) for given in overridden)
 
 
 def set_dotted(values: dict, key: str, value: Any, where: str) -> None:

@@ -239,11 +239,11 @@ def trim_history(folder: Path, epochs: int) -> None:
     path = folder / HISTORY
     if not path.is_file():
         return
-    lines = path.read_text(errors="replace").splitlines(keepends=True)
-    whole = lines[:1] + [line for line in lines[1:] if line.endswith("\n")]
+    text = path.read_text(errors="replace")
+    whole = _whole_rows(text)
     kept = whole[:1] + [line for line in whole[1:] if not line.split(",", 1)[0].isdigit()
                         or int(line.split(",", 1)[0]) < epochs]
-    if kept != lines:
+    if "".join(kept) != text:
         write_text_atomically(path, "".join(kept))
 
 
@@ -358,10 +358,7 @@ def read_history(folder: Path) -> dict[str, list[float]]:
     path = folder / HISTORY
     if not path.is_file():
         return {}
-    text = path.read_text(errors="replace")
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines = lines[:-1]  # Torn by a kill mid-row.
+    lines = _whole_rows(path.read_text(errors="replace"))
     rows = list(csv.DictReader(lines))
     for number, row in enumerate(rows, start=2):
         if None in row or any(value is None or not _is_number(value) for value in row.values()):
@@ -377,6 +374,13 @@ def read_history(folder: Path) -> dict[str, list[float]]:
     # CSVLogger writes "NA" in the val_ columns of a run without validation.
     history = {key: [float(row[key]) for row in rows if row[key] not in ("", "NA")] for key in keys}
     return {key: values for key, values in history.items() if values or not rows}
+
+
+def _whole_rows(text: str) -> list[str]:
+    """A history's lines with their line ends, less a last one a kill tore
+    (written without its line end)."""
+    lines = text.splitlines(keepends=True)
+    return lines if not lines or lines[-1].endswith("\n") else lines[:-1]
 
 
 def _is_number(value: str) -> bool:
