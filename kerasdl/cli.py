@@ -22,7 +22,7 @@ import click
 
 from kerasdl import __version__
 from kerasdl.artifacts.layout import FORMATS, QUANTIZATIONS
-from kerasdl.recipe.schema import ALGORITHMS
+from kerasdl.schema import ALGORITHMS
 
 # Set when `kerasdl tune` re-executes itself to continue a search; the
 # deadline of --time-budget (a time.time()) travels with it.
@@ -468,7 +468,7 @@ def runs_show(run: str, runs_dir: str, as_json: bool) -> None:
     Example: kerasdl runs show cnn
     """
     from kerasdl.commands import runs
-    from kerasdl.recipe.resolve import dump_yaml
+    from kerasdl.recipe.yaml_text import dump_yaml
 
     shown = _call(lambda: runs.show(runs.find_run(run, runs_dir)))
     if as_json:

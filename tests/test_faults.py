@@ -21,7 +21,8 @@ from click.testing import CliRunner
 
 from kerasdl.cli import BAD_INPUT, BUSY, FAILED, main
 from kerasdl.errors import DataError, RecipeError, RunBusy, TrainingError
-from kerasdl.recipe.resolve import MAX_VALUES, dump_yaml, load_recipe
+from kerasdl.recipe.resolve import load_recipe
+from kerasdl.recipe.yaml_text import MAX_VALUES, dump_yaml
 from kerasdl.runtime import faults, progress, runs
 from kerasdl.runtime.checkpoint import Checkpoint
 from tests.conftest import ROOT, TINY, run_cli

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from conftest import RECIPES, ROOT, run_cli_here
 from kerasdl.errors import KerasdlError
-from kerasdl.recipe.resolve import flatten, load_recipe
+from kerasdl.recipe.keys import flatten
+from kerasdl.recipe.resolve import load_recipe
 
 # No example database: the suite writes nothing into the checkout.
 FAST = settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))

@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "kerasdl"
 # Lowest first. A module belongs to the first entry its name starts with.
 LAYERS = [
-    ("kerasdl.errors", "kerasdl.registry", "kerasdl.recipe.schema"),
+    ("kerasdl.errors", "kerasdl.registry", "kerasdl.schema"),
     ("kerasdl.data",),
     ("kerasdl.models",),
     ("kerasdl.runtime",),
@@ -94,7 +94,7 @@ def test_the_run_loop_and_tuning_name_no_model_family():
 
 
 def test_every_enumeration_has_its_implementation():
-    from kerasdl.recipe import schema
+    from kerasdl import schema
     from kerasdl.runtime import optimizers
     from kerasdl.tune.tuners import TUNERS
 

@@ -3,7 +3,8 @@
 import pytest
 
 from kerasdl.errors import RecipeError
-from kerasdl.recipe.resolve import load_recipe, parse_yaml, resolve
+from kerasdl.recipe.resolve import load_recipe, resolve
+from kerasdl.recipe.yaml_text import parse_yaml
 from tests.conftest import RECIPES, ROOT
 
 

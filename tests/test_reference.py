@@ -14,7 +14,7 @@ def test_the_committed_recipe_reference_is_what_the_generator_writes():
 
 
 def test_the_reference_documents_every_key_builder_and_dataset():
-    from kerasdl.recipe import schema
+    from kerasdl import schema
     from kerasdl.registry import BUILDERS, DATASETS
 
     text = reference.markdown()

@@ -45,7 +45,7 @@ import numpy as np
 from kerasdl.artifacts.layout import ASSETS, KERAS_FILE, RECIPE_FILE, SAVED_MODEL, SIGNATURE, TFLITE_FILE
 from kerasdl.data.dataset import CLASS_NAMES_FILE
 from kerasdl.errors import InputError
-from kerasdl.recipe.schema import NAME_PATTERN
+from kerasdl.schema import NAME_PATTERN
 
 # Inputs go through a model in slices of this many examples.
 CHUNK = 256
@@ -75,7 +75,7 @@ class Trained:
         """
         name, source = (self.path.stem if self.path.is_file() else self.path.name), self.path
         if self.recipe_file is not None:
-            from kerasdl.recipe.resolve import load_recipe_text, parse_yaml
+            from kerasdl.recipe.yaml_text import load_recipe_text, parse_yaml
 
             recipe = parse_yaml(load_recipe_text(self.recipe_file), str(self.recipe_file))
             given = recipe.get("name") if isinstance(recipe, dict) else None

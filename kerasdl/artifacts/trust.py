@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from kerasdl.errors import InputError
-from kerasdl.recipe.resolve import Recipe, load_recipe, set_by
+from kerasdl.recipe.checker import set_by
+from kerasdl.recipe.resolve import Recipe, load_recipe
 from kerasdl.registry import DATASETS
 
 # The data keys of a model's recipe that connect somewhere: null only.

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from kerasdl.errors import DataError, InputError
-from kerasdl.recipe.resolve import flatten, parse_yaml
+from kerasdl.recipe.keys import flatten
+from kerasdl.recipe.yaml_text import parse_yaml
 from kerasdl.runtime import runs
 
 # Where `kerasdl runs diff` puts its plot by default, inside the runs directory.

@@ -1,5 +1,5 @@
-"""Recipes: the schema of every key (``schema``), and loading, validating and
-resolving a YAML recipe (``resolve``).
+"""Recipes: loading, validating and resolving a YAML recipe (``resolve``);
+the schema of every key is ``kerasdl.schema``.
 
 >>> from kerasdl.recipe import load_recipe
 >>> recipe = load_recipe("recipes/cnn.yaml", overrides=["training.epochs=3"])
@@ -11,7 +11,7 @@ __all__ = ["Recipe", "load_recipe"]
 
 
 def __getattr__(name: str) -> Any:
-    # Resolved on first use, so that importing the schema alone (the CLI's
+    # Resolved on first use, so that importing the package alone (the CLI's
     # help does) does not load the resolver and YAML.
     if name in __all__:
         from kerasdl.recipe import resolve

@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 
 from kerasdl.errors import RecipeError
-from kerasdl.recipe.schema import PRECISIONS, STRATEGIES
+from kerasdl.schema import PRECISIONS, STRATEGIES
 
 CPU_FLAGS = Path("/proc/cpuinfo")
 # The CPU flags that mean native bfloat16 arithmetic (oneDNN uses them).

@@ -36,7 +36,7 @@ from kerasdl.data import pipeline
 from kerasdl.errors import BuilderArgumentError, RecipeError, TrainingError
 from kerasdl.evaluation.scores import table
 from kerasdl.models import losses
-from kerasdl.recipe import schema
+from kerasdl import schema
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import BUILDERS, create_model
 from kerasdl.runtime import devices, faults, memory, provenance, runs, summaries

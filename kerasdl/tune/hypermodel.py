@@ -10,7 +10,8 @@ import keras_tuner as kt
 
 from kerasdl.data import catalogue as data_catalogue
 from kerasdl.errors import RecipeError
-from kerasdl.recipe.resolve import Recipe, dump_yaml
+from kerasdl.recipe.resolve import Recipe
+from kerasdl.recipe.yaml_text import dump_yaml
 from kerasdl.tasks import loop
 from kerasdl.tasks.task import Task
 from kerasdl.tune.settings import Settings

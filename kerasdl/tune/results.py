@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasdl.errors import TuningError
-from kerasdl.recipe.resolve import dump_yaml
+from kerasdl.recipe.yaml_text import dump_yaml
 from kerasdl.runtime import runs, summaries
 from kerasdl.tune.settings import Settings
 from kerasdl.tune.space import label

@@ -30,7 +30,8 @@ import keras
 import keras_tuner as kt
 
 from kerasdl.errors import RecipeError, TuningError
-from kerasdl.recipe.resolve import flatten, load_recipe
+from kerasdl.recipe.keys import flatten
+from kerasdl.recipe.resolve import load_recipe
 from kerasdl.runtime import runs
 from kerasdl.tasks import loop
 from kerasdl.tasks.task import build_model

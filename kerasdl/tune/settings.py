@@ -12,8 +12,10 @@ from typing import Optional
 import keras
 from keras_tuner.engine import metrics_tracking
 
-from kerasdl.recipe import schema
-from kerasdl.recipe.resolve import Checker, Recipe, resolve_arguments, resolve_fields
+from kerasdl import schema
+from kerasdl.recipe.checker import Checker
+from kerasdl.recipe.resolve import Recipe
+from kerasdl.recipe.sections import resolve_arguments, resolve_fields
 from kerasdl.tasks.catalogue import claiming
 from kerasdl.tune import space
 from kerasdl.tune.tuners import TUNERS

@@ -23,8 +23,9 @@ from typing import Any, Iterator, Optional
 import yaml
 
 from kerasdl.errors import RecipeError
-from kerasdl.recipe import schema
-from kerasdl.recipe.resolve import Checker, Recipe
+from kerasdl import schema
+from kerasdl.recipe.checker import Checker
+from kerasdl.recipe.resolve import Recipe
 
 TYPES = ("int", "float", "choice", "boolean")
 SPEC_KEYS = {

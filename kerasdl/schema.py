@@ -2,7 +2,7 @@
 
 The ``model`` section and the loader options of the ``data`` section are not
 listed here: their keys are the keyword arguments of the chosen builder or
-dataset loader, checked against the function's signature (see ``resolve.py``).
+dataset loader, checked against the function's signature (see ``recipe/sections.py``).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ TUNE: dict[str, Field] = {
 READ_ELSEWHERE: dict[str, dict[str, Field]] = {"tune": TUNE}
 
 # A recipe file's `base`: other recipe files it extends, merged before the
-# recipe is resolved (kerasdl.recipe.resolve.read_layered).
+# recipe is resolved (kerasdl.recipe.bases.read_layered).
 BASE = "base"
 BASE_HELP = (
     "`base: FILE` or `base: [FILE, ...]` at the top of a recipe file extends other recipe files, named relative "
