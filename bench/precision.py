@@ -45,10 +45,10 @@ from keras import layers  # noqa: E402
 
 from kerasdl.data import catalogue  # noqa: E402
 from kerasdl.data.images import load_fashion_mnist  # noqa: E402
+from kerasdl.recipe import load_recipe  # noqa: E402
 from kerasdl.runtime import devices  # noqa: E402
 from kerasdl.tasks import loop, word2vec  # noqa: E402
-from kerasdl.tasks.task import build_model  # noqa: E402
-from kerasdl.recipe import load_recipe  # noqa: E402
+from kerasdl.tasks.building import build_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 KERAS_IO = "keras-io convnet"

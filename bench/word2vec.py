@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 
 from kerasdl.data import catalogue, corpus  # noqa: E402
 from kerasdl.data import word_vectors as wordvectors  # noqa: E402
-from kerasdl.tasks import word2vec  # noqa: E402
-from kerasdl.tasks.task import build_model  # noqa: E402
 from kerasdl.recipe import load_recipe  # noqa: E402
+from kerasdl.tasks import word2vec  # noqa: E402
+from kerasdl.tasks.building import build_model  # noqa: E402
 
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "word2vec.yaml"
 

@@ -94,7 +94,14 @@ def _call(function: Callable[[], Any]) -> Any:
     Ctrl-C into one message and the documented exit code; ``--debug``
     shows the traceback instead."""
     from kerasdl.errors import (
-        DataError, ExportError, InputError, RecipeError, RegistryError, RunBusy, TrainingError, TuningError,
+        DataError,
+        ExportError,
+        InputError,
+        RecipeError,
+        RegistryError,
+        RunBusy,
+        TrainingError,
+        TuningError,
     )
 
     context = click.get_current_context(silent=True)

@@ -9,7 +9,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli_here
 
 DENSE = str(ROOT / "recipes" / "dense.yaml")

@@ -12,6 +12,7 @@ import sys
 import time
 
 from conftest import ROOT, run_cli_here
+
 from kerasdl.registry import BUILDERS, DATASETS
 from kerasdl.runtime import runs
 

@@ -123,3 +123,24 @@ def test_hold_out_is_seeded_disjoint_and_complete():
     assert (again == held_x).all()
     with pytest.raises(DataError, match=r"training.validation_split must be in \(0, 1\)"):
         dataset.hold_out(x, y, 1.0, seed=7, key="training.validation_split")
+
+
+def test_every_kind_of_data_implements_the_data_interface(tmp_path):
+    """What tasks are typed against (``kinds.Data``, and ``kinds.Examples``
+    for data trained with fit), checked on one loader of every kind: in
+    memory, streamed, a series and a corpus, and after the catalogue's cuts."""
+    import tensorflow_datasets as tfds
+
+    from kerasdl.data import corpus, series, texts
+    from kerasdl.data.kinds import KINDS, Data, Examples
+
+    with tfds.testing.mock_data(num_examples=12):  # Streamed data reads its files as it goes.
+        loaded = [images.load_mnist(), texts.load_tweet_sentiment(), series.load_co2(),
+                  tfds_datasets.load_tfds("mnist"), corpus.load_news_articles()]
+        assert sorted({data.kind for data in loaded}) == sorted(KINDS)
+        for data in loaded:
+            for cut in (data, data.limited(8, 4), data.without_corrupt()):
+                assert isinstance(cut, Data), type(cut)
+                assert isinstance(cut, Examples) == (data.kind != "corpus"), type(cut)
+            if data.kind != "corpus":
+                assert isinstance(data.in_memory(), Examples)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import RECIPES, ROOT, run_cli_here
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import RECIPES, ROOT, run_cli_here
 from kerasdl.errors import KerasdlError
 from kerasdl.recipe.keys import flatten
 from kerasdl.recipe.resolve import load_recipe

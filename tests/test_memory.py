@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli_here
+
 from kerasdl.builders import build_cnn, build_dense, build_gan, build_lstm
 from kerasdl.errors import RecipeError
 from kerasdl.runtime import memory

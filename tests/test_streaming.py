@@ -15,8 +15,8 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import ROOT, run_cli_here
+
 from kerasdl.data import images, pipeline
 from kerasdl.errors import DataError
 

@@ -36,7 +36,7 @@ def test_a_builder_on_data_its_task_does_not_train_on_is_refused(builder, kind):
     recipe = resolve({"model": {"builder": builder, **({"backbone": "MobileNet"} if builder == "transfer" else {})}},
                      "r.yaml")
     with pytest.raises(RecipeError, match=f"r.yaml: model.builder: '{builder}' does not train on {kind}"):
-        catalogue.select(recipe, SimpleNamespace(kind=kind, description=kind))
+        catalogue.select(recipe, SimpleNamespace(kind=kind, description=kind, builder_inputs=lambda _: ({}, {})))
 
 
 def test_a_new_family_is_a_builder_a_task_and_a_recipe(workdir, monkeypatch):
@@ -96,3 +96,21 @@ def test_the_test_scores_from_the_one_prediction_pass_are_those_of_evaluate(work
     assert scores == pytest.approx(expected, rel=1e-5)
     if recipe == "cnn.yaml":
         assert sum(float(loss) for loss in task.model.losses) > 0.01  # The penalty is in both.
+
+
+@pytest.mark.parametrize("builder, told", [
+    ("dense", "The builders that train on it: lstm."),  # dense takes arrays, not a vocabulary.
+    ("gan", "The builders that train on it: lstm. 'gan' trains on examples with labels (images or tables)."),
+])
+def test_a_mismatch_names_the_builders_that_train_on_the_data(workdir, builder, told):
+    """The message is made from what the catalogue decides by (the tasks'
+    builders and data kinds, the builders' signatures), not a list of its own."""
+    from click.testing import CliRunner
+
+    from kerasdl.cli import main
+    from tests.conftest import ROOT
+
+    result = CliRunner().invoke(main, ["run", str(ROOT / "recipes" / "lstm.yaml"), "--set", f"model={{builder: {builder}}}",
+                                       "--dry-run"])
+    assert result.exit_code == 2 and f"'{builder}' does not train on labelled texts" in result.output
+    assert result.output.rstrip().endswith(told), result.output

@@ -99,7 +99,6 @@ def test_epoch_curves_write_keras_epoch_curves_and_graph_without_per_batch_calls
     import keras
     import numpy as np
     import tensorflow as tf
-
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from kerasdl.runtime import summaries

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, run_cli_here
+
 from kerasdl.artifacts import trust
 from kerasdl.recipe.resolve import load_recipe
 

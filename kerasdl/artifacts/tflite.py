@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from kerasdl.artifacts.layout import ASSETS, SIGNATURE
+from kerasdl.data.kinds import Examples
 from kerasdl.errors import InputError
 
 # Calibration examples for int8 (TFLite's guide suggests a few hundred).
@@ -29,7 +30,7 @@ def folder_size(path: Path) -> int:
     )
 
 
-def _representative(recipe: Any, data: Any) -> Callable:
+def _representative(recipe: Any, data: Optional[Examples]) -> Callable:
     """The calibration sample: the first examples of the training split."""
     if data.kind == "texts":
         raise InputError(f"{recipe.path}: int8 quantization calibrates on numeric inputs; this model reads strings.")
@@ -42,7 +43,7 @@ def _representative(recipe: Any, data: Any) -> Callable:
     return examples
 
 
-def to_tflite(saved_model: Path, quantize: Optional[str], recipe: Any = None, data: Any = None) -> bytes:
+def to_tflite(saved_model: Path, quantize: Optional[str], recipe: Any = None, data: Optional[Examples] = None) -> bytes:
     """Converts a SavedModel's serving signature to a TFLite flatbuffer.
 
     Raises:

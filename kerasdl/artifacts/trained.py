@@ -42,8 +42,16 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from kerasdl.artifacts.layout import ASSETS, KERAS_FILE, RECIPE_FILE, SAVED_MODEL, SIGNATURE, TFLITE_FILE
+from kerasdl.artifacts.layout import (
+    ASSETS,
+    KERAS_FILE,
+    RECIPE_FILE,
+    SAVED_MODEL,
+    SIGNATURE,
+    TFLITE_FILE,
+)
 from kerasdl.data.dataset import CLASS_NAMES_FILE
+from kerasdl.data.kinds import Examples
 from kerasdl.errors import InputError
 from kerasdl.schema import NAME_PATTERN
 
@@ -246,7 +254,7 @@ def as_inputs(examples: np.ndarray) -> np.ndarray:
     return examples if examples.dtype == object else examples.astype(np.float32)
 
 
-def predict_test(predict: Callable[[np.ndarray], np.ndarray], data: Any) -> np.ndarray:
+def predict_test(predict: Callable[[np.ndarray], np.ndarray], data: Examples) -> np.ndarray:
     """``predict`` (a ``Trained.predictor``) over the test split of ``data``:
     whole for arrays, batch by batch for data streamed from files."""
     if not data.streamed:

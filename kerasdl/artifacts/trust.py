@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 from kerasdl.errors import InputError
 from kerasdl.recipe.checker import set_by

@@ -17,6 +17,7 @@ import numpy as np
 
 from kerasdl.artifacts import trained, trust
 from kerasdl.data import catalogue as data_catalogue
+from kerasdl.data.kinds import Examples
 from kerasdl.errors import InputError
 from kerasdl.evaluation import figures
 from kerasdl.recipe.resolve import Recipe, load_recipe
@@ -100,7 +101,7 @@ def evaluate(
     return summary
 
 
-def _check_fits(model: trained.Trained, data: Any, recipe: Recipe) -> None:
+def _check_fits(model: trained.Trained, data: Examples, recipe: Recipe) -> None:
     """The data's examples have the model's input shape and classes."""
     shape, is_text = model.input_shape()
     data_shape, data_is_text = tuple(data.input_shape), data.kind == "texts"
@@ -118,7 +119,7 @@ def _check_fits(model: trained.Trained, data: Any, recipe: Recipe) -> None:
         )
 
 
-def _check_outputs(model: trained.Trained, predictions: np.ndarray, data: Any) -> None:
+def _check_outputs(model: trained.Trained, predictions: np.ndarray, data: Examples) -> None:
     width = data.output_width
     if predictions.ndim != 2 or predictions.shape[-1] != width:
         raise InputError(

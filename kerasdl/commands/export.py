@@ -19,11 +19,18 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-
 from kerasdl.artifacts import savedmodel, trained, trust
-from kerasdl.artifacts.layout import ASSETS, FORMATS, KERAS_FILE, QUANTIZATIONS, RECIPE_FILE, TFLITE_FILE
+from kerasdl.artifacts.layout import (
+    ASSETS,
+    FORMATS,
+    KERAS_FILE,
+    QUANTIZATIONS,
+    RECIPE_FILE,
+    TFLITE_FILE,
+)
 from kerasdl.artifacts.tflite import folder_size, to_tflite
 from kerasdl.data.dataset import CLASS_NAMES_FILE, PROBABILITIES, class_names_text
+from kerasdl.data.kinds import Examples
 from kerasdl.data.series import FORECAST
 from kerasdl.errors import InputError
 from kerasdl.runtime import preflight
@@ -136,7 +143,7 @@ def _data_recipe(source: trained.Trained, recipe_file: Optional[str], needed: bo
     return trust.model_recipe(source.recipe_file, fix="pass --recipe RECIPE.yaml (a recipe you wrote), or --no-evaluate")
 
 
-def _scores(model: trained.Trained, recipe: Any, data: Any) -> dict:
+def _scores(model: trained.Trained, recipe: Any, data: Examples) -> dict:
     from kerasdl.tasks import catalogue
 
     return catalogue.select(recipe, data).scores(data, trained.predict_test(model.predictor(), data))

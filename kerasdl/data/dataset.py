@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kerasdl.data.pipeline import InMemory
+from kerasdl.data.in_memory import InMemory
 from kerasdl.errors import DataError
 
 # Names a model's classes, one a line: in a run folder and an export's assets.

@@ -17,7 +17,6 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-
 from kerasdl.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from kerasdl.data.files import package_file, read_csv_rows
-from kerasdl.data.pipeline import InMemory
+from kerasdl.data.in_memory import InMemory
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 

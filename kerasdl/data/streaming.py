@@ -25,7 +25,13 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.data import balance, pipeline
-from kerasdl.data.dataset import Dataset, Labelled, hold_out, kept_classes, stratified_hold_out
+from kerasdl.data.dataset import (
+    Dataset,
+    Labelled,
+    hold_out,
+    kept_classes,
+    stratified_hold_out,
+)
 from kerasdl.data.files import list_class_folders
 from kerasdl.errors import DataError
 

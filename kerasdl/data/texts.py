@@ -21,7 +21,13 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.data.dataset import Dataset, encode_labels, stratified_hold_out
-from kerasdl.data.files import TEXT_SUFFIXES, count_lines, package_file, scan_csv_rows, text_encoding
+from kerasdl.data.files import (
+    TEXT_SUFFIXES,
+    count_lines,
+    package_file,
+    scan_csv_rows,
+    text_encoding,
+)
 from kerasdl.data.records import CsvLines, Records
 from kerasdl.data.streaming import Files, TextReader
 from kerasdl.errors import DataError

@@ -10,14 +10,15 @@ has something to be compared with.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
+from kerasdl.data.kinds import Examples
 from kerasdl.evaluation.scores import classification_scores, forecast_scores
 
 
-def text_baselines(data: Any, fit_inputs: np.ndarray, fit_labels: np.ndarray, log: Callable[[str], None] = print) -> dict:
+def text_baselines(data: Examples, fit_inputs: np.ndarray, fit_labels: np.ndarray, log: Callable[[str], None] = print) -> dict:
     """The majority class and TF-IDF + logistic regression, by name.
 
     Args:
@@ -36,7 +37,7 @@ def text_baselines(data: Any, fit_inputs: np.ndarray, fit_labels: np.ndarray, lo
     return results
 
 
-def forecast_baselines(data: Any) -> dict:
+def forecast_baselines(data: Examples) -> dict:
     """The last value and, for a series with a season, the seasonal naive
     forecast with drift, by name."""
     return {
@@ -60,13 +61,13 @@ def tfidf_logistic_regression(texts: np.ndarray, labels: np.ndarray, test_texts:
     return model.predict(vectorizer.transform([str(text) for text in test_texts]))
 
 
-def last_value(data: Any) -> np.ndarray:
+def last_value(data: Examples) -> np.ndarray:
     """Every step forecast as the target's last value in the window."""
     origins = data.test_origins()
     return np.repeat(data.values[origins - 1, :1], data.horizon, axis=1)
 
 
-def seasonal_naive_drift(data: Any) -> np.ndarray:
+def seasonal_naive_drift(data: Examples) -> np.ndarray:
     """The value one season before each forecast step, plus the mean change
     over one season in the training part (the drift)."""
     season, target = data.season, data.values[:, 0].astype(np.float64)

@@ -34,7 +34,9 @@ def parameters(build: Callable[[], Any]) -> Optional[int]:
     real build then decides, and names the argument.
     """
     import keras
-    from keras.src.backend.common import global_state  # Keras's own counters, put back below.
+    from keras.src.backend.common import (
+        global_state,  # Keras's own counters, put back below.
+    )
 
     python_state, numpy_state = random.getstate(), np.random.get_state()
     names = copy.deepcopy(global_state.get_global_attribute("object_name_uids"))

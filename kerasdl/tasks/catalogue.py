@@ -8,38 +8,30 @@ those; any other builder is trained by the task for its kind of data:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
+from kerasdl.data.kinds import Data
 from kerasdl.recipe.resolve import Recipe
-from kerasdl.registry import TASKS
 
 # Importing a task module registers its task.
 from kerasdl.tasks import classifier, forecaster, gan, text, transfer, word2vec  # noqa: F401
-from kerasdl.tasks.task import Task, mismatch
+from kerasdl.tasks.building import candidates, mismatch
+from kerasdl.tasks.task import Task
 
 
 def claiming(builder: str) -> Optional[type[Task]]:
     """The task that names ``builder`` among its own, if any."""
-    for name in TASKS.names():
-        task = TASKS.get(name)
-        if task.builders is not None and builder in task.builders:
-            return task
-    return None
+    return next((task for task in candidates(builder) if task.builders is not None), None)
 
 
-def select(recipe: Recipe, data: Any) -> type[Task]:
+def select(recipe: Recipe, data: Data) -> type[Task]:
     """The task that trains the recipe's builder on ``data``.
 
     Raises:
         RecipeError: naming ``model.builder`` when no task trains that
             builder on this kind of data.
     """
-    builder = recipe["model"]["builder"]
-    claimed = claiming(builder)
-    candidates = [claimed] if claimed else [
-        TASKS.get(name) for name in TASKS.names() if TASKS.get(name).builders is None
-    ]
-    for task in candidates:
+    for task in candidates(recipe["model"]["builder"]):
         if data.kind in task.data_kinds:
             return task
     raise mismatch(recipe, data)

@@ -4,11 +4,12 @@ scored by accuracy and macro-F1."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
 from kerasdl.data import balance
+from kerasdl.data.kinds import Examples
 from kerasdl.errors import RecipeError
 from kerasdl.evaluation import figures
 from kerasdl.evaluation.scores import classification_scores, confusion_matrix
@@ -62,11 +63,11 @@ class Classifier(Task):
         return self.weights
 
     @classmethod
-    def scores(cls, data: Any, predictions: np.ndarray) -> dict:
+    def scores(cls, data: Examples, predictions: np.ndarray) -> dict:
         return classification_scores(data.y_test, np.argmax(predictions, axis=-1), data.num_classes)
 
     @classmethod
-    def details(cls, data: Any, predictions: np.ndarray) -> dict:
+    def details(cls, data: Examples, predictions: np.ndarray) -> dict:
         """Each class's accuracy (its recall) and the confusion matrix (rows: true class)."""
         matrix = confusion_matrix(data.y_test, np.argmax(predictions, axis=-1), data.num_classes)
         return {

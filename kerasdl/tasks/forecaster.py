@@ -3,10 +3,9 @@ data's units, and the naive baselines beside them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from kerasdl.data.kinds import Examples
 from kerasdl.errors import RecipeError
 from kerasdl.evaluation.baselines import forecast_baselines
 from kerasdl.evaluation.scores import forecast_scores
@@ -37,7 +36,7 @@ class Forecaster(Task):
                 )
 
     @classmethod
-    def scores(cls, data: Any, predictions: np.ndarray) -> dict:
+    def scores(cls, data: Examples, predictions: np.ndarray) -> dict:
         return forecast_scores(data.y_test, predictions)
 
     def baselines(self) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import keras
 import numpy as np
@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from kerasdl.artifacts.generator import export_generator, to_uint8
 from kerasdl.data.dataset import CLASS_NAMES_FILE, class_names_text
+from kerasdl.data.kinds import Examples
 from kerasdl.errors import RecipeError
 from kerasdl.evaluation import judge
 from kerasdl.models.gan import CLASS_ID, GAN, LATENT
@@ -163,7 +164,7 @@ class GANTask(Task):
         return {"quality": self.quality, "samples": str(folder / SAMPLES) if chief else None}
 
 
-def judge_samples(recipe: Recipe, gan: GAN, data: Any, folder: Path, log: Callable[[str], None]) -> dict:
+def judge_samples(recipe: Recipe, gan: GAN, data: Examples, folder: Path, log: Callable[[str], None]) -> dict:
     """The judge's scores of the trained generator (``quality.json`` in the
     run folder), or {} when ``quality.enabled`` is off."""
     settings = recipe["quality"]
@@ -191,7 +192,7 @@ def judge_samples(recipe: Recipe, gan: GAN, data: Any, folder: Path, log: Callab
 
 
 def save_generator(
-    recipe: Recipe, gan: GAN, data: Any, origin: Optional[Path] = None, assets: Optional[dict] = None,
+    recipe: Recipe, gan: GAN, data: Examples, origin: Optional[Path] = None, assets: Optional[dict] = None,
 ) -> tuple[Path, Optional[float]]:
     """The generator's verified SavedModel; ``assets.extra`` says what it
     takes, with ``assets`` (file name -> text, the run's environment.json)."""

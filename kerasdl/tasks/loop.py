@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable, Optional
 
 from kerasdl.data import catalogue as data_catalogue
+from kerasdl.data.kinds import Data
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.runtime import devices, faults, preflight, provenance, runs, summaries
@@ -37,7 +38,7 @@ def place(recipe: Recipe) -> devices.Placement:
 
 
 def create(
-    recipe: Recipe, data: Any = None, *, placement: Optional[devices.Placement] = None,
+    recipe: Recipe, data: Optional[Data] = None, *, placement: Optional[devices.Placement] = None,
     log: Callable[[str], None] = print,
 ) -> Task:
     """The recipe's task, checked against the recipe, not yet prepared.
@@ -58,7 +59,7 @@ def create(
     return task_class(recipe, data, placement, log)
 
 
-def prepared(recipe: Recipe, data: Any = None, *, pretrain: bool = True, log: Callable[[str], None] = print) -> Task:
+def prepared(recipe: Recipe, data: Optional[Data] = None, *, pretrain: bool = True, log: Callable[[str], None] = print) -> Task:
     """The recipe's task with its data split and its model built and compiled:
     what ``kerasdl tune`` trains and ``kerasdl run --dry-run`` shows."""
     preflight.check_outputs(recipe)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Optional
@@ -31,199 +30,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasdl import schema
 from kerasdl.artifacts import savedmodel, trained
 from kerasdl.data import pipeline
-from kerasdl.errors import BuilderArgumentError, RecipeError, TrainingError
+from kerasdl.data.kinds import Data
+from kerasdl.errors import RecipeError
 from kerasdl.evaluation.scores import table
 from kerasdl.models import losses
-from kerasdl import schema
 from kerasdl.recipe.resolve import Recipe
-from kerasdl.registry import BUILDERS, create_model
-from kerasdl.runtime import devices, faults, memory, provenance, runs, summaries
-from kerasdl.runtime.checkpoint import BestWeights, Checkpoint
+from kerasdl.runtime import devices, faults, provenance, runs
+from kerasdl.runtime.checkpoint import BestWeights
 from kerasdl.runtime.optimizers import build_optimizer
-
-
-class Throughput(keras.callbacks.Callback):
-    """Times each epoch's training part (validation excluded) and adds it
-    to the epoch's logs as ``seconds``: a column of history.csv, so the
-    epochs of a run resumed across processes are all counted."""
-
-    def __init__(self):
-        super().__init__()
-        self._start = 0.0
-        self._seconds = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
-        self._start = time.perf_counter()
-
-    def on_test_begin(self, logs: Optional[dict] = None) -> None:
-        if self._start:
-            self._seconds = time.perf_counter() - self._start
-            self._start = 0.0
-
-    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
-        self.on_test_begin()
-        if logs is not None:  # The same dict goes on to the CSV logger.
-            logs[runs.SECONDS] = round(self._seconds, 4)
-
-
-def samples_per_second(history: dict, examples_per_epoch: int) -> Optional[float]:
-    """Training examples per second over the epochs of ``history``; the
-    first epoch includes tracing and cache filling: left out when there
-    are others."""
-    seconds = history.get(runs.SECONDS, [])
-    timed = seconds[1:] or seconds
-    return examples_per_epoch * len(timed) / sum(timed) if timed and sum(timed) > 0 else None
-
-
-def check_builder(recipe: Recipe, data: Any, fit_inputs: Any = None) -> tuple[dict, dict]:
-    """What the data gives the builder, ``(required, optional)``, once the
-    builder is known to take it.
-
-    Raises:
-        RecipeError: naming ``model.builder`` when it does not fit the data.
-    """
-    builder = recipe["model"]["builder"]
-    required, optional = data.builder_inputs(fit_inputs)
-    accepted = BUILDERS.data_arguments_of(builder)
-    needed = {name for name, parameter in BUILDERS.signature(builder).items()
-              if name in accepted and parameter.default is parameter.empty}
-    if not set(required) <= accepted or not needed <= set(required):
-        raise mismatch(recipe, data)
-    return required, optional
-
-
-def mismatch(recipe: Recipe, data: Any) -> RecipeError:
-    """The error for a builder that does not train on the recipe's data."""
-    return RecipeError(
-        f"{recipe.path}: model.builder: '{recipe['model']['builder']}' does not train on {data.description} "
-        f"(data.dataset: {recipe['data']['dataset']}). Pick a builder and dataset that fit: "
-        "word2vec with a text corpus (news_articles, text); lstm with labelled texts or a time "
-        "series; cnn, dense or lstm with image or table datasets; gan with image datasets."
-    )
-
-
-def build_model(recipe: Recipe, data: Any, fit_inputs: Any = None) -> keras.Model:
-    """The recipe's uncompiled model for the data: what the builder learns
-    from the data (input shape, classes or horizon, vocabulary size,
-    ``adapt_data``) plus the recipe's ``model`` section.
-
-    Args:
-        fit_inputs: The inputs the model trains on, which preprocessing
-            layers adapt to; the whole training split by default.
-
-    Raises:
-        RecipeError: naming ``model.<argument>`` when the builder rejects a
-            value, or ``model.builder`` when it does not fit the data.
-    """
-    if fit_inputs is None:
-        fit_inputs = getattr(data, "x_train", None)
-    required, optional = check_builder(recipe, data, fit_inputs)
-    accepted = BUILDERS.data_arguments_of(recipe["model"]["builder"])
-    provided = {**required, **{key: value for key, value in optional.items() if key in accepted}}
-    builder, arguments = recipe["model"]["builder"], recipe.builder_arguments()
-    try:
-        # Counted before anything is allocated, adapted on a few examples (where a vocabulary grows with the
-        # data, a lower bound: the guard is against sizes no machine holds, not a forecast).
-        sample = {**provided, **({"adapt_data": _sample(provided["adapt_data"])} if "adapt_data" in provided else {})}
-        count = memory.parameters(lambda: create_model(builder, **sample, **arguments))
-        memory.check_fits(count, recipe["optimizer"]["name"], f"{recipe.path}: model")
-        return create_model(builder, **provided, **arguments)
-    except BuilderArgumentError as error:
-        raise RecipeError(f"{recipe.path}: model.{error.argument}: {error}") from None
-
-
-def _sample(inputs: Any) -> Any:
-    """A few of the training inputs, for the abstract build's adapting layers."""
-    if inputs is None:
-        return None
-    if hasattr(inputs, "take"):  # A tf.data.Dataset of batches.
-        return inputs.take(1)
-    return inputs[:64]
-
-
-def monitored(recipe: Recipe) -> str:
-    """What a plateau is judged on: val_loss with validation data, else loss."""
-    return "val_loss" if recipe["training"]["validation_split"] > 0 else "loss"
-
-
-def best_monitor(recipe: Recipe) -> str:
-    """What the best epoch is judged on: early stopping's monitor when the
-    recipe names one, else ``monitored``."""
-    stopping = recipe["training"]["early_stopping"]
-    return stopping.get("monitor", monitored(recipe)) if isinstance(stopping, dict) else monitored(recipe)
-
-
-def reduce_on_plateau(recipe: Recipe) -> list:
-    """The recipe's ``training.reduce_on_plateau`` as callbacks (none or one)."""
-    plateau = recipe["training"]["reduce_on_plateau"]
-    if not plateau:
-        return []
-    options = {"monitor": monitored(recipe), "factor": 0.5, "patience": 2, "min_lr": 1e-6}
-    if isinstance(plateau, dict):
-        options.update(plateau)
-    return [keras.callbacks.ReduceLROnPlateau(**options)]
-
-
-def early_stopping(recipe: Recipe) -> list:
-    """The recipe's ``training.early_stopping`` as callbacks (none or one)."""
-    stopping = recipe["training"]["early_stopping"]
-    if not stopping:
-        return []
-    # With training.checkpoint: best the best weights come from BestWeights,
-    # which (unlike early stopping's copy in memory) survives a resume.
-    options = {"patience": 3, "restore_best_weights": recipe["training"]["checkpoint"] != "best"}
-    if isinstance(stopping, dict):
-        options.update(stopping)
-    return [keras.callbacks.EarlyStopping(**options)]
-
-
-def run_callbacks(
-    recipe: Recipe, folder: Path, outputs: list, backup: str = runs.BACKUP, best: bool = True,
-) -> list:
-    """The run's callbacks, in the order that keeps a kill consistent: the
-    epoch's own outputs (``outputs``: throughput, a GAN's sample grid), the
-    best epoch's weights (``best`` and ``training.checkpoint: best``), then
-    its history row, then the checkpoint. A kill before the checkpoint
-    redoes the epoch, which rewrites the outputs and the row
-    (``runs.read_history`` keeps the last row of an epoch)."""
-    callbacks: list = [*outputs]
-    if best and recipe["training"]["checkpoint"] == "best":
-        callbacks.append(BestWeights(str(folder / backup), best_monitor(recipe)))
-    callbacks.append(keras.callbacks.CSVLogger(str(folder / runs.HISTORY), append=True))
-    callbacks.append(summaries.EpochCurves(str(folder / runs.LOGS)))
-    if recipe["training"]["resume"]:
-        callbacks.append(Checkpoint(str(folder / backup)))
-    return [*callbacks, *faults.epoch_killer()]
-
-
-class StopOnNaN(keras.callbacks.Callback):
-    """Stops training at the first batch whose loss is NaN or infinite,
-    with a message that says what to change (Keras's ``TerminateOnNaN``
-    stops without a word, and the run would export a broken model).
-
-    Raises:
-        TrainingError: naming the epoch, the batch and the recipe.
-    """
-
-    def __init__(self, recipe: Recipe):
-        super().__init__()
-        self.recipe, self.epoch = recipe, 0
-
-    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
-        for key, value in (logs or {}).items():
-            if "loss" in key and not math.isfinite(float(value)):
-                rate = self.recipe["optimizer"]["learning_rate"]
-                raise TrainingError(
-                    f"{self.recipe.path}: the training {key} became {float(value)} in epoch {self.epoch + 1}, "
-                    f"batch {batch + 1}: the weights diverged. Lower optimizer.learning_rate (now {rate}), "
-                    "set optimizer.clipnorm, or check the data for NaN or huge values. The checkpoint keeps "
-                    "the last finished epoch; a changed recipe starts a new run."
-                )
+from kerasdl.tasks import callbacks as run_callbacks
+from kerasdl.tasks.building import build_model, check_builder
 
 
 def _at_defaults(recipe: Recipe, section: str) -> bool:
@@ -273,10 +92,15 @@ class Task:
     streams: ClassVar[bool] = True
     not_tunable: ClassVar[Optional[str]] = None
 
-    def __init__(self, recipe: Recipe, data: Any, placement: devices.Placement, log: Callable[[str], None] = print):
+    def __init__(self, recipe: Recipe, data: Data, placement: devices.Placement, log: Callable[[str], None] = print):
         self.recipe, self.data, self.placement, self.log = recipe, data, placement, log
         self.model: Optional[keras.Model] = None
-        self.best: Optional[BestWeights] = None
+        self.best: Optional[BestWeights] = None  # The last phase's, when training.checkpoint: best.
+        # Set by `prepare` (`use_pipelines`): the batches and what the split left for training.
+        self.batch_size = 0
+        self.steps_per_epoch = 0
+        self.train_examples = 0
+        self.inputs: Optional[pipeline.Pipelines] = None
         check_builder(recipe, data)  # The builder takes what the data gives, before any other check.
         self.check()
 
@@ -352,10 +176,15 @@ class Task:
         """Makes the training, validation and test pipelines (a random
         validation share for examples, the latest steps for a series);
         ``data.cache: disk`` caches in ``cache_dir`` once a run has one."""
-        inputs = self.data.pipelines(self.feed(cache_dir), self.recipe["training"]["validation_split"])
-        self.train_data, self.validation_data, self.test_data = inputs.train, inputs.validation, inputs.test
-        self.train_examples = inputs.train_examples
-        self.fit_inputs, self.fit_labels = inputs.fit_inputs, inputs.fit_labels
+        self.inputs = self.data.pipelines(self.feed(cache_dir), self.recipe["training"]["validation_split"])
+        self.train_examples = self.inputs.train_examples
+
+    # The parts of `inputs` the steps use.
+    train_data = property(lambda self: self.inputs.train)
+    validation_data = property(lambda self: self.inputs.validation)
+    test_data = property(lambda self: self.inputs.test)
+    fit_inputs = property(lambda self: self.inputs.fit_inputs)
+    fit_labels = property(lambda self: self.inputs.fit_labels)
 
     def before_build(self, pretrain: bool) -> None:
         """Work between the split and the model (nothing by default)."""
@@ -410,7 +239,7 @@ class Task:
                 epochs=epochs or self.recipe["training"]["epochs"],
                 initial_epoch=initial_epoch,
                 shuffle=False,  # The pipeline reshuffles every epoch itself.
-                callbacks=self._with_rules(callbacks),
+                callbacks=run_callbacks.with_rules(self.recipe, callbacks),
                 class_weight=self.class_weight(),
                 verbose=verbose,
             )
@@ -419,22 +248,10 @@ class Task:
         """``fit``'s class weights (a classifier's ``training.class_weight``); none by default."""
         return None
 
-    def _with_rules(self, callbacks: list) -> list:
-        """``callbacks`` after the divergence guard (``StopOnNaN``: a run and
-        a tuning trial alike) and the recipe's plateau and early-stopping rules:
-        the rate the plateau rule logs reaches history.csv, and the
-        checkpoint saves the rules' state after their epoch's update (and
-        restores it after their ``on_train_begin`` resets it)."""
-        rules = [*reduce_on_plateau(self.recipe), *early_stopping(self.recipe)]
-        for callback in callbacks:
-            if isinstance(callback, Checkpoint):
-                callback.track(*rules, *(other for other in callbacks if isinstance(other, BestWeights)))
-        return [StopOnNaN(self.recipe), *rules, *callbacks]
-
     def run_callbacks(self, folder: Path, outputs: list, backup: str = runs.BACKUP) -> list:
-        """``run_callbacks`` for this task; keeps its ``BestWeights`` (the
-        last phase's) as ``self.best``."""
-        callbacks = run_callbacks(self.recipe, folder, outputs, backup, best=self.keeps_best)
+        """The run folder's callbacks (``callbacks.for_run``) for this task;
+        keeps its ``BestWeights`` (the last phase's) as ``self.best``."""
+        callbacks = run_callbacks.for_run(self.recipe, folder, outputs, backup, best=self.keeps_best)
         self.best = next((callback for callback in callbacks if isinstance(callback, BestWeights)), None)
         return callbacks
 
@@ -458,7 +275,7 @@ class Task:
         disk = self.feed().resolved(self.data.streamed).cache == "disk"
         if disk:
             self.use_pipelines(folder / runs.CACHE)
-        self.phases(folder, [Throughput(), *self.epoch_outputs(folder)], verbose)
+        self.phases(folder, [run_callbacks.Throughput(), *self.epoch_outputs(folder)], verbose)
         if disk:  # Decoded examples are only for later epochs: the run does not keep them.
             shutil.rmtree(folder / runs.CACHE, ignore_errors=True)
         runs.plot_learning_curves(folder)
@@ -470,18 +287,18 @@ class Task:
 
     def samples_per_second(self, folder: Path) -> Optional[float]:
         """Training examples per second, from the run's history."""
-        return samples_per_second(runs.read_history(folder), self.train_examples)
+        return run_callbacks.samples_per_second(runs.read_history(folder), self.train_examples)
 
     # -- After training --------------------------------------------------------
 
     @classmethod
-    def scores(cls, data: Any, predictions: np.ndarray) -> dict:
+    def scores(cls, data: Data, predictions: np.ndarray) -> dict:
         """The model's scores from its test-split predictions; a task says
         which (``kerasdl evaluate`` and ``export`` score through it too)."""
         return {}
 
     @classmethod
-    def details(cls, data: Any, predictions: np.ndarray) -> dict:
+    def details(cls, data: Data, predictions: np.ndarray) -> dict:
         """What ``kerasdl evaluate`` reports beyond the scores (a
         classifier's confusion matrix); nothing by default."""
         return {}

@@ -10,7 +10,6 @@ TensorBoard Embedding Projector.
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,7 +26,8 @@ from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
 from kerasdl.runtime import devices, runs, summaries
 from kerasdl.runtime.optimizers import build_schedule
-from kerasdl.tasks.task import Task, build_model
+from kerasdl.tasks.building import build_model
+from kerasdl.tasks.task import Task
 
 PROBE_WORDS = ("government", "money", "city", "war", "music", "monday", "france", "good")
 VECTORS = "vectors.txt"

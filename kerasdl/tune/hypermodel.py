@@ -9,6 +9,7 @@ import keras
 import keras_tuner as kt
 
 from kerasdl.data import catalogue as data_catalogue
+from kerasdl.data.kinds import Data
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.recipe.yaml_text import dump_yaml
@@ -35,7 +36,7 @@ class RecipeHyperModel(kt.HyperModel):
         self.declaring = False  # Declare the space only: no data, no model.
         self.execution = 0
         self._data_key: Optional[str] = None
-        self._data: Any = None
+        self._data: Optional[Data] = None
         self._prepared: Optional[Task] = None
 
     def build(self, hp: Any) -> Optional[keras.Model]:

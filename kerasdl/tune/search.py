@@ -34,7 +34,7 @@ from kerasdl.recipe.keys import flatten
 from kerasdl.recipe.resolve import load_recipe
 from kerasdl.runtime import runs
 from kerasdl.tasks import loop
-from kerasdl.tasks.task import build_model
+from kerasdl.tasks.building import build_model
 from kerasdl.tune.hypermodel import RecipeHyperModel
 from kerasdl.tune.results import TRIALS, record, recorded_trials, results
 from kerasdl.tune.settings import Settings

@@ -22,8 +22,8 @@ from typing import Any, Iterator, Optional
 
 import yaml
 
-from kerasdl.errors import RecipeError
 from kerasdl import schema
+from kerasdl.errors import RecipeError
 from kerasdl.recipe.checker import Checker
 from kerasdl.recipe.resolve import Recipe
 
