@@ -70,9 +70,12 @@ class Busy(click.ClickException):
 
 
 def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes) hides
-    # the messages that matter; users can still set the variable themselves.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """TensorFlow imported without its C++ start-up lines (``--debug`` or
+    ``KERASDL_DEBUG`` shows them): kerasdl's own lines come first."""
+    from kerasdl.runtime import quiet
+
+    context = click.get_current_context(silent=True)
+    quiet.import_tensorflow(debug=bool(context and context.find_root().params.get("debug")))
 
 
 def _verbosity(quiet: bool) -> int:
@@ -564,6 +567,7 @@ def list_entries() -> None:
 
     Example: kerasdl list
     """
+    _quiet_tensorflow()
     from kerasdl.registry import BUILDERS, DATASETS
 
     for title, registry in (("Model builders", BUILDERS), ("Datasets", DATASETS)):

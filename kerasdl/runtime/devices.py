@@ -83,6 +83,8 @@ class Placement:
         if self.workers > 1:
             where += f" on {self.workers} workers (this one: {self.task[0]} {self.task[1]}"
             where += ", chief)" if self.is_chief else ")"
+        if not tf.config.list_physical_devices("GPU"):
+            where += ", CPU only (no GPU found)"
         return f"Strategy: {self.name}, {where}; precision {self.precision}."
 
 
