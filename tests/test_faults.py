@@ -22,7 +22,7 @@ from kerasdl.cli import BAD_INPUT, BUSY, FAILED, main
 from kerasdl.errors import DataError, RecipeError, RunBusy, TrainingError
 from kerasdl.recipe.resolve import load_recipe
 from kerasdl.recipe.yaml_text import MAX_VALUES, dump_yaml
-from kerasdl.runtime import faults, progress, runs
+from kerasdl.runtime import atomic, faults, progress, runs
 from kerasdl.runtime.checkpoint import Checkpoint
 from tests.conftest import ROOT, TINY, run_cli
 
@@ -334,8 +334,8 @@ def test_staging_folders_left_by_a_kill_are_removed_and_outputs_keep_the_usual_m
     live.mkdir()
     old = os.umask(0o022)
     try:
-        runs.write_folder_atomically(tmp_path / "out", lambda folder: (folder / "a").write_text("a"))
-        staging = runs.staging_folder(tmp_path, "export")
+        atomic.write_folder(tmp_path / "out", lambda folder: (folder / "a").write_text("a"))
+        staging = atomic.staging_folder(tmp_path, "export")
     finally:
         os.umask(old)
     assert not left.exists() and live.exists() and staging.exists()

@@ -3,7 +3,7 @@
 
 import pytest
 
-from kerasdl.runtime import runs
+from kerasdl.runtime import atomic, runs
 
 
 def test_an_epoch_redone_after_a_kill_counts_once(tmp_path):
@@ -34,13 +34,13 @@ def test_a_folder_is_written_whole_or_not_at_all(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        runs.write_folder_atomically(target, fail)
+        atomic.write_folder(target, fail)
     assert list(tmp_path.iterdir()) == []  # Neither the folder nor the staging one.
     target.mkdir()  # An empty folder is replaced...
-    runs.write_folder_atomically(target, write)
+    atomic.write_folder(target, write)
     assert [path.name for path in target.iterdir()] == ["a.txt"]
     with pytest.raises(OSError):  # ...one with files is not.
-        runs.write_folder_atomically(target, lambda folder: (folder / "b.txt").write_text("b"))
+        atomic.write_folder(target, lambda folder: (folder / "b.txt").write_text("b"))
     assert [path.name for path in tmp_path.iterdir()] == ["out"]
     assert [path.name for path in target.iterdir()] == ["a.txt"]
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from kerasdl.cli import main
 from kerasdl.commands import runs as run_folders
 from kerasdl.recipe.resolve import load_recipe
-from kerasdl.runtime import runs
+from kerasdl.runtime import atomic, runs
 from kerasdl.tasks import loop
 from tests.conftest import ROOT, TINY
 
@@ -119,7 +119,7 @@ def test_results_of_one_second_get_folders_of_their_own(tmp_path, monkeypatch):
     monkeypatch.setattr(runs.datetime, "datetime", Frozen)
     names = []
     for _ in range(3):
-        folder = runs.unused_stamp(tmp_path)
+        folder = atomic.unused_stamp(tmp_path)
         folder.mkdir()
         names.append(folder.name)
     assert names == ["20261126-180441", "20261126-180441-1", "20261126-180441-2"]

@@ -26,7 +26,7 @@ import tensorflow as tf
 from kerasdl.artifacts.layout import ASSETS, INPUT_NAME, KERAS_FILE, SIGNATURE
 from kerasdl.data.dataset import PROBABILITIES
 from kerasdl.errors import ExportError
-from kerasdl.runtime import faults, runs
+from kerasdl.runtime import atomic, faults
 
 # In assets.extra/: the run folder that wrote the export (and its verification).
 ORIGIN = "origin.json"
@@ -163,7 +163,7 @@ def publish(
         found = find_published(parent, origin)
         if found is not None:
             return found
-    temporary = runs.staging_folder(parent, "export")
+    temporary = atomic.staging_folder(parent, "export")
     try:
         difference = write(temporary / "model")
         if origin is not None:

@@ -23,8 +23,9 @@ import numpy as np
 
 from kerasdl.commands.runs import recipe_differences
 from kerasdl.errors import InputError
+from kerasdl.evaluation import figures
 from kerasdl.recipe.resolve import Recipe, load_recipe
-from kerasdl.runtime import preflight, runs
+from kerasdl.runtime import atomic, preflight, runs
 from kerasdl.tasks import loop
 
 # Resamples of the bootstrap interval, and its generator's seed (a rerun
@@ -110,8 +111,8 @@ def compare(
     }
     parent = Path(output_dir) / f"{recipes[0].name}_vs_{recipes[1].name}"
     parent.mkdir(parents=True, exist_ok=True)
-    folder = runs.unused_stamp(parent)
-    runs.write_folder_atomically(folder, lambda staging: _write(staging, result))
+    folder = atomic.unused_stamp(parent)
+    atomic.write_folder(folder, lambda staging: _write(staging, result))
     result["folder"] = str(folder)
     return result
 
@@ -194,30 +195,7 @@ def _write(folder: Path, result: dict) -> None:
         for side in ("first", "second"):
             link = folder / LINKS / f"{result[side]['name']}-seed{pair['seed']}"
             link.symlink_to(Path(pair[f"{side}_run"]).resolve(), target_is_directory=True)
-    _boxplot(folder / BOXPLOT, result)
-
-
-def _boxplot(path: Path, result: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    first = [pair["first"] for pair in result["pairs"]]
-    second = [pair["second"] for pair in result["pairs"]]
-    figure, axes = plt.subplots(figsize=(4.5, 4))
-    axes.boxplot([first, second], widths=0.4)
-    for a, b in zip(first, second):
-        axes.plot([1, 2], [a, b], color="grey", alpha=0.6, marker="o", markersize=4)
-    axes.set_xticks([1, 2], [result["first"]["name"], result["second"]["name"]])
-    axes.set_ylabel(f"test {result['metric']}")
-    low, high = result["interval_95"]
-    axes.set_title(f"A - B: median {result['median_difference']:+.4f}\n95% interval of the mean [{low:+.4f}, {high:+.4f}]",
-                   fontsize=9)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures.paired_scores(folder / BOXPLOT, result)
 
 
 def _short(value: Any) -> str:

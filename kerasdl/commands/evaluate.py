@@ -21,7 +21,7 @@ from kerasdl.data.kinds import Examples
 from kerasdl.errors import InputError
 from kerasdl.evaluation import figures
 from kerasdl.recipe.resolve import Recipe, load_recipe
-from kerasdl.runtime import preflight, runs
+from kerasdl.runtime import atomic, preflight, runs
 from kerasdl.tasks import catalogue
 
 
@@ -64,7 +64,7 @@ def evaluate(
     """
     model = trained.locate(model_path, trust_savedmodel)
     recipe = recipe_for(model, recipe_or_data, overrides)
-    folder = Path(output) if output else runs.unused_stamp(Path("evaluations") / model.name)
+    folder = Path(output) if output else atomic.unused_stamp(Path("evaluations") / model.name)
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"{folder}: already holds files; give --output a new folder.")
     preflight.writable_folder(str(folder), "--output", "kerasdl evaluate")
@@ -97,7 +97,7 @@ def evaluate(
             )
         (staging / runs.METRICS).write_text(json.dumps(summary, indent=2) + "\n")
 
-    runs.write_folder_atomically(folder, write)
+    atomic.write_folder(folder, write)
     return summary
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from kerasdl.errors import DataError, InputError
+from kerasdl.evaluation import figures
 from kerasdl.recipe.keys import flatten
 from kerasdl.recipe.yaml_text import parse_yaml
 from kerasdl.runtime import runs
@@ -201,7 +202,8 @@ def diff(first: Path, second: Path, output: Optional[Path] = None, runs_dir: str
     runs_compared = [read_run(first), read_run(second)]
     scores = list(dict.fromkeys([*runs_compared[0].test, *runs_compared[1].test]))
     path = output or Path(runs_dir) / DIFFS / _diff_file_name(first, second)
-    plotted = plot_learning_curves([first, second], [_label(first), _label(second)], path)
+    plotted = figures.learning_curves([runs.read_history(first), runs.read_history(second)],
+                                      [_label(first), _label(second)], path)
     return {
         "runs": [run.as_dict() for run in runs_compared],
         "recipe": [
@@ -210,41 +212,6 @@ def diff(first: Path, second: Path, output: Optional[Path] = None, runs_dir: str
         "test": {key: [run.test.get(key) for run in runs_compared] for key in scores},
         "plot": str(plotted) if plotted else None,
     }
-
-
-def plot_learning_curves(folders: list[Path], labels: list[str], path: Path) -> Optional[Path]:
-    """One panel per metric both runs logged, each run's training (solid)
-    and validation (dashed) curve in its own colour; None when they share
-    no metric."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    histories = [runs.read_history(folder) for folder in folders]
-    skip = ("epoch", "learning_rate", runs.SECONDS)
-    metrics = [key for key in histories[0] if key not in skip and not key.startswith("val_")
-               and all(key in history for history in histories[1:])]
-    if not metrics:
-        return None
-    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
-    for axis, metric in zip(axes[0], metrics):
-        for index, (history, label) in enumerate(zip(histories, labels)):
-            colour = f"C{index}"
-            epochs = [int(epoch) + 1 for epoch in history.get("epoch", range(len(history[metric])))]
-            axis.plot(epochs, history[metric], color=colour, marker="o", label=f"{label} train")
-            if f"val_{metric}" in history:
-                axis.plot(epochs[:len(history[f"val_{metric}"])], history[f"val_{metric}"], color=colour,
-                          linestyle="--", marker=".", label=f"{label} validation")
-        axis.set_xlabel("epoch")
-        axis.set_title(metric)
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize="small")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
 
 
 def table(rows: list[Run]) -> str:

@@ -2,10 +2,8 @@
 ``data.dataset`` uses, and loading a recipe's data.
 
 A loader's keyword arguments are the other keys of the recipe's ``data``
-section. It returns one of these kinds of data, each with the same
-interface (``limited``, ``only``, ``split``, ``pipelines``,
-``builder_inputs``, ``export_assets``, ``reading``, ``notes``,
-``description``):
+section. It returns one of these kinds of data, each implementing the
+interface of ``kinds.py`` (``Data``; all but the corpus ``Examples``):
 
 - ``dataset.Dataset``: labelled examples in memory (shipped images,
   texts, NPZ arrays);
@@ -23,11 +21,12 @@ from typing import Any
 
 # Importing a loader module registers its loaders.
 from kerasdl.data import corpus, images, records, series, tables, texts, tfds_datasets  # noqa: F401
+from kerasdl.data.kinds import Data
 from kerasdl.errors import DataError, RecipeError
 from kerasdl.registry import DATASETS
 
 
-def load(name: str, options: dict, seed: int) -> Any:
+def load(name: str, options: dict, seed: int) -> Data:
     """Loads dataset ``name`` with the recipe's loader options and the run's seed."""
     loader = DATASETS.get(name)
     if "seed" in inspect.signature(loader).parameters:
@@ -35,7 +34,7 @@ def load(name: str, options: dict, seed: int) -> Any:
     return loader(**options)
 
 
-def from_recipe(recipe: Any) -> Any:
+def from_recipe(recipe: Any) -> Data:
     """The recipe's data, cut to ``data.classes``, ``max_train_examples`` and
     ``max_test_examples`` (for a text corpus, ``max_train_examples`` counts
     documents).

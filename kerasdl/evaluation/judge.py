@@ -39,7 +39,7 @@ import numpy as np
 
 from kerasdl.builders.cnn import build_cnn
 from kerasdl.data import pipeline
-from kerasdl.runtime import runs
+from kerasdl.runtime import atomic
 
 # The judge's architecture: the CNN builder, small and without batch norm
 # (which costs 2.3x the training time on a CPU for no accuracy here);
@@ -142,7 +142,7 @@ def _cache(folder: Path, classifier: keras.Model, info: dict) -> None:
         (temporary / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
     try:
-        runs.write_folder_atomically(folder, write)
+        atomic.write_folder(folder, write)
     except OSError:  # Another run cached the same judge meanwhile.
         if not (folder / MODEL_FILE).is_file():
             raise

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from kerasdl.errors import DataError
-from kerasdl.runtime import runs
+from kerasdl.runtime import atomic, runs
 
 # train: the model trained and its weights kept (runs.TRAINED);
 # evaluate: test scores, baselines and the task's report; save: the
@@ -64,6 +64,6 @@ class Progress:
             raise ValueError(f"Unknown stage {stage!r}; expected one of {STAGES}.")
         self.stages[stage] = result
         if self.path is not None:
-            runs.write_json_atomically(self.path, self.stages)
+            atomic.write_json(self.path, self.stages)
         return result
 

@@ -116,7 +116,7 @@ def _fingerprint(path: Path, budget: list) -> dict:
 def record(folder: Path, entry: dict) -> dict:
     """Writes ``environment.json`` in a run folder: the first process's
     entry, and each resuming process's under ``resumed``. Returns the whole."""
-    from kerasdl.runtime import runs
+    from kerasdl.runtime import atomic
 
     path = folder / FILE
     try:
@@ -127,7 +127,7 @@ def record(folder: Path, entry: dict) -> dict:
         content.setdefault("resumed", []).append(entry)
     else:
         content = entry
-    runs.write_json_atomically(path, content)
+    atomic.write_json(path, content)
     return content
 
 

@@ -26,14 +26,13 @@ import fcntl
 import json
 import os
 import re
-import secrets
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from kerasdl.errors import DataError, InputError, RecipeError, RunBusy
-from kerasdl.runtime import faults
+from kerasdl.runtime import atomic, faults
 
 RECIPE = "recipe.yaml"
 METRICS = "metrics.json"
@@ -132,7 +131,7 @@ def is_running(folder: Path) -> bool:
             )
     except OSError:
         pid = re.match(r"process (\d+)", _read_or_none(path) or "")
-        return bool(pid) and _alive(int(pid.group(1)))
+        return bool(pid) and atomic.alive(int(pid.group(1)))
 
 
 @contextlib.contextmanager
@@ -244,7 +243,7 @@ def trim_history(folder: Path, epochs: int) -> None:
     kept = whole[:1] + [line for line in whole[1:] if not line.split(",", 1)[0].isdigit()
                         or int(line.split(",", 1)[0]) < epochs]
     if "".join(kept) != text:
-        write_text_atomically(path, "".join(kept))
+        atomic.write_text(path, "".join(kept))
 
 
 def create(runs_dir: str, name: str, recipe_yaml: str) -> tuple[Path, Lock]:
@@ -262,75 +261,8 @@ def create(runs_dir: str, name: str, recipe_yaml: str) -> tuple[Path, Lock]:
         except FileExistsError:
             continue
     lock = Lock(folder)
-    write_text_atomically(folder / RECIPE, recipe_yaml)
+    atomic.write_text(folder / RECIPE, recipe_yaml)
     return folder, lock
-
-
-def unused_stamp(parent: Path) -> Path:
-    """``parent/<timestamp>`` (``%Y%m%d-%H%M%S``), or with ``-1``, ``-2``, ...
-    when that exists: a folder name for a new result (two commands in one
-    second get two folders)."""
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return next(parent / name for name in (stamp, *(f"{stamp}-{n}" for n in range(1, 10_000)))
-                if not (parent / name).exists())
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Writes a file whole or not at all (a kill leaves the old one)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def write_json_atomically(path: Path, content: dict) -> None:
-    write_text_atomically(path, json.dumps(content, indent=2) + "\n")
-
-
-def staging_folder(parent: Path, label: str) -> Path:
-    """A new hidden folder in ``parent`` to write into before a rename
-    (``.tmp-<label>-<pid>-<random>``, with the umask's usual mode, not
-    mkdtemp's 0700). Those that a killed process left are removed first.
-    """
-    parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".tmp-{label}-"
-    for left in parent.glob(f"{prefix}*"):
-        pid = left.name[len(prefix):].split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(left, ignore_errors=True)
-    while True:
-        folder = parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            continue
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # Someone else's process.
-        return True
-    return True
-
-
-def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None:
-    """Runs ``write(staging)`` into a hidden folder beside ``folder``, then
-    renames it to ``folder``: a kill never leaves half a folder (and the
-    hidden one is removed by the next write beside it).
-
-    Raises:
-        OSError: when ``folder`` exists and is not empty (an empty one is
-            replaced), or what ``write`` raised; nothing is left behind.
-    """
-    staging = staging_folder(folder.parent, folder.name)
-    try:
-        write(staging)
-        os.rename(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def save_model(folder: Path, model: Any, assets: dict[str, str]) -> None:
@@ -342,7 +274,7 @@ def save_model(folder: Path, model: Any, assets: dict[str, str]) -> None:
     faults.point("save")
     temporary.replace(folder / MODEL)
     for name, text in assets.items():
-        write_text_atomically(folder / name, text)
+        atomic.write_text(folder / name, text)
 
 
 def read_history(folder: Path) -> dict[str, list[float]]:
@@ -391,34 +323,6 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def plot_learning_curves(folder: Path) -> Optional[Path]:
-    """Writes loss and metric curves (train and validation) to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    history = read_history(folder)
-    metrics = [key for key in history if key not in ("epoch", "learning_rate", SECONDS) and not key.startswith("val_")]
-    if not metrics:
-        return None
-    epochs = [int(e) + 1 for e in history.get("epoch", range(len(history[metrics[0]])))]
-    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
-    for axis, metric in zip(axes[0], metrics):
-        axis.plot(epochs, history[metric], marker="o", label="train")
-        if f"val_{metric}" in history:
-            axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
-        axis.set_xlabel("epoch")
-        axis.set_title(metric)
-        axis.grid(alpha=0.3)
-        axis.legend()
-    figure.tight_layout()
-    path = folder / CURVE
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
 
 
 def keep_trained(folder: Path, model: Any) -> None:

@@ -24,7 +24,7 @@ from kerasdl.evaluation import judge
 from kerasdl.models.gan import CLASS_ID, GAN, LATENT
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
-from kerasdl.runtime import faults, provenance, runs, summaries
+from kerasdl.runtime import atomic, faults, provenance, runs, summaries
 from kerasdl.tasks.task import Task
 
 SAMPLES = "samples.png"
@@ -187,7 +187,7 @@ def judge_samples(recipe: Recipe, gan: GAN, data: Examples, folder: Path, log: C
     result["judge"] = str(referee.path)
     for line in judge.report(result):
         log(line)
-    runs.write_json_atomically(folder / QUALITY, result)
+    atomic.write_json(folder / QUALITY, result)
     return result
 
 

@@ -14,7 +14,7 @@ from kerasdl.data import catalogue as data_catalogue
 from kerasdl.data.kinds import Data
 from kerasdl.errors import RecipeError
 from kerasdl.recipe.resolve import Recipe
-from kerasdl.runtime import devices, faults, preflight, provenance, runs, summaries
+from kerasdl.runtime import atomic, devices, faults, preflight, provenance, runs, summaries
 from kerasdl.runtime.progress import Progress
 from kerasdl.tasks import catalogue
 from kerasdl.tasks.task import Task
@@ -160,7 +160,7 @@ def run(
             task.name: {**evaluated.get("details", {}), **evaluated["report"]},
         }
         faults.point("report")
-        runs.write_json_atomically(folder / runs.METRICS, summary)
+        atomic.write_json(folder / runs.METRICS, summary)
         runs.finish(folder)
         return summary
 

@@ -35,6 +35,7 @@ from kerasdl.artifacts import savedmodel, trained
 from kerasdl.data import pipeline
 from kerasdl.data.kinds import Data
 from kerasdl.errors import RecipeError
+from kerasdl.evaluation import figures
 from kerasdl.evaluation.scores import table
 from kerasdl.models import losses
 from kerasdl.recipe.resolve import Recipe
@@ -278,7 +279,7 @@ class Task:
         self.phases(folder, [run_callbacks.Throughput(), *self.epoch_outputs(folder)], verbose)
         if disk:  # Decoded examples are only for later epochs: the run does not keep them.
             shutil.rmtree(folder / runs.CACHE, ignore_errors=True)
-        runs.plot_learning_curves(folder)
+        figures.learning_curves([runs.read_history(folder)], [""], folder / runs.CURVE)
 
     def phases(self, folder: Path, outputs: list, verbose: Any) -> None:
         """The training itself: one ``fit`` by default (transfer learning adds

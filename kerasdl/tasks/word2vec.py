@@ -24,7 +24,7 @@ from kerasdl.errors import RecipeError, TrainingError
 from kerasdl.models.skipgram import OPTIMIZERS, SkipGramTrainer
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
-from kerasdl.runtime import devices, runs, summaries
+from kerasdl.runtime import atomic, devices, runs, summaries
 from kerasdl.runtime.optimizers import build_schedule
 from kerasdl.tasks.building import build_model
 from kerasdl.tasks.task import Task
@@ -87,7 +87,7 @@ class WordVectorsTask(Task):
                 )
             result["words_per_second"] = corpus.tokens / result["seconds"]
             self.history.append({"epoch": epoch, **result})
-            runs.write_text_atomically(folder / runs.HISTORY, _history_csv(self.history))
+            atomic.write_text(folder / runs.HISTORY, _history_csv(self.history))
             if verbose:
                 self.log(f"Epoch {epoch + 1}/{training['epochs']}: loss {result['loss']:.4f}, "
                          f"{result['pairs']:,} pairs, {result['words_per_second']:,.0f} words/s")

@@ -10,7 +10,7 @@ from typing import Any
 
 from kerasdl.errors import TuningError
 from kerasdl.recipe.yaml_text import dump_yaml
-from kerasdl.runtime import runs, summaries
+from kerasdl.runtime import atomic, runs, summaries
 from kerasdl.tune.settings import Settings
 from kerasdl.tune.space import label
 from kerasdl.tune.tuners import TRIAL_RECORD, role, trial_error
@@ -57,7 +57,7 @@ def results(settings: Settings, trials: dict, best: list) -> dict:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["trial"])
     writer.writeheader()
     writer.writerows({key: dump_cell(value) for key, value in row.items()} for row in rows)
-    runs.write_text_atomically(project / TRIALS, buffer.getvalue())
+    atomic.write_text(project / TRIALS, buffer.getvalue())
     write_hparams(settings, project, trials)
     best = [trial for trial in best if trial.status == "COMPLETED"]  # Keras Tuner pads with failed ones.
     if not best:
@@ -78,7 +78,7 @@ def results(settings: Settings, trials: dict, best: list) -> dict:
         f"# Its values: {searched}\n"
         f"# Train and export it: kerasdl run {project / BEST}\n"
     )
-    runs.write_text_atomically(project / BEST, header + dump_yaml(values))
+    atomic.write_text(project / BEST, header + dump_yaml(values))
     return {
         "name": settings.recipe.name,
         "role": role() or "single",

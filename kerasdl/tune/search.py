@@ -32,7 +32,7 @@ import keras_tuner as kt
 from kerasdl.errors import RecipeError, TuningError
 from kerasdl.recipe.keys import flatten
 from kerasdl.recipe.resolve import load_recipe
-from kerasdl.runtime import runs
+from kerasdl.runtime import atomic
 from kerasdl.tasks import loop
 from kerasdl.tasks.building import build_model
 from kerasdl.tune.hypermodel import RecipeHyperModel
@@ -160,7 +160,7 @@ def search(
         if overwrite and project.exists():
             shutil.rmtree(project)
         project.mkdir(parents=True, exist_ok=True)
-        runs.write_json_atomically(project / FINGERPRINT, settings.fingerprint())
+        atomic.write_json(project / FINGERPRINT, settings.fingerprint())
     tuner = _create_tuner(settings, hypermodel, overwrite=False)
     tuner.trials_per_process, tuner.deadline, tuner.log = trials_per_process, deadline, log
     if current_role is None:

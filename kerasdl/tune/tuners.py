@@ -17,7 +17,7 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src import config as kt_config
 
-from kerasdl.runtime import runs
+from kerasdl.runtime import atomic, runs
 from kerasdl.tune.oracles import BayesianOptimizationOracle, GridSearchOracle
 
 TRIAL_RECORD = "kerasdl-trial.json"
@@ -134,7 +134,7 @@ class _KerasdlTuner:
             self.hypermodel.release()
             keras.backend.clear_session(free_memory=True)
             gc.collect()
-            runs.write_json_atomically(folder / TRIAL_RECORD, {
+            atomic.write_json(folder / TRIAL_RECORD, {
                 "worker": self.tuner_id,
                 "process": _PROCESS,
                 "seconds": round(time.perf_counter() - start, 2),
