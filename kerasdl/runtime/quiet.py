@@ -31,12 +31,11 @@ def import_tensorflow(debug: bool = False) -> None:
     """Imports TensorFlow without its C++ start-up lines on stderr (all of
     them with ``debug``). Later C++ lines below FATAL stay quiet through
     ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set the variable."""
-    if debug or "tensorflow" in sys.modules:
-        if not debug:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if debug or "tensorflow" in sys.modules:  # Nothing to hide, or nothing left to hide.
         import tensorflow  # noqa: F401
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as captured:
