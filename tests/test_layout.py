@@ -20,7 +20,7 @@ LAYERS = [
     ("kerasdl.tasks",),
     ("kerasdl.tune",),
     ("kerasdl.commands",),
-    ("kerasdl.cli", "kerasdl.__main__"),
+    ("kerasdl.cli", "kerasdl.cli_errors", "kerasdl.cli_options", "kerasdl.__main__"),
 ]
 
 

@@ -101,6 +101,15 @@ def evaluate(
     return summary
 
 
+def lines(summary: dict) -> list[str]:
+    """The scores as text, per class for a classifier, and where they went."""
+    text = ["Test: " + ", ".join(f"{key} {value:.4f}" for key, value in summary["test"].items())]
+    if "per_class_accuracy" in summary:
+        text.append("Per class: " + ", ".join(
+            f"{name} {value:.3f}" for name, value in summary["per_class_accuracy"].items()))
+    return text + [f"Written: {summary['output']}"]
+
+
 def _check_fits(model: trained.Trained, data: Examples, recipe: Recipe) -> None:
     """The data's examples have the model's input shape and classes."""
     shape, is_text = model.input_shape()

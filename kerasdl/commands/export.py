@@ -130,6 +130,19 @@ def convert(
     return summary
 
 
+def lines(summary: dict) -> list[str]:
+    """The output's path, size beside the float models', and test scores."""
+    size = (f"Size: {summary['bytes']:,} bytes, {summary['size_ratio']:.3f}x the float SavedModel's "
+            f"{summary['float_savedmodel_bytes']:,}")
+    if "float_tflite_bytes" in summary:
+        size += f", {summary['size_ratio_to_float_tflite']:.3f}x the float TFLite model's {summary['float_tflite_bytes']:,}"
+    text = [f"Written: {summary['output']}", size]
+    if "test" in summary:
+        for label, key in (("This model", "test"), ("Float SavedModel", "float_test")):
+            text.append(f"{label}: " + ", ".join(f"{name} {value:.4f}" for name, value in summary[key].items()))
+    return text
+
+
 def _data_recipe(source: trained.Trained, recipe_file: Optional[str], needed: bool) -> Any:
     """The recipe whose data calibrates and scores the export: the one the
     user names, else the model's own (``trust.model_recipe``); None when

@@ -170,6 +170,17 @@ def markdown() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def listing() -> list[str]:
+    """``kerasdl list``: each registered builder and dataset with its docstring's first line."""
+    text = []
+    for title, registry in (("Model builders", BUILDERS), ("Datasets", DATASETS)):
+        text.append(f"{title}:")
+        for name in registry.names():
+            doc = (registry.get(name).__doc__ or "").strip().splitlines()
+            text.append(f"  {name:14s} {doc[0] if doc else ''}")
+    return text
+
+
 def main(arguments: list[str]) -> None:
     """Writes the reference to the file named, or prints it."""
     text = markdown()

@@ -20,7 +20,7 @@ from typing import Any, Optional
 from kerasdl.errors import DataError, InputError
 from kerasdl.evaluation import figures
 from kerasdl.recipe.keys import flatten
-from kerasdl.recipe.yaml_text import parse_yaml
+from kerasdl.recipe.yaml_text import dump_yaml, parse_yaml
 from kerasdl.runtime import runs
 
 # Where `kerasdl runs diff` puts its plot by default, inside the runs directory.
@@ -176,6 +176,23 @@ def show(folder: Path) -> dict:
     return {**run.as_dict(), "recipe": _recipe(folder), "metrics": _json(folder / runs.METRICS)}
 
 
+def show_lines(shown: dict) -> list[str]:
+    """``show``'s result as text: status, epochs, test scores, export, recipe."""
+    text = [
+        f"Run: {shown['folder']} ({shown['status']}, started {shown['started'].replace('T', ' ')})",
+        f"Epochs: {shown['epochs']}" + (f", best {shown['best_epoch']}" if shown["best_epoch"] else ""),
+    ]
+    scores = {**shown["test"], **shown["scores"]}  # A GAN's scores are its judge's (FID).
+    if scores:
+        text.append("Test: " + ", ".join(f"{key} {value:.4f}" for key, value in scores.items()
+                                         if isinstance(value, (int, float))))
+    if shown["export"]:
+        text.append(f"Export: {shown['export']}")
+    text.append("Recipe:")
+    text.append("  " + dump_yaml(shown["recipe"]).rstrip().replace("\n", "\n  "))
+    return text
+
+
 # What recipe_differences gives for a key that one recipe does not have.
 ABSENT = "(absent)"
 # Mappings whose entries are compared whole: a search space's entry
@@ -249,6 +266,11 @@ def diff_table(compared: dict) -> str:
     lines = [f"A: {first}", f"B: {second}"]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     return "\n".join(lines)
+
+
+def diff_lines(compared: dict) -> list[str]:
+    """``diff``'s result as text: the table, and where the plot went."""
+    return [diff_table(compared)] + ([f"Learning curves: {compared['plot']}"] if compared["plot"] else [])
 
 
 def _cell(value: Any) -> str:

@@ -13,6 +13,7 @@ import keras
 from keras_tuner.engine import metrics_tracking
 
 from kerasdl import schema
+from kerasdl.errors import RecipeError
 from kerasdl.recipe.checker import Checker
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.recipe.sections import resolve_arguments, resolve_fields
@@ -144,3 +145,15 @@ def load_settings(recipe: Recipe) -> Settings:
     )
 
 
+
+
+def ignored_section_warning(recipe: Recipe) -> Optional[str]:
+    """What ``kerasdl run`` says of a tune section it does not search: a
+    section that ``kerasdl tune`` would refuse is not passed over in silence."""
+    if recipe.values.get("tune") is None:
+        return None
+    try:
+        load_settings(recipe)
+    except RecipeError as error:
+        return f"Warning: kerasdl run ignores the tune section, and kerasdl tune would refuse it: {error}"
+    return None
