@@ -58,23 +58,12 @@ def convert(
             model path that holds no Keras model, a conversion the model's
             ops do not support. Nothing is written then.
     """
-    if format not in FORMATS:
-        raise InputError(f"--format: expected one of {', '.join(FORMATS)}. Received: {format!r}")
-    if quantize is not None and (format != "tflite" or quantize not in QUANTIZATIONS):
-        raise InputError(
-            f"--quantize {quantize}: quantization is for --format tflite, one of {', '.join(QUANTIZATIONS)}."
-        )
+    _check_format(format, quantize)
     source = trained.locate(model_path, trust_savedmodel)
     recipe = _data_recipe(source, recipe_file, needed=quantize == "int8" or evaluate)  # Before the model is read.
     model = source.keras_model()
     if not isinstance(getattr(model, "inputs", None), list) or len(model.inputs) != 1:
         raise InputError(f"{source.path}: kerasdl exports models with one input (classifiers and forecasters).")
-    assets = {}
-    if source.recipe_file is not None:
-        assets[RECIPE_FILE] = source.recipe_file.read_text()
-    if source.class_names is not None:
-        assets[CLASS_NAMES_FILE] = class_names_text(source.class_names)
-    output_name = PROBABILITIES if source.class_names is not None else FORECAST
     # Not the model's recipe's export.directory: a file that came with a
     # model never chooses where kerasdl writes.
     directory = directory or DEFAULT_DIRECTORY
@@ -91,43 +80,65 @@ def convert(
         # mode), unless the user trusts the SavedModel given.
         reference = source.path if source.runs_graph else Path(scratch) / "float"
         if not source.runs_graph:
-            savedmodel.write_savedmodel(model, reference, output_name)
-
+            savedmodel.write_savedmodel(model, reference, PROBABILITIES if source.class_names is not None else FORECAST)
         # Converted first: a model the converter refuses leaves nothing behind.
         flatbuffer = to_tflite(reference, quantize, recipe, data) if format == "tflite" else b""
-
-        def write(path: Path) -> None:
-            # Copies of what is written already: the float SavedModel, the .keras file.
-            if format == "savedmodel":
-                shutil.copytree(reference, path, ignore=shutil.ignore_patterns(ASSETS))
-            else:
-                path.mkdir()
-            extra = savedmodel.write_assets(path, assets)
-            if format == "savedmodel":
-                shutil.copyfile(source.keras_file, extra / KERAS_FILE)
-            elif format == "keras":
-                shutil.copyfile(source.keras_file, path / KERAS_FILE)
-            else:
-                (path / TFLITE_FILE).write_bytes(flatbuffer)
-
-        written, _ = savedmodel.publish(directory, name, write)
+        written, _ = savedmodel.publish(directory, name, _writer(format, source, reference, flatbuffer))
         located = trained.locate(written, trust_savedmodel=True)  # Written here.
         if format == "tflite":
             trained.vouch_for(written / TFLITE_FILE)
-        summary: dict[str, Any] = {
-            "output": str(written), "format": format, "quantize": quantize,
-            "bytes": folder_size(located.path), "float_savedmodel_bytes": folder_size(reference),
-        }
-        summary["size_ratio"] = summary["bytes"] / summary["float_savedmodel_bytes"]
-        if quantize:
-            # The float TFLite model, for the size the quantization saves.
-            summary["float_tflite_bytes"] = len(to_tflite(reference, None))
-            summary["size_ratio_to_float_tflite"] = summary["bytes"] / summary["float_tflite_bytes"]
+        summary = {"output": str(written), "format": format, "quantize": quantize,
+                   **_sizes(located, reference, quantize)}
         if evaluate and data is not None and hasattr(data, "y_test"):
             log(f"Scoring both on {data.test_examples} test examples of {data.source}")
             summary["test"] = _scores(located, recipe, data)
             summary["float_test"] = _scores(trained.locate(reference, trust_savedmodel=True), recipe, data)
     return summary
+
+
+def _check_format(format: str, quantize: Optional[str]) -> None:
+    if format not in FORMATS:
+        raise InputError(f"--format: expected one of {', '.join(FORMATS)}. Received: {format!r}")
+    if quantize is not None and (format != "tflite" or quantize not in QUANTIZATIONS):
+        raise InputError(
+            f"--quantize {quantize}: quantization is for --format tflite, one of {', '.join(QUANTIZATIONS)}."
+        )
+
+
+def _writer(format: str, source: trained.Trained, reference: Path, flatbuffer: bytes) -> Callable[[Path], None]:
+    """What ``savedmodel.publish`` calls to fill the new version's folder:
+    copies of what is written already (the float SavedModel, the .keras
+    file, the TFLite flatbuffer) and the assets that came with the model."""
+    assets = {}
+    if source.recipe_file is not None:
+        assets[RECIPE_FILE] = source.recipe_file.read_text()
+    if source.class_names is not None:
+        assets[CLASS_NAMES_FILE] = class_names_text(source.class_names)
+
+    def write(path: Path) -> None:
+        if format == "savedmodel":
+            shutil.copytree(reference, path, ignore=shutil.ignore_patterns(ASSETS))
+        else:
+            path.mkdir()
+        extra = savedmodel.write_assets(path, assets)
+        if format == "savedmodel":
+            shutil.copyfile(source.keras_file, extra / KERAS_FILE)
+        elif format == "keras":
+            shutil.copyfile(source.keras_file, path / KERAS_FILE)
+        else:
+            (path / TFLITE_FILE).write_bytes(flatbuffer)
+
+    return write
+
+
+def _sizes(located: trained.Trained, reference: Path, quantize: Optional[str]) -> dict:
+    """The output's size beside the float SavedModel's and, quantized, the float TFLite model's."""
+    sizes: dict[str, Any] = {"bytes": folder_size(located.path), "float_savedmodel_bytes": folder_size(reference)}
+    sizes["size_ratio"] = sizes["bytes"] / sizes["float_savedmodel_bytes"]
+    if quantize:
+        sizes["float_tflite_bytes"] = len(to_tflite(reference, None))
+        sizes["size_ratio_to_float_tflite"] = sizes["bytes"] / sizes["float_tflite_bytes"]
+    return sizes
 
 
 def lines(summary: dict) -> list[str]:

@@ -8,6 +8,7 @@ own section).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from kerasdl.data import catalogue as data_catalogue
@@ -114,58 +115,77 @@ def run(
         if chief:
             provenance.record(folder, provenance.environment(recipe, placement))
         trained = _train_or_restore(task, folder, done, verbose)
-        evaluated = done.result("evaluate")
-        if evaluated is None:
-            scores = task.evaluate(folder)  # The model's test is collective work.
-            if chief:  # Beside the training curves in TensorBoard.
-                summaries.test_and_baselines(
-                    folder / runs.LOGS, scores["test"], scores["baselines"], task.epochs_trained(folder)
-                )
-            evaluated = done.record("evaluate", {**scores, "report": task.report(folder)})
-        if chief and not done.done("save"):
-            task.save(folder)
-            done.record("save")
-        exported = done.result("export") or {"path": None, "difference": None}
-        if recipe["export"]["enabled"] and chief and not done.done("export"):
-            path, difference = task.export(folder)
-            faults.point("published")
-            exported = done.record("export", {"path": str(path), "difference": difference})
+        evaluated = _evaluate(task, folder, done, chief)
+        exported = _save_and_export(task, folder, done, chief)
         if task.data.skipped:
             log(f"Skipped {task.data.skipped} examples that cannot be decoded (data.skip_corrupt).")
-        history = runs.read_history(folder)
-        summary = {
-            "name": recipe.name,
-            "task": task.name,
-            "dataset": task.data.source,
-            "role": "chief" if chief else "worker",
-            "strategy": placement.name,
-            "replicas": placement.replicas,
-            "workers": placement.workers,
-            "precision": placement.precision,
-            "global_batch_size": task.batch_size,
-            "epochs": len(history.get("epoch", [])),
-            "best_epoch": trained.get("best_epoch"),
-            "resumed_from_epoch": resumed_from,
-            "train_seconds": trained["seconds"],
-            "train_samples_per_second": trained["samples_per_second"],
-            "skipped_corrupt": task.data.skipped,
-            "test": evaluated["test"],
-            "baselines": evaluated["baselines"],
-            "validation": {
-                key: float(values[-1]) for key, values in history.items() if key.startswith("val_") and values
-            },
-            "run_dir": str(folder) if chief else None,
-            "export_path": exported["path"],
-            "export_max_difference": exported["difference"],
-            task.name: {**evaluated.get("details", {}), **evaluated["report"]},
-        }
+        summary = _summary(task, placement, folder, resumed_from, trained, evaluated, exported)
         faults.point("report")
         atomic.write_json(folder / runs.METRICS, summary)
         runs.finish(folder)
         return summary
 
 
-def _train_or_restore(task: Task, folder: Any, done: Progress, verbose: Any) -> dict:
+def _evaluate(task: Task, folder: Path, done: Progress, chief: bool) -> dict:
+    """The test scores, baselines and the task's report (or an earlier
+    process's record of them); the chief puts them in TensorBoard."""
+    evaluated = done.result("evaluate")
+    if evaluated is not None:
+        return evaluated
+    scores = task.evaluate(folder)  # The model's test is collective work.
+    if chief:  # Beside the training curves in TensorBoard.
+        summaries.test_and_baselines(folder / runs.LOGS, scores["test"], scores["baselines"], task.epochs_trained(folder))
+    return done.record("evaluate", {**scores, "report": task.report(folder)})
+
+
+def _save_and_export(task: Task, folder: Path, done: Progress, chief: bool) -> dict:
+    """The chief saves the task's files and, if the recipe exports, the
+    verified SavedModel; returns the export's ``path`` and ``difference``."""
+    if chief and not done.done("save"):
+        task.save(folder)
+        done.record("save")
+    exported = done.result("export") or {"path": None, "difference": None}
+    if task.recipe["export"]["enabled"] and chief and not done.done("export"):
+        path, difference = task.export(folder)
+        faults.point("published")
+        exported = done.record("export", {"path": str(path), "difference": difference})
+    return exported
+
+
+def _summary(
+    task: Task, placement: devices.Placement, folder: Path, resumed_from: Optional[int], trained: dict,
+    evaluated: dict, exported: dict,
+) -> dict:
+    """What ``metrics.json`` holds: ``METRICS_KEYS`` and the task's own section."""
+    history = runs.read_history(folder)
+    chief = placement.is_chief
+    return {
+        "name": task.recipe.name,
+        "task": task.name,
+        "dataset": task.data.source,
+        "role": "chief" if chief else "worker",
+        "strategy": placement.name,
+        "replicas": placement.replicas,
+        "workers": placement.workers,
+        "precision": placement.precision,
+        "global_batch_size": task.batch_size,
+        "epochs": len(history.get("epoch", [])),
+        "best_epoch": trained.get("best_epoch"),
+        "resumed_from_epoch": resumed_from,
+        "train_seconds": trained["seconds"],
+        "train_samples_per_second": trained["samples_per_second"],
+        "skipped_corrupt": task.data.skipped,
+        "test": evaluated["test"],
+        "baselines": evaluated["baselines"],
+        "validation": {key: float(values[-1]) for key, values in history.items() if key.startswith("val_") and values},
+        "run_dir": str(folder) if chief else None,
+        "export_path": exported["path"],
+        "export_max_difference": exported["difference"],
+        task.name: {**evaluated.get("details", {}), **evaluated["report"]},
+    }
+
+
+def _train_or_restore(task: Task, folder: Path, done: Progress, verbose: Any) -> dict:
     """Trains (recording the stage and keeping the trained weights), or,
     when an earlier process finished training, loads its weights.
 
