@@ -24,7 +24,7 @@ from anyone, so nothing in it runs code or chooses where kerasdl writes.
   at export), and a SavedModel without one is refused.
 - A ``.tflite`` file is opened by the TFLite interpreter, whose C++ code
   crashes on a truncated file: it is opened first in a child process
-  (``_probe_tflite``), and refused if the child dies.
+  (``tflite.probe``), and refused if the child dies.
 - The name in a model's ``recipe.yaml`` must be a valid recipe name (no
   ``..``, no separators) before it names an output folder.
 """
@@ -32,16 +32,13 @@ from anyone, so nothing in it runs code or chooses where kerasdl writes.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 
+from kerasdl.artifacts import tflite
 from kerasdl.artifacts.layout import (
     ASSETS,
     KERAS_FILE,
@@ -130,7 +127,7 @@ class Trained:
         if self.runs_graph:
             return _saved_model_predictor(self._signature())
         if self.kind == "tflite":
-            return _tflite_predictor(self._interpreter())
+            return tflite.predictor(self._interpreter(), CHUNK)
         model = self.keras_model()
         return lambda inputs: np.asarray(model.predict(inputs, batch_size=CHUNK, verbose=0))
 
@@ -148,7 +145,7 @@ class Trained:
 
     def _interpreter(self) -> Any:
         if "interpreter" not in self._loaded:
-            self._loaded["interpreter"] = _interpreter(self.path)
+            self._loaded["interpreter"] = tflite.interpreter(self.path)
         return self._loaded["interpreter"]
 
     def input_shape(self) -> tuple:
@@ -297,113 +294,3 @@ def _saved_model_predictor(serve: Any) -> Callable[[np.ndarray], np.ndarray]:
         return np.concatenate(outputs) if outputs else np.zeros((0,))
 
     return predict
-
-
-# Opens a .tflite file and runs it once, in a child process: a file the
-# interpreter's C++ code crashes on kills the child, not kerasdl.
-_PROBE = """
-import sys
-import numpy as np
-from tensorflow.lite.python.interpreter import Interpreter
-interpreter = Interpreter(model_path=sys.argv[1], num_threads=1)
-interpreter.allocate_tensors()
-for detail in interpreter.get_input_details():
-    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-interpreter.invoke()
-"""
-
-
-# The .tflite files this process probed or wrote, as (path, size, mtime):
-# each is probed once (a probe starts TensorFlow in a child, seconds).
-_SOUND: set = set()
-
-
-def _identity(path: Path) -> tuple:
-    status = path.stat()
-    return str(path.resolve()), status.st_size, status.st_mtime_ns
-
-
-def vouch_for(path: Path) -> None:
-    """Marks a .tflite file this process wrote as sound (no probe)."""
-    _SOUND.add(_identity(path))
-
-
-def _probe_tflite(path: Path) -> None:
-    """Refuses a .tflite file that is not a TFLite flatbuffer or that the
-    interpreter cannot open and run (checked in a child process, once per
-    file and process; files ``vouch_for`` names are not checked).
-
-    Raises:
-        InputError: naming the file.
-    """
-    if _identity(path) in _SOUND:
-        return
-    with open(path, "rb") as handle:
-        header = handle.read(8)
-    if len(header) < 8 or header[4:8] != b"TFL3":
-        raise InputError(f"{path}: is not a TFLite model (no TFL3 identifier at byte 4). Export one with kerasdl export --format tflite.")
-    probe = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    if probe.returncode != 0:
-        if probe.returncode < 0:
-            how = f"died ({signal.Signals(-probe.returncode).name})"
-        else:
-            errors = [line for line in probe.stderr.splitlines() if "Error" in line.split(":")[0]]
-            how = f"failed ({errors[-1].strip()})" if errors else "failed"
-        raise InputError(
-            f"{path}: the TFLite interpreter {how} opening and running this file once in a separate process. "
-            "The file is truncated or corrupt: export it again."
-        )
-    _SOUND.add(_identity(path))
-
-
-def _interpreter(path: Path) -> Any:
-    import tensorflow as tf
-
-    _probe_tflite(path)
-    try:
-        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=2)
-    except ValueError as error:
-        raise InputError(f"{path}: is not a TFLite model ({error}).") from None
-    return interpreter
-
-
-def _tflite_predictor(interpreter: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """Runs the TFLite interpreter over the inputs, a slice at a time."""
-    allocated = [-1]
-
-    def predict(inputs: np.ndarray) -> np.ndarray:
-        outputs = []
-        for start in range(0, len(inputs), CHUNK):
-            part = inputs[start:start + CHUNK]
-            source = interpreter.get_input_details()[0]
-            if allocated[0] != len(part):
-                interpreter.resize_tensor_input(source["index"], [len(part), *source["shape"][1:]])
-                interpreter.allocate_tensors()
-                allocated[0] = len(part)
-            source = interpreter.get_input_details()[0]
-            target = interpreter.get_output_details()[0]
-            interpreter.set_tensor(source["index"], _tflite_input(part, source))
-            interpreter.invoke()
-            outputs.append(_tflite_output(interpreter.get_tensor(target["index"]), target))
-        return np.concatenate(outputs) if outputs else np.zeros((0,))
-
-    return predict
-
-
-def _tflite_input(values: np.ndarray, details: dict) -> np.ndarray:
-    """Quantizes float inputs for an integer input tensor; casts otherwise."""
-    scale, zero_point = details["quantization"]
-    if np.issubdtype(details["dtype"], np.integer) and scale:
-        info = np.iinfo(details["dtype"])
-        return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(details["dtype"])
-    return values.astype(details["dtype"])
-
-
-def _tflite_output(values: np.ndarray, details: dict) -> np.ndarray:
-    scale, zero_point = details["quantization"]
-    if np.issubdtype(details["dtype"], np.integer) and scale:
-        return (values.astype(np.float32) - zero_point) * scale
-    return values.astype(np.float32)

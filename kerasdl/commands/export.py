@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from kerasdl.artifacts import savedmodel, trained, trust
+from kerasdl.artifacts import savedmodel, tflite, trained, trust
 from kerasdl.artifacts.layout import (
     ASSETS,
     FORMATS,
@@ -86,7 +86,7 @@ def convert(
         written, _ = savedmodel.publish(directory, name, _writer(format, source, reference, flatbuffer))
         located = trained.locate(written, trust_savedmodel=True)  # Written here.
         if format == "tflite":
-            trained.vouch_for(written / TFLITE_FILE)
+            tflite.vouch_for(written / TFLITE_FILE)
         summary = {"output": str(written), "format": format, "quantize": quantize,
                    **_sizes(located, reference, quantize)}
         if evaluate and data is not None and hasattr(data, "y_test"):
