@@ -17,14 +17,14 @@ import numpy as np
 
 from kerasdl.artifacts import trained
 from kerasdl.data.files import IMAGE_SUFFIXES
-from kerasdl.data.streaming import ImageReader
+from kerasdl.data.readers import ImageReader
 from kerasdl.errors import InputError
 
 
 def read_image(path: Path, shape: tuple) -> np.ndarray:
     """An image file as pixels 0-255 of ``shape`` (height, width, channels),
     decoded and resized as image-folder datasets stream theirs
-    (``data.streaming.ImageReader``)."""
+    (``data.readers.ImageReader``)."""
     import tensorflow as tf
 
     height, width, channels = shape

@@ -12,7 +12,8 @@ import numpy as np
 
 from kerasdl.data.dataset import Dataset
 from kerasdl.data.files import IMAGE_SUFFIXES, verify_sha256
-from kerasdl.data.streaming import Files, ImageReader
+from kerasdl.data.readers import ImageReader
+from kerasdl.data.streaming import Files
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 

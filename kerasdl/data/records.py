@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.data.dataset import hold_out
-from kerasdl.data.streaming import ImageReader, Streamed, failing, in_order
+from kerasdl.data.readers import ImageReader
+from kerasdl.data.streaming import Streamed, failing, in_order
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 

@@ -28,8 +28,9 @@ from kerasdl.data.files import (
     scan_csv_rows,
     text_encoding,
 )
+from kerasdl.data.readers import TextReader
 from kerasdl.data.records import CsvLines, Records
-from kerasdl.data.streaming import Files, TextReader
+from kerasdl.data.streaming import Files
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 

@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.data.dataset import encode_labels
-from kerasdl.data.streaming import ImageReader, Streamed, failing
+from kerasdl.data.readers import ImageReader
+from kerasdl.data.streaming import Streamed, failing
 from kerasdl.errors import DataError
 from kerasdl.registry import register_dataset
 
