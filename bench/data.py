@@ -69,7 +69,8 @@ def write_images(count: int) -> Path:
     images = np.concatenate([data.x_train, data.x_test])[..., 0]
     labels = np.concatenate([data.y_train, data.y_test])
     order = np.arange(count) % len(images)
-    names = [f"{index}_{name.lower().replace('/', '_').replace(' ', '_')}" for index, name in enumerate(data.class_names)]
+    names = [f"{index}_{name.lower().replace('/', '_').replace(' ', '_')}"
+             for index, name in enumerate(data.class_names)]
     for name in names:
         (folder / name).mkdir(parents=True, exist_ok=True)
     chunk = 2000

@@ -87,12 +87,15 @@ def main() -> None:
         })
         for name in results:
             entry = results[name][-1]
-            print(f"  run {repeat + 1} {name:8s} {entry['words/s']:>10,.0f} words/s  analogy {entry['analogy_accuracy']:.2%}"
+            print(f"  run {repeat + 1} {name:8s} {entry['words/s']:>10,.0f} words/s  analogy "
+                  f"{entry['analogy_accuracy']:.2%}"
                   f"  WS353 {entry['wordsim353_spearman']:.3f}  SimLex {entry['simlex999_spearman']:.3f}"
-                  + (f"  (gensim's own analogy score {entry['gensim_analogy']:.2%})" if "gensim_analogy" in entry else "")
+                  + (f"  (gensim's own analogy score {entry['gensim_analogy']:.2%})"
+                     if "gensim_analogy" in entry else "")
                   + (f"  (compiled in {entry['compilation']:.1f} s before)" if "compilation" in entry else ""),
                   flush=True)
-    median = {name: {key: statistics.median(entry[key] for entry in runs) for key in runs[0]} for name, runs in results.items()}
+    median = {name: {key: statistics.median(entry[key] for entry in runs) for key in runs[0]}
+              for name, runs in results.items()}
     ours, theirs = median["kerasdl"], median["gensim"]
     print()
     print("| system | words/s | analogy (3CosAdd) | WordSim353 | SimLex-999 |")

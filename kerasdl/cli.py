@@ -49,7 +49,8 @@ def main(debug: bool) -> None:
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @options.overrides()
-@click.option("--dry-run", is_flag=True, help="Validate, print the resolved recipe and the model summary; train nothing.")
+@click.option("--dry-run", is_flag=True, help="Validate, print the resolved recipe and the model summary; train "
+                                              "nothing.")
 @options.as_json()
 @options.quiet
 @click.option("--fresh", is_flag=True, help="Start a new run even if an unfinished one of this recipe exists.")
@@ -82,7 +83,8 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
 @click.option("--max-trials", type=click.IntRange(min=1), help="Trials in all; overrides tune.max_trials.")
 @options.overrides()
 @click.option("--overwrite", is_flag=True, help="Delete an existing search of this recipe and start again.")
-@click.option("--export-best", is_flag=True, help="Retrain the best recipe at the end and export it, as `kerasdl run` does.")
+@click.option("--export-best", is_flag=True, help="Retrain the best recipe at the end and export it, as `kerasdl "
+                                                  "run` does.")
 @options.as_json()
 @click.option("--quiet", is_flag=True, help="No trial reports or progress bars.")
 @click.option("--trials-per-process", type=click.IntRange(min=0), default=5, show_default=True,
@@ -92,7 +94,8 @@ def run(recipe: str, overrides: tuple, dry_run: bool, as_json: bool, quiet: bool
               help="Start no trial after this long (900, 90s, 45m, 2h, 1h30m); the trial running finishes, "
                    "and the search ends with the trials run. Counts from this command's start, across fresh processes.")
 @click.option("--tuner-id", envvar="KERASTUNER_TUNER_ID", metavar="ID",
-              help="Distributed search: 'chief' serves the search, any other name is a worker. [env: KERASTUNER_TUNER_ID]")
+              help="Distributed search: 'chief' serves the search, any other name is a worker. [env: "
+                   "KERASTUNER_TUNER_ID]")
 @click.option("--oracle-ip", envvar="KERASTUNER_ORACLE_IP", metavar="IP",
               help="Distributed search: the chief's address. [env: KERASTUNER_ORACLE_IP]")
 @click.option("--oracle-port", envvar="KERASTUNER_ORACLE_PORT", type=click.IntRange(1, 65535), metavar="PORT",
@@ -137,7 +140,8 @@ def tune(
               help="Folder for metrics.json and confusion_matrix.png (default evaluations/<name>/<timestamp>).")
 @options.trust_savedmodel
 @options.as_json()
-def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_json: bool, trust_savedmodel: bool) -> None:
+def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_json: bool,
+             trust_savedmodel: bool) -> None:
     """Score a trained MODEL on the test split of RECIPE_OR_DATA.
 
     MODEL is a run folder, an export (saved_models/<name>[/<version>]) or a

@@ -72,7 +72,8 @@ def call(function: Callable[[], Any]) -> Any:
         raise _os_error(error, context) from None
     except KeyboardInterrupt:
         resumes = context is not None and context.info_name in _RESUMING
-        click.echo("Interrupted." + (" Rerun the same command to resume where it stopped." if resumes else ""), err=True)
+        click.echo("Interrupted." + (" Rerun the same command to resume where it stopped." if resumes else ""),
+                   err=True)
         sys.exit(INTERRUPTED)
 
 

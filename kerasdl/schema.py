@@ -77,51 +77,179 @@ CACHES = ("auto", "memory", "disk", "none", True, False)
 # by every dataset; `model` has only the builder's name.
 SECTIONS: dict[str, dict[str, Field]] = {
     "data": {
-        "dataset": Field(str, "fashion_mnist", "Dataset name from the catalogue (`kerasdl list`); the other keys of this section not listed here are that loader's arguments."),
-        "max_train_examples": Field(Optional[int], None, "Use only the first N training examples (quick runs, tests); null for all.", minimum=1, maximum=MAX_COUNT),
-        "max_test_examples": Field(Optional[int], None, "Use only the first N test examples; null for all.", minimum=1, maximum=MAX_COUNT),
-        "classes": Field(Optional[typing.Sequence[int]], None, "Keep only these classes (indices into the dataset's classes), relabelled 0, 1, ... in this order; null for all."),
-        "shuffle_buffer": Field(Optional[int], None, "Shuffle buffer size in examples; null for the whole training set in memory, and for data streamed from files a fresh file order every epoch (plus a 2,048-example buffer behind a cache).", minimum=1, maximum=MAX_COUNT),
-        "cache": Field(typing.Union[bool, str], "auto", "Keep decoded examples for later epochs: memory, disk (a file in the run folder, removed when the run ends), none, or auto (memory for data loaded into memory, none for data streamed from files). true and false mean memory and none.", choices=CACHES),
-        "service": Field(Optional[str], None, "A tf.data service dispatcher (grpc://host:port) whose workers do the training pipeline's reading and preprocessing; null to do it in this process."),
+        "dataset": Field(
+            str, "fashion_mnist",
+            "Dataset name from the catalogue (`kerasdl list`); the other keys of this section not listed here are "
+            "that loader's arguments.",
+        ),
+        "max_train_examples": Field(
+            Optional[int], None,
+            "Use only the first N training examples (quick runs, tests); null for all.",
+            minimum=1, maximum=MAX_COUNT,
+        ),
+        "max_test_examples": Field(
+            Optional[int], None,
+            "Use only the first N test examples; null for all.",
+            minimum=1, maximum=MAX_COUNT,
+        ),
+        "classes": Field(
+            Optional[typing.Sequence[int]], None,
+            "Keep only these classes (indices into the dataset's classes), relabelled 0, 1, ... in this order; null "
+            "for all.",
+        ),
+        "shuffle_buffer": Field(
+            Optional[int], None,
+            "Shuffle buffer size in examples; null for the whole training set in memory, and for data streamed from "
+            "files a fresh file order every epoch (plus a 2,048-example buffer behind a cache).",
+            minimum=1, maximum=MAX_COUNT,
+        ),
+        "cache": Field(
+            typing.Union[bool, str], "auto",
+            "Keep decoded examples for later epochs: memory, disk (a file in the run folder, removed when the run "
+            "ends), none, or auto (memory for data loaded into memory, none for data streamed from files). true and "
+            "false mean memory and none.",
+            choices=CACHES,
+        ),
+        "service": Field(
+            Optional[str], None,
+            "A tf.data service dispatcher (grpc://host:port) whose workers do the training pipeline's reading and "
+            "preprocessing; null to do it in this process.",
+        ),
     },
     "model": {
-        "builder": Field(str, REQUIRED, "Registered builder name (`kerasdl list`); every other key of this section is that builder's keyword argument."),
+        "builder": Field(
+            str, REQUIRED,
+            "Registered builder name (`kerasdl list`); every other key of this section is that builder's keyword "
+            "argument.",
+        ),
     },
     "optimizer": {
         "name": Field(str, "adam", "Keras optimizer.", choices=OPTIMIZERS),
-        "learning_rate": Field(LearningRate, 1e-3, f"A constant, or a schedule mapping: `schedule` ({', '.join(SCHEDULES)}), `warmup_steps`, and the Keras schedule's arguments."),
+        "learning_rate": Field(
+            LearningRate, 1e-3,
+            f"A constant, or a schedule mapping: `schedule` ({', '.join(SCHEDULES)}), `warmup_steps`, and the Keras "
+            "schedule's arguments.",
+        ),
     },
     "training": {
         "epochs": Field(int, 10, "Passes over the training data.", minimum=1, maximum=MAX_EPOCHS),
-        "batch_size": Field(int, 128, "Global batch size: split across replicas when several devices train.", minimum=1, maximum=MAX_BATCH),
-        "validation_split": Field(float, 0.1, "Fraction of the training data held out for validation (0 for none); the test split is never used for validation.", minimum=0.0, maximum=1.0, exclusive_maximum=True),
-        "early_stopping": Field(EarlyStopping, False, "false, true (patience 3 on val_loss, best weights restored), or a mapping of keras.callbacks.EarlyStopping arguments."),
-        "label_smoothing": Field(float, 0.0, "Soften a crossentropy's targets: 1 - label_smoothing on the true class plus label_smoothing / classes on every class (0: off). Regularizes a classifier that grows overconfident; the loss logged, validation's too, is the smoothed one.", minimum=0.0, maximum=1.0, exclusive_maximum=True),
-        "checkpoint": Field(str, "best", "The weights a run keeps, evaluates and exports: best (the epoch with the best val_loss, or loss without validation, or early_stopping's monitor; kept across a resume) or last. A GAN and Word2Vec keep the last (their losses do not measure quality).", choices=("best", "last")),
-        "reduce_on_plateau": Field(EarlyStopping, False, "Lower a constant learning rate when the monitored value stops improving: false, true (x0.5 after 2 epochs without improvement of val_loss, or loss without validation; min_lr 1e-6), or a mapping of keras.callbacks.ReduceLROnPlateau arguments. Not with a learning-rate schedule."),
-        "class_weight": Field(typing.Union[None, str, typing.Mapping[str, Any]], None, "Weigh a classifier's training loss by class: null (every example alike), balanced (each class's examples weigh examples / (classes x the class's examples), so every class counts the same in all), or a mapping of class name to weight (classes not named weigh 1). Validation and test scores stay unweighted."),
-        "oversample": Field(bool, False, "Repeat the training examples of a classifier's smaller classes, drawn at random, until every class has as many as the largest (longer epochs; validation and test untouched). Not with class_weight, nor for TFRecord and TFDS data (read in their own order)."),
+        "batch_size": Field(
+            int, 128,
+            "Global batch size: split across replicas when several devices train.",
+            minimum=1, maximum=MAX_BATCH,
+        ),
+        "validation_split": Field(
+            float, 0.1,
+            "Fraction of the training data held out for validation (0 for none); the test split is never used for "
+            "validation.",
+            minimum=0.0, maximum=1.0, exclusive_maximum=True,
+        ),
+        "early_stopping": Field(
+            EarlyStopping, False,
+            "false, true (patience 3 on val_loss, best weights restored), or a mapping of "
+            "keras.callbacks.EarlyStopping arguments.",
+        ),
+        "label_smoothing": Field(
+            float, 0.0,
+            "Soften a crossentropy's targets: 1 - label_smoothing on the true class plus label_smoothing / classes on "
+            "every class (0: off). Regularizes a classifier that grows overconfident; the loss logged, validation's "
+            "too, is the smoothed one.",
+            minimum=0.0, maximum=1.0, exclusive_maximum=True,
+        ),
+        "checkpoint": Field(
+            str, "best",
+            "The weights a run keeps, evaluates and exports: best (the epoch with the best val_loss, or loss without "
+            "validation, or early_stopping's monitor; kept across a resume) or last. A GAN and Word2Vec keep the last "
+            "(their losses do not measure quality).",
+            choices=("best", "last"),
+        ),
+        "reduce_on_plateau": Field(
+            EarlyStopping, False,
+            "Lower a constant learning rate when the monitored value stops improving: false, true (x0.5 after 2 "
+            "epochs without improvement of val_loss, or loss without validation; min_lr 1e-6), or a mapping of "
+            "keras.callbacks.ReduceLROnPlateau arguments. Not with a learning-rate schedule.",
+        ),
+        "class_weight": Field(
+            typing.Union[None, str, typing.Mapping[str, Any]], None,
+            "Weigh a classifier's training loss by class: null (every example alike), balanced (each class's examples "
+            "weigh examples / (classes x the class's examples), so every class counts the same in all), or a mapping "
+            "of class name to weight (classes not named weigh 1). Validation and test scores stay unweighted.",
+        ),
+        "oversample": Field(
+            bool, False,
+            "Repeat the training examples of a classifier's smaller classes, drawn at random, until every class has "
+            "as many as the largest (longer epochs; validation and test untouched). Not with class_weight, nor for "
+            "TFRecord and TFDS data (read in their own order).",
+        ),
         "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0, maximum=MAX_SEED),
-        "strategy": Field(str, "auto", "Distribution strategy: auto (TF_CONFIG set -> multi_worker; several GPUs, or several training.devices -> mirrored; else the default), default, one_device, mirrored, multi_worker.", choices=STRATEGIES),
-        "devices": Field(Optional[typing.Sequence[str]], None, "Devices for one_device or mirrored, e.g. [/gpu:0, /gpu:1]; null for all GPUs. CPUs past /cpu:0 are logical devices split from the CPU."),
-        "batch_scope": Field(str, "global", "What batch_size counts: global (the batch of one step, split across replicas) or per_replica (each replica's; the global batch is batch_size x replicas).", choices=BATCH_SCOPES),
-        "precision": Field(str, "float32", "float32, mixed (mixed_float16 on GPUs, mixed_bfloat16 on TPUs and CPUs with bfloat16 arithmetic), mixed_float16 or mixed_bfloat16. Outputs stay float32; mixed_float16 scales the loss.", choices=PRECISIONS),
-        "jit_compile": Field(typing.Union[bool, str], "auto", "XLA compilation of the training step: true, false, or auto (Keras's choice: on with a GPU and no distribution strategy, off on CPUs, where it made convolutions 6.5x slower).", choices=("auto", True, False)),
-        "steps_per_execution": Field(int, 1, "Training steps per call into the compiled function (fewer Python round trips on fast devices).", minimum=1, maximum=MAX_EPOCHS),
+        "strategy": Field(
+            str, "auto",
+            "Distribution strategy: auto (TF_CONFIG set -> multi_worker; several GPUs, or several training.devices -> "
+            "mirrored; else the default), default, one_device, mirrored, multi_worker.",
+            choices=STRATEGIES,
+        ),
+        "devices": Field(
+            Optional[typing.Sequence[str]], None,
+            "Devices for one_device or mirrored, e.g. [/gpu:0, /gpu:1]; null for all GPUs. CPUs past /cpu:0 are "
+            "logical devices split from the CPU.",
+        ),
+        "batch_scope": Field(
+            str, "global",
+            "What batch_size counts: global (the batch of one step, split across replicas) or per_replica (each "
+            "replica's; the global batch is batch_size x replicas).",
+            choices=BATCH_SCOPES,
+        ),
+        "precision": Field(
+            str, "float32",
+            "float32, mixed (mixed_float16 on GPUs, mixed_bfloat16 on TPUs and CPUs with bfloat16 arithmetic), "
+            "mixed_float16 or mixed_bfloat16. Outputs stay float32; mixed_float16 scales the loss.",
+            choices=PRECISIONS,
+        ),
+        "jit_compile": Field(
+            typing.Union[bool, str], "auto",
+            "XLA compilation of the training step: true, false, or auto (Keras's choice: on with a GPU and no "
+            "distribution strategy, off on CPUs, where it made convolutions 6.5x slower).",
+            choices=("auto", True, False),
+        ),
+        "steps_per_execution": Field(
+            int, 1,
+            "Training steps per call into the compiled function (fewer Python round trips on fast devices).",
+            minimum=1, maximum=MAX_EPOCHS,
+        ),
         "resume": Field(bool, True, "Resume an interrupted run of the same recipe from its last finished epoch."),
         "runs_dir": Field(str, "runs", "Folder that receives run folders: <runs_dir>/<name>/<timestamp>/."),
-        "baselines": Field(bool, True, "After the test, score simple baselines on the same test split: majority class and TF-IDF + logistic regression for texts (needs scikit-learn), last value and seasonal naive with drift for a series."),
+        "baselines": Field(
+            bool, True,
+            "After the test, score simple baselines on the same test split: majority class and TF-IDF + logistic "
+            "regression for texts (needs scikit-learn), last value and seasonal naive with drift for a series.",
+        ),
     },
     # The second phase of transfer learning (builder `transfer`).
     "fine_tune": {
-        "epochs": Field(int, 0, "After training.epochs, train this many more with the top of the backbone unfrozen; 0 for none.", minimum=0, maximum=MAX_EPOCHS),
-        "unfreeze": Field(Any, True, "Backbone layers to unfreeze: true (all), a fraction of the layers from the top (0.3), a count from the top (20), or a list of layer names or patterns (block3_*). Batch-norm layers stay frozen, in inference mode."),
-        "learning_rate": Field(float, 1e-5, "The constant learning rate of the second phase (the optimizer of the first, rebuilt).", minimum=0.0, maximum=10.0),
+        "epochs": Field(
+            int, 0,
+            "After training.epochs, train this many more with the top of the backbone unfrozen; 0 for none.",
+            minimum=0, maximum=MAX_EPOCHS,
+        ),
+        "unfreeze": Field(
+            Any, True,
+            "Backbone layers to unfreeze: true (all), a fraction of the layers from the top (0.3), a count from the "
+            "top (20), or a list of layer names or patterns (block3_*). Batch-norm layers stay frozen, in inference "
+            "mode.",
+        ),
+        "learning_rate": Field(
+            float, 1e-5,
+            "The constant learning rate of the second phase (the optimizer of the first, rebuilt).",
+            minimum=0.0, maximum=10.0,
+        ),
     },
     # Unsupervised pretraining of a text model's embedding.
     "pretrain": {
-        "enabled": Field(bool, False, "Before training a text model, train Word2Vec (kerasdl's own) on its training texts (never the validation or test texts) and start the embedding from those vectors."),
+        "enabled": Field(
+            bool, False,
+            "Before training a text model, train Word2Vec (kerasdl's own) on its training texts (never the validation "
+            "or test texts) and start the embedding from those vectors.",
+        ),
         "epochs": Field(int, 10, "Word2Vec passes over the training texts.", minimum=1, maximum=MAX_EPOCHS),
         "window": Field(int, 5, "Largest distance between a word and a context word.", minimum=1, maximum=100),
         "min_count": Field(int, 2, "Words seen fewer times keep a random vector.", minimum=1, maximum=MAX_COUNT),
@@ -132,28 +260,69 @@ SECTIONS: dict[str, dict[str, Field]] = {
     },
     # How a GAN's samples are scored after training.
     "quality": {
-        "enabled": Field(bool, True, "After a GAN trains, score its samples with a classifier of the same data (the judge): FID against its real-vs-real floor, class coverage, and for a conditional GAN the requested-class agreement."),
-        "samples": Field(int, 10000, "Images generated for the scores; the real sets are cut to the same size (at most the test split's).", minimum=2, maximum=1_000_000),
-        "judge_epochs": Field(int, 4, "Training epochs of the judge, trained once per dataset and cached in <runs_dir>/judges/.", minimum=1, maximum=1000),
+        "enabled": Field(
+            bool, True,
+            "After a GAN trains, score its samples with a classifier of the same data (the judge): FID against its "
+            "real-vs-real floor, class coverage, and for a conditional GAN the requested-class agreement.",
+        ),
+        "samples": Field(
+            int, 10000,
+            "Images generated for the scores; the real sets are cut to the same size (at most the test split's).",
+            minimum=2, maximum=1_000_000,
+        ),
+        "judge_epochs": Field(
+            int, 4,
+            "Training epochs of the judge, trained once per dataset and cached in <runs_dir>/judges/.",
+            minimum=1, maximum=1000,
+        ),
     },
     "export": {
         "enabled": Field(bool, True, "Export a SavedModel after training."),
         "directory": Field(str, "saved_models", "Exports go to <directory>/<name>/<version>/ (TF Serving layout)."),
-        "verify": Field(bool, True, "Reload the export with tf.saved_model.load and compare its predictions with the trained model's."),
+        "verify": Field(
+            bool, True,
+            "Reload the export with tf.saved_model.load and compare its predictions with the trained model's.",
+        ),
     },
 }
 
 # The `tune` section, read by `kerasdl tune` only; `space` is described in
 # kerasdl/tune/space.py and docs/tuning.md.
 TUNE: dict[str, Field] = {
-    "space": Field(typing.Mapping[str, Any], REQUIRED, "What to search: dotted recipe key -> search space (see below)."),
-    "objective": Field(str, "val_loss", "The metric to optimize, as `fit` logs it: loss, a metric of `metrics`, or either with `val_` (needs training.validation_split > 0)."),
-    "direction": Field(Optional[str], None, "min or max; inferred for losses and Keras metrics, required for others.", choices=("min", "max", None)),
+    "space": Field(
+        typing.Mapping[str, Any], REQUIRED,
+        "What to search: dotted recipe key -> search space (see below).",
+    ),
+    "objective": Field(
+        str, "val_loss",
+        "The metric to optimize, as `fit` logs it: loss, a metric of `metrics`, or either with `val_` (needs "
+        "training.validation_split > 0).",
+    ),
+    "direction": Field(
+        Optional[str], None,
+        "min or max; inferred for losses and Keras metrics, required for others.",
+        choices=("min", "max", None),
+    ),
     "algorithm": Field(str, "bayesian", "random, bayesian (Gaussian process), hyperband, or grid.", choices=ALGORITHMS),
-    "options": Field(typing.Mapping[str, Any], {}, "The algorithm's own arguments: bayesian num_initial_points, alpha, beta; hyperband max_epochs (default training.epochs), factor, hyperband_iterations; any: max_retries_per_trial, max_consecutive_failed_trials."),
-    "max_trials": Field(int, 10, "Trials to run in all (a resumed search counts those done); for hyperband a cap on top of its own budget.", minimum=1, maximum=100_000),
-    "executions_per_trial": Field(int, 1, "Trainings per trial, with seeds training.seed, +1, ...; the objective is their mean.", minimum=1, maximum=1000),
-    "directory": Field(str, "tuning", "The search lives in <directory>/<name>/: Keras Tuner's project, trials.csv, best_recipe.yaml."),
+    "options": Field(
+        typing.Mapping[str, Any], {},
+        "The algorithm's own arguments: bayesian num_initial_points, alpha, beta; hyperband max_epochs (default "
+        "training.epochs), factor, hyperband_iterations; any: max_retries_per_trial, max_consecutive_failed_trials.",
+    ),
+    "max_trials": Field(
+        int, 10,
+        "Trials to run in all (a resumed search counts those done); for hyperband a cap on top of its own budget.",
+        minimum=1, maximum=100_000,
+    ),
+    "executions_per_trial": Field(
+        int, 1,
+        "Trainings per trial, with seeds training.seed, +1, ...; the objective is their mean.",
+        minimum=1, maximum=1000,
+    ),
+    "directory": Field(
+        str, "tuning",
+        "The search lives in <directory>/<name>/: Keras Tuner's project, trials.csv, best_recipe.yaml.",
+    ),
 }
 
 # Sections that `resolve` keeps as written, validated by the one command
@@ -177,7 +346,10 @@ BASE_HELP = (
 TOP_LEVEL: dict[str, Field] = {
     "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),
     "loss": Field(str, "sparse_categorical_crossentropy", "Keras loss name."),
-    "metrics": Field(typing.Sequence[str], ["accuracy"], "Keras metric names reported in training and on the test split."),
+    "metrics": Field(
+        typing.Sequence[str], ["accuracy"],
+        "Keras metric names reported in training and on the test split.",
+    ),
 }
 
 

@@ -34,7 +34,8 @@ def refused(workdir, *args, says: str) -> str:
 
 
 RECIPES = {
-    "900 nested brackets": ("a: " + "[" * 900 + "]" * 900 + "\n", "line 1, column 23: mappings and lists nest more than 20"),
+    "900 nested brackets": ("a: " + "[" * 900 + "]" * 900 + "\n",
+        "line 1, column 23: mappings and lists nest more than 20"),
     "a 5000-digit integer": ("training: {epochs: " + "9" * 5000 + "}\n", "an integer of 5,000 digits"),
     "a '?' mapping key": ("? [a, b]\n: 1\n", "line 1, column 3: a key is a name, not a list or a mapping"),
     "a huge file": ("# " + "x" * 1_000_001 + "\n", "characters; a recipe has at most 1,000,000"),
@@ -52,7 +53,8 @@ def test_a_recipe_that_breaks_the_yaml_reader(workdir, case):
 @pytest.mark.parametrize("setting, says", [
     ("training.seed=4294967296", "--set training.seed is out of range: expected a value in [0, 4294967295]"),
     ("data.max_test_examples=10000000000000000", "--set data.max_test_examples is out of range"),
-    ("model.units=[100000000000000000000]", "--set model.units[0] is out of range: integers in a recipe fit in 64 bits"),
+    ("model.units=[100000000000000000000]", "--set model.units[0] is out of range: integers in a recipe fit in 64 "
+                                            "bits"),
     ("model.units=[10000000000]", "model: the model has 7,950,000,000,010 parameters"),
     (f"training.runs_dir={'r' * 300}", "training.runs_dir: is a name of 300 bytes"),
 ])
@@ -98,7 +100,8 @@ def batches(workdir):
     (str(EXPORT), "renamed.npy", "renamed.npy: is an .npz archive, not one .npy array"),
     (str(EXPORT), "strings.npy", "strings.npy: holds <U1 values; the model takes numbers"),
     (str(EXPORT), "empty.npy", "empty.npy: holds no examples (shape (0, 28, 28, 1))"),
-    ("short", str(FIXTURES / "inputs.npy"), "short: its class_names.txt names 3 classes, but the model answers with 10"),
+    ("short", str(FIXTURES / "inputs.npy"), "short: its class_names.txt names 3 classes, but the model answers "
+                                            "with 10"),
     (str(FIXTURES / "gan.keras"), str(FIXTURES / "inputs.npy"), "gan.keras: is a GAN without one input tensor"),
 ])
 def test_predict_on_inputs_it_cannot_use(batches, model, given, says):
@@ -117,8 +120,10 @@ def test_runs_list_marks_torn_and_foreign_files_and_goes_on(workdir):
     result = run_cli_here("runs", "list", "--json", cwd=workdir)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {row["name"]: row for row in json.loads(result.stdout)}
-    assert rows["foreign"]["status"] == "unreadable" and "metrics.json: has a 'test' of type list" in rows["foreign"]["problem"]
-    assert rows["row"]["status"] == "unreadable" and "history.csv: line 2 is not a row of numbers" in rows["row"]["problem"]
+    assert rows["foreign"]["status"] == "unreadable"
+    assert "metrics.json: has a 'test' of type list" in rows["foreign"]["problem"]
+    assert rows["row"]["status"] == "unreadable"
+    assert "history.csv: line 2 is not a row of numbers" in rows["row"]["problem"]
     assert rows["torn"]["status"] == "unfinished" and rows["torn"]["epochs"] == 2  # The torn row is left out.
     assert rows["fine"]["status"] == "finished" and rows["fine"]["test"] == {"accuracy": 0.9}
     table = run_cli_here("runs", "list", cwd=workdir)

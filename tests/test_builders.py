@@ -12,7 +12,8 @@ from kerasdl.errors import BuilderArgumentError
 from kerasdl.models import test_time
 from kerasdl.registry import BUILDERS, create_model
 
-SMALL = {"dense": {"units": [8]}, "cnn": {"filters": [4, 8]}, "transfer": {"backbone": "MobileNetV2", "input_size": [32, 32]}}
+SMALL = {"dense": {"units": [8]}, "cnn": {"filters": [4, 8]},
+         "transfer": {"backbone": "MobileNetV2", "input_size": [32, 32]}}
 
 
 # Classifiers; word2vec takes a vocabulary instead (tests/test_word2vec.py),
@@ -45,7 +46,8 @@ def test_every_builder_returns_an_uncompiled_functional_model(name):
 )
 def test_dense_accepts_every_keras_activation(activation):
     model = build_dense((6,), 2, units=[4], activation=activation, rescale=None)
-    layer_activations = [layer.activation.__name__ for layer in model.layers if isinstance(layer, keras.layers.Activation)]
+    layer_activations = [layer.activation.__name__ for layer in model.layers if isinstance(layer,
+        keras.layers.Activation)]
     assert layer_activations == [keras.activations.get(activation).__name__]
 
 

@@ -119,7 +119,8 @@ def test_run_end_to_end_exports_a_servable_savedmodel(workdir):
     import keras
     import tensorflow as tf
 
-    assert environment["versions"]["tensorflow"] == tf.__version__ and environment["versions"]["keras"] == keras.__version__
+    assert environment["versions"]["tensorflow"] == tf.__version__
+    assert environment["versions"]["keras"] == keras.__version__
     assert environment["strategy"] == "default" and environment["precision"] == "float32"
     assert environment["command"][:2] == ["kerasdl", "run"]
     shipped = environment["data"]["directory"]["files"]

@@ -49,7 +49,8 @@ def test_compare_trains_paired_seeds_then_reuses_the_runs(workdir):
         for side in ("first_run", "second_run"):
             assert load_recipe(workdir / pair[side] / "recipe.yaml")["training"]["seed"] == pair["seed"]
         metrics = json.loads((workdir / pair["first_run"] / "metrics.json").read_text())
-        assert pair["first"] == metrics["test"]["accuracy"] and pair["difference"] == pytest.approx(pair["first"] - pair["second"])
+        assert pair["first"] == metrics["test"]["accuracy"]
+        assert pair["difference"] == pytest.approx(pair["first"] - pair["second"])
     assert result["metric"] == "accuracy" and result["first_wins"] + result["second_wins"] + result["ties"] == 2
     assert [row["key"] for row in result["recipe_differences"]] == ["model.units"]
     folder = workdir / result["folder"]
@@ -68,7 +69,8 @@ def test_compare_trains_paired_seeds_then_reuses_the_runs(workdir):
     # A score the runs do not report is refused, naming those they do (the runs reused).
     refused = CliRunner().invoke(main, [*arguments, "--metric", "rmse"])
     assert refused.exit_code == 2, refused.output
-    assert "--metric rmse: not a test score of both recipes' runs. Both report: accuracy, loss, macro_f1." in refused.output
+    assert ("--metric rmse: not a test score of both recipes' runs. Both report: accuracy, loss, macro_f1."
+            in refused.output)
 
 
 def test_compare_refuses_two_recipes_of_one_name(workdir):

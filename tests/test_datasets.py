@@ -67,15 +67,18 @@ def test_csv_errors_name_the_file_and_column(tmp_path):
         tables.load_csv(str(tmp_path / "d.csv"))
     _write_csv(tmp_path / "e.csv", [[0, 1, 2], [1, "x", 2], [0, 3, 4]])
     data = tables.load_csv(str(tmp_path / "e.csv"), test_fraction=0.3)
-    with pytest.raises(DataError, match=r"e.csv, line 3 cannot be decoded \(.*not a valid float.*\)\. Fix or remove it"):
+    with pytest.raises(DataError, match=r"e.csv, line 3 cannot be decoded \(.*not a valid float.*\)\. Fix or "
+                                        r"remove it"):
         data.read(np.concatenate([data.train_items, data.test_items]))
     skipping = tables.load_csv(str(tmp_path / "e.csv"), test_fraction=0.3, skip_corrupt=True).without_corrupt()
     assert skipping.skipped == 1 and len(skipping.train_items) + skipping.test_examples == 2
     _write_csv(tmp_path / "r.csv", [[0, 1, 2], [1, 2], [0, 3, 4]])
-    with pytest.raises(DataError, match=r"r.csv, line 3: 2 fields, but the header has 3. Fix the line, or set `data.skip_corrupt"):
+    with pytest.raises(DataError, match=r"r.csv, line 3: 2 fields, but the header has 3. Fix the line, or set "
+                                        r"`data.skip_corrupt"):
         tables.load_csv(str(tmp_path / "r.csv"))
     ragged = tables.load_csv(str(tmp_path / "r.csv"), test_fraction=0.5, skip_corrupt=True)
-    assert ragged.skipped == 1 and sorted(ragged.read(np.concatenate([ragged.train_items, ragged.test_items]))[:, 0]) == [1, 3]
+    assert ragged.skipped == 1 and sorted(ragged.read(np.concatenate([ragged.train_items, ragged.test_items]))[:,
+        0]) == [1, 3]
     with pytest.raises(DataError, match="not found"):
         tables.load_csv(str(tmp_path / "absent.csv"))
     _write_csv(tmp_path / "f.csv", [[0, 1, 2]] * 10)

@@ -170,7 +170,8 @@ def test_a_bfloat16_export_is_verified_within_bfloat16_rounding(tmp_path):
 
 
 def test_jit_compile_and_steps_per_execution_reach_compile():
-    recipe = load_recipe(ROOT / "recipes" / "cnn.yaml", TINY + ["training.jit_compile=true", "training.steps_per_execution=4"])
+    recipe = load_recipe(ROOT / "recipes" / "cnn.yaml",
+                         TINY + ["training.jit_compile=true", "training.steps_per_execution=4"])
     prepared = Prepared(recipe)
     assert prepared.model.jit_compile is True and prepared.model.steps_per_execution == 4
     default = Prepared(load_recipe(ROOT / "recipes" / "cnn.yaml", TINY))

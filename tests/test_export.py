@@ -41,7 +41,8 @@ def test_failed_verification_leaves_nothing_behind(model, tmp_path, monkeypatch)
 
 
 def test_verify_detects_a_different_model(model, tmp_path):
-    path, _ = export.export_savedmodel(model, str(tmp_path), "m", _sample(), {"class_names.txt": "a\nb\nc\n"}, check=False)
+    path, _ = export.export_savedmodel(model, str(tmp_path), "m", _sample(), {"class_names.txt": "a\nb\nc\n"},
+                                       check=False)
     other = build_dense((4, 4, 1), 3, units=[8])  # Fresh random weights.
     with pytest.raises(ExportError, match="does not reproduce"):
         export.verify(path, other, _sample())

@@ -634,8 +634,10 @@ def test_a_models_recipe_never_chooses_where_kerasdl_writes(workdir, name):
     run.mkdir(parents=True)
     _image_classifier().save(run / "model.keras")
     (run / "class_names.txt").write_text("\n".join(str(index) for index in range(10)) + "\n")
-    (run / "recipe.yaml").write_text(f"name: {json.dumps(name)}\n{_recipe_body()}export:\n  directory: /tmp/elsewhere\n")
-    for command in (["evaluate", str(run), "--set", "data.max_test_examples=50"], ["export", str(run), "--no-evaluate"]):
+    (run / "recipe.yaml").write_text(f"name: {json.dumps(name)}\n{_recipe_body()}export:\n  directory: "
+                                     "/tmp/elsewhere\n")
+    for command in (["evaluate", str(run), "--set", "data.max_test_examples=50"],
+                    ["export", str(run), "--no-evaluate"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == BAD_INPUT, result.output
         assert f"{run / 'recipe.yaml'}: " in result.output and "name" in result.output and "folder" in result.output

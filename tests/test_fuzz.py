@@ -117,7 +117,8 @@ def mutated(draw) -> bytes:
         elif kind == "hazard":  # A line of hazardous YAML before, inside or after the recipe.
             lines = (text or yaml.safe_dump(values, sort_keys=False)).splitlines(keepends=True)
             # Between top-level keys, so the rest of the document still parses.
-            at = draw(st.sampled_from([index for index, line in enumerate(lines) if line[:1] not in " -"] + [len(lines)]))
+            at = draw(st.sampled_from([index for index, line in enumerate(lines) if line[:1] not in " -"]
+                                      + [len(lines)]))
             return ("".join(lines[:at]) + draw(HAZARDS) + "".join(lines[at:])).encode()
         else:  # Bytes spliced into the text: not UTF-8, control characters, YAML syntax.
             base = (text or yaml.safe_dump(values, sort_keys=False)).encode()

@@ -324,7 +324,8 @@ def test_gan_run_end_to_end(workdir):
     # epochs in its curves), the judge's scores beside them.
     plugin, grids = tensorboard_summaries(run / "logs" / "samples")["samples"]
     assert plugin == "images" and [step for step, _ in grids] == [0, 1]
-    assert tf.io.decode_png(grids[1][1]).numpy().tolist() == tf.io.decode_png((run / "samples.png").read_bytes()).numpy().tolist()
+    saved = tf.io.decode_png((run / "samples.png").read_bytes()).numpy().tolist()
+    assert tf.io.decode_png(grids[1][1]).numpy().tolist() == saved
     judged = tensorboard_summaries(run / "logs" / "evaluation")
     assert judged["quality/fid"] == ("scalars", [(2, pytest.approx(quality["fid"]))])
     # CSVLogger writes NA in val_ columns when there is no validation: the

@@ -60,7 +60,8 @@ def test_masked_max_pooling_ignores_padding():
     long = build_lstm(num_classes=2, adapt_data=TEXTS, units=(4,), embedding_dim=4, pooling="max", sequence_length=30)
     long.set_weights(short.get_weights())
     text = tf.constant(["awful service"])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(short(text)), keras.ops.convert_to_numpy(long(text)), atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(short(text)), keras.ops.convert_to_numpy(long(text)),
+                               atol=1e-6)
 
 
 def test_forecaster_works_in_data_units_relative_to_the_last_value():
@@ -106,14 +107,16 @@ def test_embedding_starts_from_a_word2vec_file(tmp_path):
     (dict(input_shape=(12, 1), horizon=2, adapt_data=np.zeros((3, 10, 1))), "adapt_data", "[n, 12, 1]"),
     (dict(num_classes=2, adapt_data=TEXTS, cell="rnn"), "cell", "'lstm', 'gru'"),
     (dict(num_classes=2, adapt_data=TEXTS, pooling="min"), "pooling", "'last', 'max', 'average'"),
-    (dict(num_classes=2, adapt_data=TEXTS, embedding_dim=5, embedding_path="VECTORS"), "embedding_dim", "embedding_dim: 4"),
+    (dict(num_classes=2, adapt_data=TEXTS, embedding_dim=5, embedding_path="VECTORS"), "embedding_dim",
+     "embedding_dim: 4"),
     (dict(num_classes=2, adapt_data=TEXTS, embedding_dim=4, embedding_path="MISSING"), "embedding_path", "not found"),
 ])
 def test_builder_errors_name_the_argument(tmp_path, arguments, argument, message):
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("great 1 2 3 4\n")
     replace = {"VECTORS": str(vectors), "MISSING": str(tmp_path / "none.txt")}
-    arguments = {key: replace.get(value, value) if isinstance(value, str) else value for key, value in arguments.items()}
+    arguments = {key: replace.get(value, value) if isinstance(value, str) else value for key,
+                 value in arguments.items()}
     with pytest.raises(BuilderArgumentError, match=None) as error:
         build_lstm(**arguments)
     assert error.value.argument == argument and message in str(error.value)
@@ -134,7 +137,8 @@ def test_tweet_sentiment_is_the_real_corpus_split_by_class():
 
 def test_text_csv_and_folder(tmp_path):
     csv_file = tmp_path / "reviews.csv"
-    csv_file.write_text("id,review,stars\n" + "".join(f"{i},text number {i},{'good' if i % 3 else 'bad'}\n" for i in range(30)))
+    csv_file.write_text("id,review,stars\n" + "".join(
+        f"{i},text number {i},{'good' if i % 3 else 'bad'}\n" for i in range(30)))
     data = load_text_csv(str(csv_file), text_column="review", label_column="stars", test_fraction=0.2)
     assert data.class_names == ["bad", "good"] and data.test_examples == 6 and data.streamed
     assert sorted(np.bincount(data.y_test)) == [2, 4]
@@ -147,7 +151,8 @@ def test_text_csv_and_folder(tmp_path):
     # A text over two lines: read whole, as the stream cannot split it.
     csv_file.write_text('id,review,stars\n1,"two\nlines",good\n2,one line,bad\n3,"a, b",good\n4,x,bad\n5,y,good\n')
     whole = load_text_csv(str(csv_file), text_column="review", label_column="stars", test_fraction=0.4)
-    assert not whole.streamed and "texts span lines" in whole.notes[-1] and "two\nlines" in list(whole.x_train) + list(whole.x_test)
+    assert not whole.streamed and "texts span lines" in whole.notes[-1]
+    assert "two\nlines" in list(whole.x_train) + list(whole.x_test)
     for label in ("pos", "neg"):
         (tmp_path / "folder" / label).mkdir(parents=True)
         for index in range(5):
@@ -160,7 +165,8 @@ def test_text_csv_and_folder(tmp_path):
 
 
 @pytest.mark.parametrize("content, options, message", [
-    ("text,label\nhello,a\n", {"label_column": "sentiment"}, "has no column 'sentiment'. Set `data.label_column` to one of: text, label"),
+    ("text,label\nhello,a\n", {"label_column": "sentiment"},
+        "has no column 'sentiment'. Set `data.label_column` to one of: text, label"),
     ("text,label\nhello,a\n  ,b\n", {}, "line 3: column 'text' is empty"),
     ("text,label\nhello,a\nbye,\n", {}, "line 3: column 'label' is empty"),
     ("text,label\n", {}, "has a header but no rows"),
@@ -227,7 +233,8 @@ def test_series_csv_sorts_interpolates_and_rejects_bad_input(tmp_path):
             load_series_csv(str(path), **{"value_column": "value", "time_column": "date", "window": 5, **options})
         assert message in str(error.value), str(error.value)
 
-    fails("date,value\n1,2\n", "has no column 'time'. Set `data.time_column` to one of: date, value", time_column="time")
+    fails("date,value\n1,2\n", "has no column 'time'. Set `data.time_column` to one of: date, value",
+          time_column="time")
     fails("date,value\n1,2\n2,high\n", "line 3: column 'value' must hold numbers")
     fails("date,value\n1,2\n1,3\n", "time '1' appears twice")
     fails("date,value\n" + "".join(f"{i},{i}\n" for i in range(6)), "too few for data.window=5")
@@ -259,7 +266,7 @@ def test_macro_f1_matches_scikit_learn():
 
 def _text_recipe(tmp_path, *extra):
     rows = [(f"{word} {word} {i}", label) for i in range(60) for word, label in (("great", "pos"), ("awful", "neg"))]
-    (tmp_path / "texts.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in rows))
+    (tmp_path / "texts.csv").write_text("text,label\n" + "".join(f"{text},{label}\n" for text, label in rows))
     return ["--set", "data.dataset=text_csv", "--set", f"data.path={tmp_path / 'texts.csv'}",
             "--set", "data.test_fraction=0.25", "--set", "model.units=[8]", "--set", "model.embedding_dim=16",
             "--set", "training.epochs=8", "--set", "training.batch_size=16", "--set", "pretrain.epochs=2",
@@ -314,13 +321,16 @@ def test_series_run_reports_baselines_and_exports_a_model_taking_raw_windows(wor
 
 
 @pytest.mark.parametrize("recipe, settings, message", [
-    ("lstm_forecast.yaml", ["loss=sparse_categorical_crossentropy"], "loss: sparse_categorical_crossentropy is a classification loss"),
+    ("lstm_forecast.yaml", ["loss=sparse_categorical_crossentropy"],
+        "loss: sparse_categorical_crossentropy is a classification loss"),
     ("lstm_forecast.yaml", ["metrics=[accuracy]"], "metrics[0]: accuracy scores classes"),
     ("lstm_forecast.yaml", ["data.window=2000"], "too few for data.window=2000"),
-    ("lstm_forecast.yaml", ["pretrain.enabled=true"], "pretrain.enabled: Word2Vec pretraining starts the embedding of a text model"),
+    ("lstm_forecast.yaml", ["pretrain.enabled=true"],
+        "pretrain.enabled: Word2Vec pretraining starts the embedding of a text model"),
     ("lstm.yaml", ["model={builder: dense}"], "'dense' does not train on labelled texts"),
     ("lstm.yaml", ["model.embedding_path=vectors.txt"], "model.embedding_path (vectors.txt). Keep one"),
-    ("cnn.yaml", ["model={builder: lstm}", "data.dataset=co2", "loss=mse", "metrics=[mae]", "data={dataset: co2}"], None),
+    ("cnn.yaml", ["model={builder: lstm}", "data.dataset=co2", "loss=mse", "metrics=[mae]",
+        "data={dataset: co2}"], None),
 ])
 def test_bad_lstm_recipes_fail_cleanly_before_writing(workdir, recipe, settings, message):
     sets = [item for setting in settings for item in ("--set", setting)]

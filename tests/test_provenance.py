@@ -24,7 +24,8 @@ def test_data_files_and_small_folders_are_hashed_large_folders_listed(tmp_path):
     assert found["path"]["sha256"] == hashlib.sha256(b"a,label\n1,0\n").hexdigest()
     assert found["test_path"] == {"path": str(tmp_path / "gone.csv"), "missing": True}
     assert found["directory"]["files"]["x.bin"]["sha256"] == hashlib.sha256(b"abc").hexdigest()
-    assert found["other_path"]["files"] == provenance.FOLDER_FILES + 1 and len(found["other_path"]["listing_sha256"]) == 64
+    assert found["other_path"]["files"] == provenance.FOLDER_FILES + 1
+    assert len(found["other_path"]["listing_sha256"]) == 64
     assert set(found) == {"path", "test_path", "directory", "other_path"}
 
 

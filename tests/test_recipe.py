@@ -48,7 +48,8 @@ def test_schedules_and_optimizer_arguments_validate():
     recipe = resolve({
         "model": {"builder": "dense"},
         "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True,
-                      "learning_rate": {"schedule": "piecewise", "boundaries": [100], "values": [0.1, 0.01], "warmup_steps": 10}},
+                      "learning_rate": {"schedule": "piecewise", "boundaries": [100], "values": [0.1, 0.01],
+                                        "warmup_steps": 10}},
     }, "r.yaml")
     assert recipe["optimizer"]["momentum"] == 0.9
 
@@ -62,30 +63,39 @@ BAD = [
     ({"model": {"builder": "cnn", "dropout_rate": "high"}}, [], "model.dropout_rate", "must be a number"),
     ({"model": {"builder": "cnn", "batch_norm": "yes"}}, [], "model.batch_norm", "true or false"),
     ({"model": {"builder": "cnn"}, "training": {"epochs": 0}}, [], "training.epochs", "out of range"),
-    ({"model": {"builder": "cnn"}, "training": {"validation_split": 1.0}}, [], "training.validation_split", "out of range"),
+    ({"model": {"builder": "cnn"}, "training": {"validation_split": 1.0}}, [], "training.validation_split",
+     "out of range"),
     ({"model": {"builder": "cnn"}, "training": {"epochs": 2.5}}, [], "training.epochs", "must be an integer"),
     ({"model": {"builder": "cnn"}, "training": {"epoch": 2}}, [], "training.epoch", "did you mean 'epochs'"),
     ({"model": {"builder": "cnn"}, "trainig": {}}, [], "trainig", "did you mean 'training'"),
     ({"model": {"builder": "cnn"}, "optimizer": {"name": "adamm"}}, [], "optimizer.name", "must be one of"),
-    ({"model": {"builder": "cnn"}, "optimizer": {"name": "adam", "momentum": 0.9}}, [], "optimizer.momentum", "keras.optimizers.Adam"),
+    ({"model": {"builder": "cnn"}, "optimizer": {"name": "adam", "momentum": 0.9}}, [], "optimizer.momentum",
+     "keras.optimizers.Adam"),
     ({"model": {"builder": "cnn"}, "optimizer": {"learning_rate": -1.0}}, [], "optimizer.learning_rate", "> 0"),
-    ({"model": {"builder": "cnn"}, "optimizer": {"learning_rate": {"schedule": "triangular"}}}, [], "optimizer.learning_rate.schedule", "cosine"),
-    ({"model": {"builder": "cnn"}, "optimizer": {"learning_rate": {"schedule": "cosine", "initial_learning_rate": 0.1, "alfa": 0}}}, [], "optimizer.learning_rate.alfa", "did you mean 'alpha'"),
+    ({"model": {"builder": "cnn"}, "optimizer": {"learning_rate": {"schedule": "triangular"}}}, [],
+     "optimizer.learning_rate.schedule", "cosine"),
+    ({"model": {"builder": "cnn"},
+      "optimizer": {"learning_rate": {"schedule": "cosine", "initial_learning_rate": 0.1, "alfa": 0}}}, [],
+          "optimizer.learning_rate.alfa", "did you mean 'alpha'"),
     ({"model": {"builder": "cnn"}, "data": {"dataset": "imagenet"}}, [], "data.dataset", "fashion_mnist"),
     ({"model": {"builder": "cnn"}, "data": {"dataset": "csv"}}, [], "data.path", "is required"),
-    ({"model": {"builder": "cnn"}, "data": {"dataset": "fashion_mnist", "path": "x"}}, [], "data.path", "dataset 'fashion_mnist'"),
+    ({"model": {"builder": "cnn"}, "data": {"dataset": "fashion_mnist", "path": "x"}}, [], "data.path",
+     "dataset 'fashion_mnist'"),
     ({"model": {"builder": "cnn"}, "loss": "hinge_loss_typo"}, [], "loss", "Keras"),
     ({"model": {"builder": "cnn"}, "loss": {"name": "huber"}}, [], "loss", "must be a string"),
     ({"model": {"builder": "cnn", "input_shape": [4, 4, 1]}}, [], "model.input_shape", "is not an argument"),
-    ({"model": {"builder": "cnn"}, "data": {"dataset": "csv", "path": "x.csv", "seed": 1}}, [], "data.seed", "is not an option"),
+    ({"model": {"builder": "cnn"}, "data": {"dataset": "csv", "path": "x.csv", "seed": 1}}, [], "data.seed",
+     "is not an option"),
     ({"model": {"builder": "cnn"}, "metrics": ["acuracy_typo"]}, [], "metrics[0]", "Keras"),
-    ({"model": {"builder": "cnn"}, "training": {"early_stopping": {"patince": 3}}}, [], "training.early_stopping.patince", "did you mean 'patience'"),
+    ({"model": {"builder": "cnn"}, "training": {"early_stopping": {"patince": 3}}}, [],
+     "training.early_stopping.patince", "did you mean 'patience'"),
     ({"model": {"builder": "cnn"}, "name": "my run"}, [], "name", "letters"),
     ({"model": {"builder": "cnn"}}, ["model.filtrs=[8]"], "--set model.filtrs", "did you mean 'filters'"),
     ({"model": {"builder": "cnn"}}, ["training.epochs=-1"], "--set training.epochs", "out of range"),
     # Keys inside a section replaced with --set are named as set with --set.
     ({"model": {"builder": "cnn"}}, ["training={epochs: -1}"], "--set training.epochs", "out of range"),
-    ({"model": {"builder": "cnn"}, "training": {"epochs": 3}}, ["training.epochs.x=1"], "training.epochs", "not a section"),
+    ({"model": {"builder": "cnn"}, "training": {"epochs": 3}}, ["training.epochs.x=1"], "training.epochs",
+     "not a section"),
     ([1, 2], [], "", "mapping of sections"),
 ]
 
@@ -145,7 +155,8 @@ def test_a_base_merges_key_by_key_and_the_recipe_wins(tmp_path):
     assert recipe["data"]["max_train_examples"] == 500
     assert recipe["model"]["filters"] == [4]  # A list replaces the base's whole.
     assert recipe["model"]["dropout_rate"] == 0.2 and recipe["model"]["batch_norm"] is True
-    assert recipe["optimizer"]["learning_rate"] == {"schedule": "cosine", "initial_learning_rate": 0.01, "warmup_steps": 10}
+    assert recipe["optimizer"]["learning_rate"] == {"schedule": "cosine", "initial_learning_rate": 0.01,
+                                                    "warmup_steps": 10}
     assert recipe["training"]["epochs"] == 2  # The later base wins over the earlier.
     assert recipe["training"]["seed"] == 5  # The recipe wins over its bases.
     # What a run stores is flat: it loads without the bases, and a flat
@@ -160,17 +171,21 @@ def test_bases_chain_and_a_base_path_is_relative_to_its_recipe(tmp_path):
     _write(tmp_path, "a/b/middle.yaml", "base: ../root.yaml\ntraining: {batch_size: 16}\n")
     child = _write(tmp_path, "c/child.yaml", "base: ../a/b/middle.yaml\n")
     recipe = load_recipe(child)
-    assert (recipe["model"]["builder"], recipe["training"]["epochs"], recipe["training"]["batch_size"]) == ("dense", 4, 16)
+    assert (recipe["model"]["builder"], recipe["training"]["epochs"], recipe["training"]["batch_size"]) == ("dense",
+        4, 16)
 
 
 @pytest.mark.parametrize("files, message", [
-    ({"r.yaml": "base: missing.yaml\n"}, r"r.yaml: base: missing.yaml: no such recipe file \(looked for .*missing.yaml\)"),
+    ({"r.yaml": "base: missing.yaml\n"}, r"r.yaml: base: missing.yaml: no such recipe file \(looked for "
+                                         r".*missing.yaml\)"),
     ({"r.yaml": "base: 3\n"}, r"r.yaml: base must be a recipe file, or a list of them.*Received: base=3"),
     ({"r.yaml": "base: []\n"}, r"r.yaml: base must be a recipe file"),
-    ({"r.yaml": "base: r.yaml\n"}, r"r.yaml: base: r.yaml: recipes extend each other in a cycle \(.*r.yaml -> .*r.yaml\)"),
+    ({"r.yaml": "base: r.yaml\n"}, r"r.yaml: base: r.yaml: recipes extend each other in a cycle \(.*r.yaml -> "
+                                   r".*r.yaml\)"),
     ({"r.yaml": "base: a.yaml\n", "a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"},
      r"b.yaml: base: a.yaml: recipes extend each other in a cycle \(.*r.yaml -> .*a.yaml -> .*b.yaml -> .*a.yaml\)"),
-    ({"r.yaml": "base: a.yaml\n", "a.yaml": "- just\n- a list\n"}, r"a.yaml: a recipe is a mapping of sections.*r.yaml names it"),
+    ({"r.yaml": "base: a.yaml\n", "a.yaml": "- just\n- a list\n"},
+        r"a.yaml: a recipe is a mapping of sections.*r.yaml names it"),
     ({"r.yaml": "base: a.yaml\n", "a.yaml": "model: {builder: dense\n"}, r"a.yaml"),
 ])
 def test_bad_bases_are_refused_naming_the_files(tmp_path, files, message):

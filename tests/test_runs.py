@@ -57,7 +57,8 @@ def test_list_shows_every_run_newest_first_with_its_status(two_runs):
         ]
         finished = {row["name"]: row for row in rows if row["status"] == "finished"}
         assert finished["cnn"]["test"] == summaries[0]["test"] and finished["cnn"]["epochs"] == 2
-        assert finished["cnn_bn"]["scores"] == {key: value for key, value in summaries[1]["test"].items() if key != "loss"}
+        assert finished["cnn_bn"]["scores"] == {key: value for key,
+                                                value in summaries[1]["test"].items() if key != "loss"}
         table = CliRunner().invoke(main, ["runs", "list", "--name", "cnn"]).output.splitlines()
         assert table[0].split() == ["name", "started", "status", "epochs", "test", "export", "train", "time"]
         assert [line.split()[3] for line in table[1:]] == ["finished", "running", "unfinished"]
@@ -84,7 +85,8 @@ def test_diff_of_cnn_and_cnn_bn_shows_only_the_keys_that_differ(two_runs):
     plot = cnn.parent.parent.parent / compared["plot"]
     assert plot.is_file() and plot.parent == cnn.parent.parent / "diffs"
     text = CliRunner().invoke(main, ["runs", "diff", str(cnn), str(cnn_bn), "--output", "curves.png"]).output
-    assert "model.test_time_flip" in text and "training.epochs" not in text and (plot.parent.parent.parent / "curves.png").is_file()
+    assert "model.test_time_flip" in text and "training.epochs" not in text
+    assert (plot.parent.parent.parent / "curves.png").is_file()
     assert text.splitlines()[:2] == [f"A: {cnn}", f"B: {cnn_bn}"]
     same = CliRunner().invoke(main, ["runs", "diff", str(cnn), str(cnn)]).output
     assert "(the resolved recipes are the same)" in same

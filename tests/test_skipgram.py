@@ -144,6 +144,8 @@ def test_subsampling_keeps_frequent_words_at_the_expected_rate():
 def test_a_layout_where_blocks_cannot_hold_two_windows_is_refused():
     corpus = [np.arange(10)]
     with pytest.raises(ValueError, match="block_size must be at least 2 \\* window"):
-        next(batches(corpus, _vocabulary(corpus, 10), window=5, block_size=8, batch_size=64, rng=np.random.default_rng(0)))
+        next(batches(corpus, _vocabulary(corpus, 10), window=5, block_size=8, batch_size=64,
+                     rng=np.random.default_rng(0)))
     with pytest.raises(ValueError, match="multiple of block_size"):
-        next(batches(corpus, _vocabulary(corpus, 10), window=3, block_size=8, batch_size=60, rng=np.random.default_rng(0)))
+        next(batches(corpus, _vocabulary(corpus, 10), window=3, block_size=8, batch_size=60,
+                     rng=np.random.default_rng(0)))

@@ -33,7 +33,8 @@ def write_folder(root, per_class=12, size=(10, 12), mode="L", suffix=".png"):
         (root / name).mkdir(parents=True)
         for _ in range(per_class):
             level = 3 * index
-            Image.new(mode, size[::-1], color=level if mode == "L" else (level,) * 3).save(root / name / f"{index:03d}{suffix}")
+            Image.new(mode, size[::-1],
+                      color=level if mode == "L" else (level,) * 3).save(root / name / f"{index:03d}{suffix}")
             index += 1
     return index
 
@@ -189,13 +190,15 @@ def test_a_disk_cache_killed_while_written_is_rebuilt(tmp_path):
         sys.path.insert(0, {str(ROOT / 'tests')!r})
         from test_streaming import feed, images
         data = images.load_image_folder({str(tmp_path / 'images')!r}, image_size=[4, 4], test_fraction=0.1)
-        inputs = data.pipelines(feed(cache="disk", cache_dir=__import__("pathlib").Path({str(tmp_path / "cache")!r}), batch_size=1, shuffle_buffer=2), 0.0)
+        cache_dir = __import__("pathlib").Path({str(tmp_path / "cache")!r})
+        inputs = data.pipelines(feed(cache="disk", cache_dir=cache_dir, batch_size=1, shuffle_buffer=2), 0.0)
         for step, _ in enumerate(inputs.train):
             if step == 10:
                 print("writing", flush=True)
             time.sleep(0.05)
     """)
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True,
                                cwd=ROOT)
     assert process.stdout.readline().strip() == "writing", process.stderr.read()[-2000:]
     process.send_signal(signal.SIGKILL)
@@ -239,7 +242,8 @@ def test_an_image_folder_streams_through_run_evaluate_and_export(workdir):
     assert "._000" not in result.stderr and "DS_Store" not in result.stderr.replace("(.DS_Store,", "")
     summary = json.loads(result.stdout)
     matrix = np.array(summary["classifier"]["confusion_matrix"])  # Every test file scored, the accuracy its diagonal.
-    assert matrix.sum() == round(37 * 0.25) and summary["test"]["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert matrix.sum() == round(37 * 0.25)
+    assert summary["test"]["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
     assert summary["skipped_corrupt"] == 0 and summary["epochs"] == 2
     assert summary["export_max_difference"] <= 1e-4
     assert not (workdir / summary["run_dir"] / "cache").exists()  # The disk cache goes with the run's end.
@@ -293,7 +297,8 @@ def test_workers_read_disjoint_files(workdir):
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", script], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
+            env={**os.environ,
+                 "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
         )
         for index in range(2)
     ]
@@ -464,7 +469,8 @@ def test_a_text_folder_streams_and_names_a_file_that_is_not_its_encoding(workdir
         (workdir / "texts" / label).mkdir(parents=True)
         for index in range(12):
             chosen = vocabulary.split()[index % 4], vocabulary.split()[(index + 1) % 4]
-            (workdir / "texts" / label / f"{index}.txt").write_text(f"a {chosen[0]} café, {chosen[1]}", encoding="latin-1")
+            (workdir / "texts" / label / f"{index}.txt").write_text(f"a {chosen[0]} café, {chosen[1]}",
+                                                                    encoding="latin-1")
     recipe = workdir / "texts.yaml"
     recipe.write_text("\n".join([
         "name: texts",
@@ -483,7 +489,8 @@ def test_a_text_folder_streams_and_names_a_file_that_is_not_its_encoding(workdir
     assert summary["task"] == "text" and summary["test"]["accuracy"] == 1.0  # The classes share no word.
     assert "tfidf_logistic_regression" in summary["baselines"] and summary["export_max_difference"] <= 1e-4
     evaluated = run_cli_here("evaluate", summary["export_path"], str(recipe), "--json", cwd=workdir)
-    assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["test"]["accuracy"] == 1.0, evaluated.stderr[-2000:]
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert json.loads(evaluated.stdout)["test"]["accuracy"] == 1.0
     # Bytes that are not UTF-8 (as data.encoding says), and a file of blanks, are named.
     for label in ("neg", "pos"):
         (workdir / "utf8" / label).mkdir(parents=True)
@@ -491,7 +498,8 @@ def test_a_text_folder_streams_and_names_a_file_that_is_not_its_encoding(workdir
     (workdir / "utf8" / "neg" / "broken.txt").write_bytes(b"bad \xff\xfe text")
     (workdir / "utf8" / "pos" / "empty.txt").write_text("  \n")
     strict = texts.load_text_folder(str(workdir / "utf8"), test_fraction=0.25)
-    for name, reason in (("neg/broken.txt", "Invalid formatting on input string"), ("pos/empty.txt", "the file holds no text")):
+    for name, reason in (("neg/broken.txt", "Invalid formatting on input string"),
+                         ("pos/empty.txt", "the file holds no text")):
         # The error is the file read's; the message names every bad file of the dataset.
         with pytest.raises(DataError, match=rf"/neg/broken.txt, .*/pos/empty.txt cannot be decoded \(.*{reason}.*\)\. "
                                             "Fix or remove them, or set `data.skip_corrupt: true`"):

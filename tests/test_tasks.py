@@ -68,7 +68,8 @@ def test_a_new_family_is_a_builder_a_task_and_a_recipe(workdir, monkeypatch):
     summary = loop.run(recipe, verbose=0, log=lambda _: None)
     # The task's section: its own report, after what every classifier adds (per-class accuracy, confusion matrix).
     assert summary["task"] == "probe" and summary["probe"]["weights"] == 28 * 28 * 10 + 10
-    assert sum(map(sum, summary["probe"]["confusion_matrix"])) == 128 and len(summary["probe"]["per_class_accuracy"]) == 10
+    assert sum(map(sum,
+                   summary["probe"]["confusion_matrix"])) == 128 and len(summary["probe"]["per_class_accuracy"]) == 10
     assert set(summary) == {*loop.METRICS_KEYS, "probe"}
     matrix = np.array(summary["probe"]["confusion_matrix"])  # The accuracy is the matrix's diagonal share.
     assert summary["test"]["accuracy"] == pytest.approx(np.trace(matrix) / 128) and "macro_f1" in summary["test"]
@@ -110,7 +111,8 @@ def test_a_mismatch_names_the_builders_that_train_on_the_data(workdir, builder, 
     from kerasdl.cli import main
     from tests.conftest import ROOT
 
-    result = CliRunner().invoke(main, ["run", str(ROOT / "recipes" / "lstm.yaml"), "--set", f"model={{builder: {builder}}}",
+    result = CliRunner().invoke(main, ["run", str(ROOT / "recipes" / "lstm.yaml"), "--set",
+        f"model={{builder: {builder}}}",
                                        "--dry-run"])
     assert result.exit_code == 2 and f"'{builder}' does not train on labelled texts" in result.output
     assert result.output.rstrip().endswith(told), result.output

@@ -171,7 +171,8 @@ def _run(arguments, cwd) -> dict:
 def test_pretrain_then_fine_tune_end_to_end(tmp_path):
     """cnn_0to4 on a few hundred images, then transfer_5to9 from its export:
     the first phase trains the head alone, the second the top of the backbone."""
-    quick = ["--set", "data.max_train_examples=1000", "--set", "data.max_test_examples=300", "--set", "training.epochs=3",
+    quick = ["--set", "data.max_train_examples=1000", "--set", "data.max_test_examples=300", "--set",
+             "training.epochs=3",
              "--set", "optimizer.learning_rate.warmup_steps=5"]
     pretrained = _run(["run", PRETRAIN, "--json", "--quiet", *quick], tmp_path)
     assert pretrained["test"]["accuracy"] > 0.5  # Five classes: chance is 0.2.

@@ -91,7 +91,8 @@ BAD_SECTIONS = [
     ({"space": {"model.units": [[16], "big"]}}, "tune.space.model.units must be a list of integers"),
     ({"space": {"name": ["a", "b"]}}, "tune.space.name cannot be searched"),
     # Ranges: min > max, log scale reaching 0, wrong types, misspelt keys.
-    ({"space": {"model.dropout_rate": {"type": "float", "min": 0.5, "max": 0.1}}}, "needs min < max. Received: min=0.5, max=0.1"),
+    ({"space": {"model.dropout_rate": {"type": "float", "min": 0.5, "max": 0.1}}},
+        "needs min < max. Received: min=0.5, max=0.1"),
     ({"space": {"optimizer.learning_rate": {"type": "float", "min": 0.0, "max": 0.1, "sampling": "log"}}},
      "tune.space.optimizer.learning_rate.min must be > 0 with log sampling"),
     ({"space": {"training.epochs": {"type": "int", "min": 1.5, "max": 4}}}, "training.epochs.min must be an integer"),
@@ -114,7 +115,8 @@ BAD_SECTIONS = [
     ({"objective": "val_acuracy", "space": SPACE}, "(did you mean 'val_accuracy'?)"),
     ({"algorithm": "annealing", "space": SPACE}, "tune.algorithm must be one of: random, bayesian, hyperband, grid"),
     ({"algorithm": "bayesian", "options": {"num_initial_point": 2}, "space": SPACE},
-     "tune.options.num_initial_point is not an option of the 'bayesian' algorithm (did you mean 'num_initial_points'?)"),
+     "tune.options.num_initial_point is not an option of the 'bayesian' algorithm (did you mean "
+     "'num_initial_points'?)"),
     ({"algorithm": "grid", "space": {"model.dropout_rate": {"type": "float", "min": 0.1, "max": 0.5}}},
      "needs a step: grid search"),
     ({"algorithm": "hyperband", "space": {"training.epochs": [2, 4]}}, "cannot be searched with hyperband"),
@@ -148,7 +150,8 @@ def test_class_named_metrics_are_logged_under_their_own_name():
 
 @pytest.mark.parametrize("assignment, message", [
     # A key under a --set section is named as set with --set.
-    ("tune.space.model.dropout_rate={type: float, min: 0.9, max: 0.1}", "--set tune.space.model.dropout_rate needs min < max"),
+    ("tune.space.model.dropout_rate={type: float, min: 0.9, max: 0.1}",
+        "--set tune.space.model.dropout_rate needs min < max"),
     ("tune.objective=val_precision", "tune.objective is never logged"),
     ("tune.space.model.unit=[[8]]", "did you mean 'units'?"),
     # Caught by the builder itself, built once per searched value before any trial.
@@ -396,7 +399,8 @@ def test_a_time_budget_starts_no_trial_after_it(workdir, monkeypatch):
     summary = json.loads(result.stdout)
     assert _space_values(summary) == GRID_ORDER[:2]  # The first two, then no third.
     bad = CliRunner().invoke(main, ["tune", DENSE, "--time-budget", "soon"])
-    assert bad.exit_code == 2 and "'soon' is not a duration: give seconds (900) or units (90s, 45m, 2h, 1h30m)" in bad.output
+    assert bad.exit_code == 2
+    assert "'soon' is not a duration: give seconds (900) or units (90s, 45m, 2h, 1h30m)" in bad.output
 
 
 def _kill_during_trial(command, workdir, after):

@@ -111,7 +111,8 @@ def test_predict_resizes_an_rgb_image_to_the_models_input(workdir_with_model):
 
 def test_export_tflite_int8_is_a_quarter_of_the_float_size_and_scores_alike(workdir_with_model):
     folder, summary = workdir_with_model
-    result = _json(run_cli_here("export", "saved_models/cnn", "--format", "tflite", "--quantize", "int8", "--json", cwd=folder))
+    result = _json(run_cli_here("export", "saved_models/cnn", "--format", "tflite", "--quantize", "int8", "--json",
+                                cwd=folder))
     assert result["output"] == "saved_models/cnn-tflite-int8/1"
     assert (folder / result["output"] / "model.tflite").is_file()
     assert result["size_ratio_to_float_tflite"] <= 0.3

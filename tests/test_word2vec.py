@@ -73,7 +73,8 @@ def test_the_sparse_step_is_the_gradient_of_the_keras_models_loss():
     with tf.GradientTape() as tape:
         logits = model(inputs)
         loss = tf.reduce_sum(tf.nn.softplus(-logits[:, 0])) + tf.reduce_sum(weights * tf.nn.softplus(logits[:, 1:]))
-    expected = [tf.convert_to_tensor(gradient).numpy() for gradient in tape.gradient(loss, [v.value for v in variables])]
+    expected = [tf.convert_to_tensor(gradient).numpy() for gradient in tape.gradient(loss,
+        [v.value for v in variables])]
     before = [v.numpy() for v in variables]
     trainer = SkipGramTrainer(model, data, 16, optimizer="sgd", learning_rate=1.0, jit_compile=False)
     model_k = trainer.num_negative_samples
@@ -187,7 +188,8 @@ def test_text_corpora_from_a_file_or_a_folder(tmp_path):
     (lambda folder: folder, {}, "has no text files"),
     (lambda folder: _write(folder / "a.txt", b"caf\xe9 " * 3), {}, "is not utf-8 text"),
     (lambda folder: _write(folder / "a.txt", b"one two three"), {"min_count": 2}, "Lower data.min_count"),
-    (lambda folder: _write(folder / "a.txt", b"one one two two"), {"window": 5, "block_size": 8}, "data.block_size must be at least 2 \\* window"),
+    (lambda folder: _write(folder / "a.txt", b"one one two two"), {"window": 5, "block_size": 8},
+        "data.block_size must be at least 2 \\* window"),
     (lambda folder: _write(folder / "a.txt", b"one one two two"), {"sample": -1}, "data.sample must be"),
 ])
 def test_bad_corpora_are_named_with_the_fix(tmp_path, make, options, message):
@@ -223,7 +225,8 @@ def test_word2vec_recipe_trains_evaluates_and_exports_strings_to_vectors(workdir
     from tensorboard.plugins.projector import projector_config_pb2
 
     projector = Path(summary["run_dir"]) / "logs" / "projector"
-    config = text_format.Parse((projector / "projector_config.pbtxt").read_text(), projector_config_pb2.ProjectorConfig())
+    config = text_format.Parse((projector / "projector_config.pbtxt").read_text(),
+                               projector_config_pb2.ProjectorConfig())
     (embedding,) = config.embeddings
     words = (projector / embedding.metadata_path).read_text(encoding="utf-8").splitlines()
     assert words == list(vectors.index_to_key[:len(words)]) and len(words) == min(len(vectors), 20_000)
@@ -262,7 +265,8 @@ def test_bad_word2vec_recipes_fail_cleanly_before_writing(workdir, settings, mes
 
 def test_tune_refuses_a_word2vec_recipe_by_name(workdir):
     recipe = workdir / "w2v.yaml"
-    recipe.write_text(Path(RECIPE).read_text() + "tune:\n  objective: loss\n  space:\n    model.embedding_dim: [50, 100]\n")
+    recipe.write_text(Path(RECIPE).read_text() + "tune:\n  objective: loss\n  space:\n    model.embedding_dim: "
+                                                 "[50, 100]\n")
     result = CliRunner().invoke(main, ["tune", str(recipe), "--max-trials", "1"])
     assert result.exit_code == 2, result.output
     assert "model.builder 'word2vec' cannot be searched: it trains with its own sparse loop" in result.output

@@ -62,7 +62,8 @@ def write_savedmodel(model: keras.Model, path: Path, output_name: str) -> None:
 TOLERANCES = {"float32": (1e-4, 0.0), "mixed_float16": (2e-3, 2e-3), "mixed_bfloat16": (2e-2, 2e-2)}
 
 
-def verify(path: Path, model: keras.Model, sample: np.ndarray, output_name: str = PROBABILITIES, precision: str = "float32") -> float:
+def verify(path: Path, model: keras.Model, sample: np.ndarray, output_name: str = PROBABILITIES,
+           precision: str = "float32") -> float:
     """Reloads the SavedModel and compares its outputs with the model's.
 
     Returns:

@@ -136,7 +136,8 @@ def probe(path: Path) -> None:
     with open(path, "rb") as handle:
         header = handle.read(8)
     if len(header) < 8 or header[4:8] != b"TFL3":
-        raise InputError(f"{path}: is not a TFLite model (no TFL3 identifier at byte 4). Export one with kerasdl export --format tflite.")
+        raise InputError(f"{path}: is not a TFLite model (no TFL3 identifier at byte 4). Export one with kerasdl "
+                         "export --format tflite.")
     probe = subprocess.run(
         [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=600,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},

@@ -158,7 +158,8 @@ def build_lstm(
     if horizon is not None:
         options.check_positive("horizon", horizon)
         if not input_shape:
-            raise BuilderArgumentError("horizon", "A forecaster takes series windows, not texts: `input_shape` must be (window, columns).")
+            raise BuilderArgumentError("horizon", "A forecaster takes series windows, not texts: `input_shape` "
+                                                  "must be (window, columns).")
         # Standardised changes from the last value, back in the data's units.
         changes = layers.Dense(horizon, dtype="float32", name="changes")(x)
         outputs = layers.Rescaling(spread, name="to_data_units")(changes) + anchor
@@ -190,7 +191,8 @@ def _text_features(
     options.check_positive("embedding_dim", embedding_dim)
     if sequence_length is not None:
         options.check_positive("sequence_length", sequence_length)
-    options.check_choice("standardize", standardize, ("lower", "strip_punctuation", "lower_and_strip_punctuation", None))
+    options.check_choice("standardize", standardize,
+                         ("lower", "strip_punctuation", "lower_and_strip_punctuation", None))
     streamed = isinstance(adapt_data, tf.data.Dataset)  # Batches of strings, adapted as they stream.
     if adapt_data is None or (not streamed and not len(adapt_data)):
         raise BuilderArgumentError(

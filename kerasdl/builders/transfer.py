@@ -231,7 +231,8 @@ def build_transfer(
     if backbone in APPLICATIONS:
         size = tuple(input_size) if input_size else tuple(max(SMALLEST_INPUT, int(side)) for side in input_shape[:2])
         if len(size) != 2 or min(size) < SMALLEST_INPUT:
-            raise BuilderArgumentError("input_size", f"expected [height, width], each >= {SMALLEST_INPUT}. Received: {input_size}")
+            raise BuilderArgumentError("input_size",
+                f"expected [height, width], each >= {SMALLEST_INPUT}. Received: {input_size}")
         base = _application_backbone(backbone, weights, size)
     elif Path(backbone).suffix == "" and not Path(backbone).exists() and "/" not in backbone:
         close = ", ".join(sorted(APPLICATIONS))

@@ -83,13 +83,15 @@ def compare(
         seed = base + index
         pair = {"seed": seed}
         for label, recipe in zip("ab", recipes):
-            pair[label] = _run(recipe.with_values({"training.seed": seed}), f"pair {index + 1} of {seeds}", log, verbose)
+            pair[label] = _run(recipe.with_values({"training.seed": seed}), f"pair {index + 1} of {seeds}", log,
+                               verbose)
         pairs.append(pair)
     metric = metric or _default_metric(pairs)
     missing = [label for pair in pairs for label in "ab" if metric not in pair[label]["test"]]
     if missing:
         reported = sorted(set(pairs[0]["a"]["test"]) & set(pairs[0]["b"]["test"]))
-        raise InputError(f"--metric {metric}: not a test score of both recipes' runs. Both report: {', '.join(reported)}.")
+        raise InputError(f"--metric {metric}: not a test score of both recipes' runs. Both report: "
+                         f"{', '.join(reported)}.")
     lower = metric in LOWER_IS_BETTER
     scores = np.array([[pair["a"]["test"][metric], pair["b"]["test"][metric]] for pair in pairs], float)
     statistics = paired_statistics(scores[:, 0], scores[:, 1], lower_is_better=lower)
@@ -143,7 +145,8 @@ def report(result: dict) -> list[str]:
     direction = "lower is better" if result["lower_is_better"] else "higher is better"
     lines = [f"Test {metric} ({direction}), {len(pairs)} paired seeds: A = {a}, B = {b}",
              f"{'seed':>6}  {'A':>8}  {'B':>8}  {'A - B':>8}"]
-    lines += [f"{pair['seed']:>6}  {pair['first']:8.4f}  {pair['second']:8.4f}  {pair['difference']:+8.4f}" for pair in pairs]
+    lines += [f"{pair['seed']:>6}  {pair['first']:8.4f}  {pair['second']:8.4f}  "
+              f"{pair['difference']:+8.4f}" for pair in pairs]
     lines += [
         f"Median of A - B: {result['median_difference']:+.4f}; mean {result['mean_difference']:+.4f}, "
         f"bootstrap 95% interval [{low:+.4f}, {high:+.4f}]",
@@ -151,7 +154,8 @@ def report(result: dict) -> list[str]:
         + (f", {result['ties']} ties" if result["ties"] else "") + ".",
     ]
     keys = result["recipe_differences"]
-    lines.append("Recipe keys that differ (A | B):" if keys else "Recipe keys that differ: none (one recipe, two names).")
+    lines.append("Recipe keys that differ (A | B):" if keys else "Recipe keys that differ: none (one recipe, two "
+                                                                 "names).")
     lines += [f"  {row['key']}: {_short(row['first'])} | {_short(row['second'])}" for row in keys[:SHOWN_KEYS]]
     if len(keys) > SHOWN_KEYS:
         lines.append(f"  ... and {len(keys) - SHOWN_KEYS} more (summary.json lists them all)")
@@ -187,7 +191,8 @@ def _write(folder: Path, result: dict) -> None:
     writer.writerow(["seed", f"{result['first']['name']} {result['metric']}",
                      f"{result['second']['name']} {result['metric']}", "difference", "first_run", "second_run"])
     for pair in result["pairs"]:
-        writer.writerow([pair["seed"], pair["first"], pair["second"], pair["difference"], pair["first_run"], pair["second_run"]])
+        writer.writerow([pair["seed"], pair["first"], pair["second"], pair["difference"], pair["first_run"],
+                         pair["second_run"]])
     (folder / TABLE).write_text(buffer.getvalue())
     (folder / SUMMARY).write_text(json.dumps(result, indent=2, default=str) + "\n")
     (folder / LINKS).mkdir()

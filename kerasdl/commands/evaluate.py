@@ -70,7 +70,8 @@ def evaluate(
     preflight.writable_folder(str(folder), "--output", "kerasdl evaluate")
     data = data_catalogue.from_recipe(recipe)
     if not hasattr(data, "y_test"):
-        raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a model on.")
+        raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a "
+                         "model on.")
     _check_fits(model, data, recipe)
     answered = "its SavedModel graph" if model.runs_graph else f"{model.keras_file}, Keras safe mode"
     log(f"Scoring {model.path} ({model.kind}; answers from {answered}) on {data.test_examples} test examples "
@@ -121,7 +122,8 @@ def _check_fits(model: trained.Trained, data: Examples, recipe: Recipe) -> None:
             f"{recipe.path}: data.dataset: {model.path} takes {expected}, but {data.source} has {received}. "
             "Score it on the data it was trained for."
         )
-    if model.class_names is not None and data.class_names is not None and list(model.class_names) != list(data.class_names):
+    named = model.class_names is not None and data.class_names is not None
+    if named and list(model.class_names) != list(data.class_names):
         raise InputError(
             f"{recipe.path}: data.dataset: {model.path} was trained on the classes {model.class_names}, but "
             f"{data.source} has {data.class_names}."

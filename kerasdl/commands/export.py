@@ -146,7 +146,8 @@ def lines(summary: dict) -> list[str]:
     size = (f"Size: {summary['bytes']:,} bytes, {summary['size_ratio']:.3f}x the float SavedModel's "
             f"{summary['float_savedmodel_bytes']:,}")
     if "float_tflite_bytes" in summary:
-        size += f", {summary['size_ratio_to_float_tflite']:.3f}x the float TFLite model's {summary['float_tflite_bytes']:,}"
+        size += (f", {summary['size_ratio_to_float_tflite']:.3f}x the float TFLite model's "
+                 f"{summary['float_tflite_bytes']:,}")
     text = [f"Written: {summary['output']}", size]
     if "test" in summary:
         for label, key in (("This model", "test"), ("Float SavedModel", "float_test")):
@@ -164,7 +165,8 @@ def _data_recipe(source: trained.Trained, recipe_file: Optional[str], needed: bo
         return load_recipe(recipe_file)
     if not needed or source.recipe_file is None:
         return None
-    return trust.model_recipe(source.recipe_file, fix="pass --recipe RECIPE.yaml (a recipe you wrote), or --no-evaluate")
+    return trust.model_recipe(source.recipe_file, fix="pass --recipe RECIPE.yaml (a recipe you wrote), or "
+                                                      "--no-evaluate")
 
 
 def _scores(model: trained.Trained, recipe: Any, data: Examples) -> dict:

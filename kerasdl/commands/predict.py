@@ -29,7 +29,8 @@ def read_image(path: Path, shape: tuple) -> np.ndarray:
 
     height, width, channels = shape
     if channels not in (1, 3):
-        raise InputError(f"{path}: the model takes images with {channels} channels; kerasdl reads grey or RGB images only.")
+        raise InputError(f"{path}: the model takes images with {channels} channels; kerasdl reads grey or RGB "
+                         "images only.")
     try:
         return ImageReader((height, width), channels)(tf.constant(str(path))).numpy()
     except tf.errors.InvalidArgumentError as error:
@@ -80,7 +81,8 @@ def _read_npy(path: Path, shape: tuple) -> np.ndarray:
         array = array[None]
     if tuple(array.shape[1:]) != tuple(shape):
         raise InputError(
-            f"{path}: holds an array of shape {array.shape}; the model takes a batch of shape (n, {', '.join(map(str, shape))})."
+            f"{path}: holds an array of shape {array.shape}; the model takes a batch of shape (n, "
+            f"{', '.join(map(str, shape))})."
         )
     if not len(array):
         raise InputError(f"{path}: holds no examples (shape {array.shape}). Save at least one.")

@@ -128,7 +128,8 @@ def _entry(registry: Any, name: str, given_by: str) -> list[str]:
     for key in settable:
         meaning = helps.get(key, "")
         lines.append(
-            f"| `{key}` | {_cell(schema.type_name(annotations[key]))} | {_value(parameters[key].default)} | {_cell(meaning)} |"
+            f"| `{key}` | {_cell(schema.type_name(annotations[key]))} | {_value(parameters[key].default)} | "
+            f"{_cell(meaning)} |"
         )
     return lines + [""]
 

@@ -144,7 +144,8 @@ def list_runs(runs_dir: str, name: Optional[str] = None) -> list[Run]:
         folder for parent in sorted(root.iterdir()) if parent.is_dir() and (name is None or parent.name == name)
         for folder in parent.iterdir() if (folder / runs.RECIPE).is_file() and not folder.name.startswith(".")
     ]
-    return sorted((read_run(folder) for folder in folders), key=lambda run: (run.started, str(run.folder)), reverse=True)
+    return sorted((read_run(folder) for folder in folders), key=lambda run: (run.started, str(run.folder)),
+                  reverse=True)
 
 
 def find_run(reference: str, runs_dir: str) -> Path:

@@ -129,7 +129,8 @@ def build_corpus(
     """
     checks = [
         ("min_count", min_count, min_count >= 1, "at least 1"),
-        ("max_vocabulary_size", max_vocabulary_size, max_vocabulary_size is None or max_vocabulary_size >= 2, "null or at least 2"),
+        ("max_vocabulary_size", max_vocabulary_size, max_vocabulary_size is None or max_vocabulary_size >= 2,
+         "null or at least 2"),
         ("window", window, window >= 1, "at least 1"),
         ("sample", sample, sample >= 0, "0 (no subsampling) or more; gensim uses 1e-3"),
         ("block_size", block_size, block_size >= 2 * window, f"at least 2 * window = {2 * window}"),
@@ -200,7 +201,8 @@ def load_news_articles(
     """
     path = _news_articles_zip()
     return build_corpus(
-        news_articles_texts(path), f"NewsArticles from {path}", min_count=min_count, max_vocabulary_size=max_vocabulary_size,
+        news_articles_texts(path), f"NewsArticles from {path}", min_count=min_count,
+        max_vocabulary_size=max_vocabulary_size,
         window=window, sample=sample, block_size=block_size, shared_negatives=shared_negatives, lowercase=lowercase,
     )
 
@@ -231,7 +233,8 @@ def load_text(
     elif source.is_dir():
         files = sorted(file for file in source.rglob("*") if file.suffix.lower() in TEXT_SUFFIXES and file.is_file())
         if not files:
-            raise DataError(f"{source} has no text files ({', '.join(TEXT_SUFFIXES)}). Set data.path to a file or a folder of them.")
+            raise DataError(f"{source} has no text files ({', '.join(TEXT_SUFFIXES)}). Set data.path to a file or "
+                            "a folder of them.")
     else:
         raise DataError(f"Text corpus not found: {source}. Set data.path to a text file or a folder of text files.")
     texts: list[str] = []
@@ -239,7 +242,8 @@ def load_text(
         try:
             content = file.read_text(encoding=encoding)
         except UnicodeDecodeError as error:
-            raise DataError(f"{file} is not {encoding} text ({error.reason} at byte {error.start}). Set data.encoding.") from None
+            raise DataError(f"{file} is not {encoding} text ({error.reason} at byte {error.start}). Set "
+                            "data.encoding.") from None
         if source.is_file():
             texts.extend(line for line in content.splitlines() if line.strip())
         else:

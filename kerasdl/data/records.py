@@ -165,7 +165,8 @@ class Records(Streamed):
         return dataset.take(take).apply(tf.data.experimental.assert_cardinality(take))
 
     def examples(
-        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,
+        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None,
+        seed: Optional[int] = None,
     ) -> tf.data.Dataset:
         return self.records(items, shard, seed).map(
             lambda number, record: self.spec.example(record, number), num_parallel_calls=tf.data.AUTOTUNE,
@@ -282,6 +283,7 @@ def load_tfrecord(
         train, train_labels, test, test_labels = hold_out(items, labels, test_fraction, seed)
         (train, train_labels), (test, test_labels) = in_order(train, train_labels), in_order(test, test_labels)
     return Records(
-        train, train_labels, test, test_labels, names, f"TFRecord {', '.join(map(str, [files] if isinstance(files, str) else files))}",
+        train, train_labels, test, test_labels, names,
+        f"TFRecord {', '.join(map(str, [files] if isinstance(files, str) else files))}",
         skip_corrupt=skip_corrupt, files=tuple(all_files), offsets=offsets, spec=spec, compression=compression,
     )

@@ -83,7 +83,8 @@ class Series(InMemory):
         return self.values[past], self.values[future, 0]
 
     def train_origins(self) -> np.ndarray:
-        return self.origins(0, self.test_start)[-self.max_train:] if self.max_train else self.origins(0, self.test_start)
+        origins = self.origins(0, self.test_start)
+        return origins[-self.max_train:] if self.max_train else origins
 
     def test_origins(self) -> np.ndarray:
         return self.origins(self.test_start, len(self.values))[: self.max_test]
@@ -207,7 +208,8 @@ def make_series(
 
 
 @register_dataset("co2", shipped=True)
-def load_co2(window: int = 104, horizon: int = 4, test_fraction: float = 0.2, season: Optional[int] = WEEKS_PER_YEAR) -> Series:
+def load_co2(window: int = 104, horizon: int = 4, test_fraction: float = 0.2,
+             season: Optional[int] = WEEKS_PER_YEAR) -> Series:
     """Weekly CO2 at Mauna Loa, ppm, 1958-2001 (2,284 weeks; public domain).
 
     Shipped in the PyPI package ``statsmodels`` (installed by ``make

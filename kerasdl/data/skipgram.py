@@ -63,7 +63,8 @@ class Vocabulary:
         for tokens in documents:
             counter.update(tokens)
         # Ties broken by the word, so that the ids do not depend on the order of documents.
-        ranked = sorted((item for item in counter.items() if item[1] >= min_count), key=lambda item: (-item[1], item[0]))
+        ranked = sorted((item for item in counter.items() if item[1] >= min_count),
+                        key=lambda item: (-item[1], item[0]))
         if max_size is not None:
             ranked = ranked[:max_size]
         return cls(tuple(word for word, _ in ranked), np.array([count for _, count in ranked], dtype=np.int64))
@@ -200,7 +201,8 @@ def batches(
     """
     check_layout(window, batch_size, block_size)
     if len(vocabulary) < 2:
-        raise ValueError("A skip-gram vocabulary needs at least 2 words, so that a negative can differ from the context.")
+        raise ValueError("A skip-gram vocabulary needs at least 2 words, so that a negative can differ from the "
+                         "context.")
     keep = keep_probabilities(vocabulary.counts, sample)
     noise = noise or NoiseTable(vocabulary.counts)
     order = rng.permutation(len(documents))

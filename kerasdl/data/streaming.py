@@ -81,7 +81,8 @@ class Streamed(Labelled):
         raise NotImplementedError
 
     def examples(
-        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,
+        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None,
+        seed: Optional[int] = None,
     ) -> tf.data.Dataset:
         """``(input, label)`` for ``items`` (with ``labels``), decoded in
         parallel: in their order, or with ``seed`` in a new order every
@@ -135,7 +136,8 @@ class Streamed(Labelled):
         reading order for a source that reads in its own order."""
         if not fraction:
             return self.train_items, self.y_train, None, None
-        items, labels, held, held_labels = hold_out(self.train_items, self.y_train, fraction, seed, "training.validation_split")
+        items, labels, held, held_labels = hold_out(self.train_items, self.y_train, fraction, seed,
+                                                    "training.validation_split")
         if self.item_order:
             return items, labels, held, held_labels
         return (*in_order(items, labels), *in_order(held, held_labels))
@@ -155,7 +157,8 @@ class Streamed(Labelled):
         ``str`` objects for texts)."""
         with self.reading():
             batches = [as_numpy(batch) for batch in self.inputs(items).batch(512)]
-        return np.concatenate(batches) if batches else np.zeros((0, *self.input_shape), object if self.is_text else np.uint8)
+        return np.concatenate(batches) if batches else np.zeros((0, *self.input_shape),
+                                                                object if self.is_text else np.uint8)
 
     def sample(self, count: int, split: str = "test") -> np.ndarray:
         """The first ``count`` examples' inputs of ``split`` (``train`` or ``test``)."""
@@ -200,7 +203,8 @@ class Streamed(Labelled):
         )
         if bad:
             first = self.describe((self.train_items[train] if train.any() else self.test_items[test])[0])
-            checked.notes = [*self.notes, f"Skipped {bad} examples that cannot be decoded (data.skip_corrupt), e.g. {first}."]
+            checked.notes = [*self.notes, f"Skipped {bad} examples that cannot be decoded (data.skip_corrupt), "
+                                          f"e.g. {first}."]
         return checked
 
     # -- Pipelines ---------------------------------------------------------------
@@ -246,7 +250,8 @@ class Streamed(Labelled):
         adapt = np.sort(rng.choice(len(originals), count, replace=False))
         return pipeline.Pipelines(
             train=batches(items, labels, "train", shuffle=True),
-            validation=batches(validation_items, validation_labels, "validation") if validation_items is not None else None,
+            validation=batches(validation_items, validation_labels,
+                               "validation") if validation_items is not None else None,
             test=batches(self.test_items, self.y_test, "test"),
             train_examples=self.share(items, feed.shard) * feed.shard[0] if feed.shard else len(items),
             fit_inputs=self.inputs(originals[adapt]).batch(256),
@@ -297,7 +302,8 @@ class Files(Streamed):
         )
 
     def examples(
-        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,
+        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None,
+        seed: Optional[int] = None,
     ) -> tf.data.Dataset:
         if shard:
             count, index = shard
@@ -351,7 +357,8 @@ def in_order(items: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndar
 def undecodable(names: Sequence[str], error: Exception) -> DataError:
     """The error for examples that cannot be decoded, naming the first few
     (TensorFlow's reason, as it says which example it could not)."""
-    named = ", ".join(names[:NAMED_FILES]) + (f" and {len(names) - NAMED_FILES} more" if len(names) > NAMED_FILES else "")
+    more = len(names) - NAMED_FILES
+    named = ", ".join(names[:NAMED_FILES]) + (f" and {more} more" if more > 0 else "")
     lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.strip().startswith("[[")]
     reason = lines[-1] if lines else type(error).__name__
     # TensorFlow's framing ({{function_node ...}}, the iterator's path, [Op:...]) says nothing of the data.

@@ -109,7 +109,8 @@ def load_csv(
     header, label_index = scans[0][0], scans[0][1]
     for file, scan in zip(files[1:], scans[1:]):
         if scan[0] != header:
-            raise DataError(f"{file}: its columns ({', '.join(scan[0])}) differ from {files[0]}'s ({', '.join(header)}).")
+            raise DataError(f"{file}: its columns ({', '.join(scan[0])}) differ from {files[0]}'s "
+                            f"({', '.join(header)}).")
     labels, names = _encoded([label for scan in scans for label in scan[2]], f"{path}: column '{label_column}'")
     offsets = np.cumsum([0] + [len(scan[2]) for scan in scans])
     features = tuple(index for index in range(len(header)) if index != label_index)

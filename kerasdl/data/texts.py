@@ -3,8 +3,9 @@
 A CSV of texts is streamed line by line (``records.Records`` with a
 ``CsvTextSpec``; read into a ``data.dataset.Dataset`` of Python strings
 when its texts span lines, and for the shipped tweets); a folder of text
-files is streamed file by file (``streaming.Files`` with a ``TextReader``). The lstm builder adapts a ``TextVectorization`` layer on the
-training strings, inside the model, so the exported model takes raw text.
+files is streamed file by file (``streaming.Files`` with a ``TextReader``).
+The lstm builder adapts a ``TextVectorization`` layer on the training
+strings, inside the model, so the exported model takes raw text.
 
 Splits are stratified: the held-out part has each class's share. (Texts
 without labels, for Word2Vec, are corpora: the ``text`` and
@@ -116,7 +117,8 @@ def _scan_text_csv(path: Path, text_column: str, label_column: str, encoding: st
     """One pass keeping each line's label, not its text: ``(text index,
     labels by line)``, or None when a text spans lines (a line-by-line
     reader cannot split such a file)."""
-    header = scan_csv_rows(path, [("text_column", text_column), ("label_column", label_column)], "one text", encoding)[0]
+    header = scan_csv_rows(path, [("text_column", text_column), ("label_column", label_column)], "one text",
+                           encoding)[0]
     labels: list = []
     for line, text, label in text_rows(path, text_column, label_column, encoding):
         if "\n" in text or "\r" in text:
@@ -184,7 +186,8 @@ def load_text_csv(
         return data
     text_index = scans[0][0]
     if test_path and scans[1][0] != text_index:
-        raise DataError(f"{test_path}: its column '{text_column}' is not where {path} has it. Give both files the same columns.")
+        raise DataError(f"{test_path}: its column '{text_column}' is not where {path} has it. Give both files the "
+                        "same columns.")
     by_line = [label for scan in scans for label in scan[1]]
     names = sorted({label for label in by_line if label is not None})
     lookup = {name: index for index, name in enumerate(names)}

@@ -63,7 +63,8 @@ class TfdsSplits(Streamed):
         for part, split in enumerate(self.splits):
             start, end = int(self.offsets[part]), int(self.offsets[part + 1])
             if keep[start:end].any():
-                parts.append(self.builder.as_dataset(split=split, as_supervised=True, shuffle_files=False).enumerate(start))
+                parts.append(self.builder.as_dataset(split=split, as_supervised=True,
+                                                     shuffle_files=False).enumerate(start))
         dataset = parts[0].concatenate(parts[1]) if len(parts) == 2 else parts[0]
         wanted = tf.constant(keep)
         # The count is known, so Keras knows an epoch's steps from the start.
@@ -72,7 +73,8 @@ class TfdsSplits(Streamed):
         ).take(len(items)).apply(tf.data.experimental.assert_cardinality(len(items)))
 
     def examples(
-        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None, seed: Optional[int] = None,
+        self, items: np.ndarray, labels: np.ndarray, shard: Optional[tuple[int, int]] = None,
+        seed: Optional[int] = None,
     ) -> tf.data.Dataset:
         dataset = self.numbered(items)
         if shard:
@@ -155,7 +157,8 @@ def load_tfds(
         reader = ImageReader(tuple(int(side) for side in size), {"grayscale": 1, "rgb": 3}[mode])
         shape = reader.input_shape
     elif None in shape:
-        raise DataError(f"TFDS {name}: its inputs ({input_key}) differ in shape; kerasdl reads images or fixed-size features.")
+        raise DataError(f"TFDS {name}: its inputs ({input_key}) differ in shape; kerasdl reads images or "
+                        "fixed-size features.")
     items = np.arange(offsets[-1])
     split = int(offsets[1])
     return TfdsSplits(

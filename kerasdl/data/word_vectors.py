@@ -28,7 +28,8 @@ def benchmark_file(name: str) -> Path:
     by ``make install``; it is not imported)."""
     spec = importlib.util.find_spec("gensim")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("The word-vector benchmarks ship with gensim, which is not installed. Install it with `make install` or `pip install gensim`.")
+        raise DataError("The word-vector benchmarks ship with gensim, which is not installed. Install it with "
+                        "`make install` or `pip install gensim`.")
     path = Path(list(spec.submodule_search_locations)[0]) / "test" / "test_data" / name
     if not path.is_file():
         raise DataError(f"{path} is missing; reinstall gensim (`pip install --force-reinstall gensim`).")
@@ -102,7 +103,8 @@ class WordVectors:
                 human.append(score)
                 model.append(float(self.unit[self.index[first]] @ self.unit[self.index[second]]))
         spearman = float(stats.spearmanr(human, model).statistic) if len(human) > 1 else float("nan")
-        return {"spearman": spearman, "pairs": total, "covered": len(human), "coverage": len(human) / total if total else 0.0}
+        return {"spearman": spearman, "pairs": total, "covered": len(human),
+                "coverage": len(human) / total if total else 0.0}
 
     @classmethod
     def read_word2vec(cls, path: Path) -> "WordVectors":
@@ -115,7 +117,8 @@ class WordVectors:
         """
         path = Path(path)
         if not path.is_file():
-            raise DataError(f"Word-vector file not found: {path}. Expected the word2vec text format, e.g. the vectors.txt of a word2vec run.")
+            raise DataError(f"Word-vector file not found: {path}. Expected the word2vec text format, e.g. the "
+                            "vectors.txt of a word2vec run.")
         words, rows = [], []
         with open(path, encoding="utf-8", errors="replace") as handle:
             for line_number, line in enumerate(handle, start=1):

@@ -18,7 +18,8 @@ from kerasdl.data.kinds import Examples
 from kerasdl.evaluation.scores import classification_scores, forecast_scores
 
 
-def text_baselines(data: Examples, fit_inputs: np.ndarray, fit_labels: np.ndarray, log: Callable[[str], None] = print) -> dict:
+def text_baselines(data: Examples, fit_inputs: np.ndarray, fit_labels: np.ndarray,
+                   log: Callable[[str], None] = print) -> dict:
     """The majority class and TF-IDF + logistic regression, by name.
 
     Args:
@@ -27,7 +28,8 @@ def text_baselines(data: Examples, fit_inputs: np.ndarray, fit_labels: np.ndarra
             The test texts are read whole (``data.sample``), streamed ones too.
     """
     majority = np.bincount(fit_labels, minlength=data.num_classes).argmax()
-    results = {"majority_class": classification_scores(data.y_test, np.full(len(data.y_test), majority), data.num_classes)}
+    results = {"majority_class": classification_scores(data.y_test, np.full(len(data.y_test), majority),
+                                                       data.num_classes)}
     predictions = tfidf_logistic_regression(fit_inputs, fit_labels, data.sample(data.test_examples))
     if predictions is None:
         log("TF-IDF + logistic regression baseline skipped: scikit-learn is not installed "

@@ -89,7 +89,8 @@ def fingerprint(data, epochs: int, seed: int) -> str:
     for array in (data.x_train, data.y_train):
         digest.update(str((array.shape, array.dtype.str)).encode())
         digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(json.dumps([ARCHITECTURE, FEATURES, LEARNING_RATE, BATCH_SIZE, epochs, seed], sort_keys=True).encode())
+    digest.update(json.dumps([ARCHITECTURE, FEATURES, LEARNING_RATE, BATCH_SIZE, epochs, seed],
+                             sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -121,7 +122,8 @@ def load_or_train(data, directory: str, epochs: int, seed: int, log: Callable[[s
         epochs=epochs, shuffle=False, verbose=0,  # The pipeline shuffles.
     )
     test_accuracy = float(
-        classifier.evaluate(pipeline.make_dataset(data.x_test, data.y_test, 512), verbose=0, return_dict=True)["accuracy"]
+        classifier.evaluate(pipeline.make_dataset(data.x_test, data.y_test, 512), verbose=0,
+                            return_dict=True)["accuracy"]
     )
     log(f"Judge: test accuracy {test_accuracy:.4f}; cached in {folder}.")
     _cache(folder, classifier, {"test_accuracy": test_accuracy, "epochs": epochs, "seed": seed, "source": data.source})

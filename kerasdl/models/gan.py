@@ -107,7 +107,8 @@ class GAN(keras.Model):
         """
         auto_scale_loss = kwargs.pop("auto_scale_loss", True)
         super().compile(optimizer=None, **kwargs)
-        self.discriminator_optimizer = _loss_scaled(keras.optimizers.get(discriminator_optimizer), self, auto_scale_loss)
+        self.discriminator_optimizer = _loss_scaled(keras.optimizers.get(discriminator_optimizer), self,
+                                                    auto_scale_loss)
         self.generator_optimizer = _loss_scaled(keras.optimizers.get(generator_optimizer), self, auto_scale_loss)
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
         self.generator_optimizer.build(self.generator.trainable_variables)

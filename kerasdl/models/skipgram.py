@@ -145,7 +145,8 @@ class SkipGramTrainer:
         steps_per_execution: int = 1,
     ):
         if steps_per_execution < 1:
-            raise ValueError(f"steps_per_execution must be at least 1. Received: steps_per_execution={steps_per_execution}")
+            raise ValueError("steps_per_execution must be at least 1. Received: "
+                             f"steps_per_execution={steps_per_execution}")
         replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         if replicas > 1 and batch_size % (replicas * corpus.block_size):
             raise ValueError(
@@ -184,7 +185,8 @@ class SkipGramTrainer:
             return tf.cast(self.learning_rate(self.iterations), tf.float32)
         return tf.constant(self.learning_rate, tf.float32)
 
-    def _apply(self, table: tf.Variable, accumulator: Optional[tf.Variable], rows: tf.Tensor, gradient: tf.Tensor, rate: tf.Tensor) -> None:
+    def _apply(self, table: tf.Variable, accumulator: Optional[tf.Variable], rows: tf.Tensor, gradient: tf.Tensor,
+               rate: tf.Tensor) -> None:
         if accumulator is None:
             table.scatter_sub(tf.IndexedSlices(rate * gradient, rows))
             return

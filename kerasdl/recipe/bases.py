@@ -48,10 +48,12 @@ def read_layered(file: Path, shown: str, chain: tuple[Path, ...] = ()) -> Any:
             )
         if base.resolve() in (*chain, here):
             cycle = " -> ".join(str(step) for step in (*chain, here, base.resolve()))
-            raise RecipeError(f"{shown}: base: {name}: recipes extend each other in a cycle ({cycle}). Remove one base.")
+            raise RecipeError(f"{shown}: base: {name}: recipes extend each other in a cycle ({cycle}). Remove one "
+                              "base.")
         inherited = read_layered(base, str(base), (*chain, here))
         if not isinstance(inherited, dict):
-            raise RecipeError(f"{base}: a recipe is a mapping of sections (data, model, ...); {shown} names it as its base.")
+            raise RecipeError(f"{base}: a recipe is a mapping of sections (data, model, ...); {shown} names it as "
+                              "its base.")
         inherited.pop("name", None)
         merged = deep_merge(merged, inherited)
     return deep_merge(merged, values)

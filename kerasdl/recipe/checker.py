@@ -64,7 +64,8 @@ class Checker:
         short = key.rsplit(".", 1)[-1]
         if field.choices is not None and value not in field.choices:
             hint = self.did_you_mean(value, [choice for choice in field.choices if choice is not None])
-            shown = ", ".join(str(choice).lower() if isinstance(choice, bool) else str(choice) for choice in field.choices)
+            shown = ", ".join(str(choice).lower() if isinstance(choice, bool) else str(choice)
+                              for choice in field.choices)
             self.fail(key, f"must be one of: {shown}{hint}. Received: {short}={value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             low, high = field.minimum, field.maximum

@@ -100,7 +100,8 @@ def resolve(raw: Any, path: str, overrides: Iterable[str] = (), prefix: str = ""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise RecipeError(f"{path}: a recipe is a mapping of sections (data, model, ...). Received: {type(raw).__name__}")
+        raise RecipeError(f"{path}: a recipe is a mapping of sections (data, model, ...). Received: "
+                          f"{type(raw).__name__}")
     values = copy.deepcopy(raw)
     overridden = {apply_override(values, assignment, path) for assignment in overrides}
     check = Checker(path, overridden, prefix)

@@ -132,9 +132,11 @@ def _check_schedule(check: Checker, schedule: dict) -> None:
             continue
         numbers = value if isinstance(value, list) else [value]
         if not numbers or not all(schema.matches(number, float) for number in numbers):
-            check.fail(f"{key}.{argument}", f"must be a number{' or a list of numbers' if argument in ('boundaries', 'values') else ''}. Received: {argument}={value!r}")
+            lists = " or a list of numbers" if argument in ("boundaries", "values") else ""
+            check.fail(f"{key}.{argument}", f"must be a number{lists}. Received: {argument}={value!r}")
     if "initial_learning_rate" in extra and not extra["initial_learning_rate"] > 0:
-        check.fail(f"{key}.initial_learning_rate", f"must be > 0. Received: initial_learning_rate={extra['initial_learning_rate']}")
+        check.fail(f"{key}.initial_learning_rate",
+            f"must be > 0. Received: initial_learning_rate={extra['initial_learning_rate']}")
     warmup = schedule.get("warmup_steps", 0)
     if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
         check.fail(f"{key}.warmup_steps", f"must be an integer >= 0. Received: warmup_steps={warmup!r}")
@@ -145,7 +147,8 @@ def _check_class_weight(check: Checker, setting: Any) -> None:
     (the names are checked against the data by the classifier)."""
     key = "training.class_weight"
     if isinstance(setting, str) and setting != "balanced":
-        check.fail(key, f"must be balanced, or a mapping of class name to weight{check.did_you_mean(setting, ['balanced'])}. "
+        check.fail(key, "must be balanced, or a mapping of class name to "
+                        f"weight{check.did_you_mean(setting, ['balanced'])}. "
                    f"Received: class_weight={setting!r}")
     for name, weight in (setting or {}).items() if isinstance(setting, dict) else ():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
@@ -250,5 +253,6 @@ RESOLVERS: dict[str, Callable[[Checker, dict], Any]] = {
     "loss": resolve_loss,
     "metrics": resolve_metrics,
     "training": resolve_training,
-    **{section: _fixed(section) for section in schema.SECTIONS if section not in ("data", "model", "optimizer", "training")},
+    **{section: _fixed(section) for section in schema.SECTIONS if section not in ("data", "model", "optimizer",
+        "training")},
 }

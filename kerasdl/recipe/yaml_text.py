@@ -36,7 +36,8 @@ class _Loader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise yaml.constructor.ConstructorError(
-                    None, None, "a key is a name, not a list or a mapping (a '?' key in YAML); write the key as a string",
+                    None, None, "a key is a name, not a list or a mapping (a '?' key in YAML); write the key as a "
+                                "string",
                     key_node.start_mark,
                 )
             key = self.construct_object(key_node, deep=True)

@@ -48,7 +48,8 @@ def writable_folder(path: str, key: str, source: str) -> Path:
     too_long = [part for part in folder.parts if len(part.encode()) > MAX_NAME]
     if too_long or len(path.encode()) > MAX_PATH:
         what = f"a name of {len(too_long[0].encode())} bytes" if too_long else f"{len(path.encode())} bytes"
-        raise fail(f"is {what}; file systems allow {MAX_NAME} bytes a name and {MAX_PATH} a path. Choose a shorter one.")
+        raise fail(f"is {what}; file systems allow {MAX_NAME} bytes a name and {MAX_PATH} a path. Choose a shorter "
+                   "one.")
     existing = _existing_ancestor(folder)
     if existing != folder and (existing / folder.relative_to(existing).parts[0]).is_symlink():
         raise fail(f"{existing / folder.relative_to(existing).parts[0]} is a broken symbolic link.")

@@ -88,7 +88,8 @@ class Classifier(Task):
         if self.placement.is_chief:
             matrix = np.asarray(evaluated["details"]["confusion_matrix"])
             figures.plot_confusion_matrix(matrix, self.data.class_names, folder / figures.CONFUSION,
-                                          f"{self.recipe.name}: test split, accuracy {evaluated['test']['accuracy']:.4f}")
+                                          f"{self.recipe.name}: test split, accuracy "
+                                          f"{evaluated['test']['accuracy']:.4f}")
             logs, step = folder / runs.LOGS / summaries.EVALUATION, self.epochs_trained(folder)
             summaries.image(logs, "test/confusion_matrix", (folder / figures.CONFUSION).read_bytes(), step,
                             "Rows: the true class; columns: the predicted class; colour: the share of the row.")

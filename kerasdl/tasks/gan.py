@@ -145,7 +145,8 @@ class GANTask(Task):
     def evaluate(self, folder: Path) -> dict:
         """No test loss: the judge scores the samples (``quality``), on the
         chief alone (local work)."""
-        self.quality: dict = judge_samples(self.recipe, self.model, self.data, folder, self.log) if self.placement.is_chief else {}
+        self.quality: dict = judge_samples(self.recipe, self.model, self.data, folder,
+                                           self.log) if self.placement.is_chief else {}
         if self.quality:
             summaries.scores(folder / runs.LOGS / summaries.EVALUATION, self.quality, self.epochs_trained(folder),
                              prefix="quality/")

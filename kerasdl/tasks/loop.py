@@ -60,7 +60,8 @@ def create(
     return task_class(recipe, data, placement, log)
 
 
-def prepared(recipe: Recipe, data: Optional[Data] = None, *, pretrain: bool = True, log: Callable[[str], None] = print) -> Task:
+def prepared(recipe: Recipe, data: Optional[Data] = None, *, pretrain: bool = True,
+             log: Callable[[str], None] = print) -> Task:
     """The recipe's task with its data split and its model built and compiled:
     what ``kerasdl tune`` trains and ``kerasdl run --dry-run`` shows."""
     preflight.check_outputs(recipe)
@@ -134,7 +135,8 @@ def _evaluate(task: Task, folder: Path, done: Progress, chief: bool) -> dict:
         return evaluated
     scores = task.evaluate(folder)  # The model's test is collective work.
     if chief:  # Beside the training curves in TensorBoard.
-        summaries.test_and_baselines(folder / runs.LOGS, scores["test"], scores["baselines"], task.epochs_trained(folder))
+        summaries.test_and_baselines(folder / runs.LOGS, scores["test"], scores["baselines"],
+                                     task.epochs_trained(folder))
     return done.record("evaluate", {**scores, "report": task.report(folder)})
 
 

@@ -83,7 +83,8 @@ class WordVectorsTask(Task):
             if not math.isfinite(result["loss"]):
                 raise TrainingError(
                     f"{self.recipe.path}: the training loss became {result['loss']} in epoch {epoch + 1}: the "
-                    f"vectors diverged. Lower optimizer.learning_rate (now {self.recipe['optimizer']['learning_rate']})."
+                    "vectors diverged. Lower optimizer.learning_rate (now "
+                    f"{self.recipe['optimizer']['learning_rate']})."
                 )
             result["words_per_second"] = corpus.tokens / result["seconds"]
             self.history.append({"epoch": epoch, **result})

@@ -186,7 +186,8 @@ def search(
             f"error is in {project / TRIALS}; fix the space or the recipe, then rerun with --overwrite."
         ) from None
     if current_role == "worker":
-        mine = [trial_id for trial_id in recorded_trials(project) if record(project, trial_id)["worker"] == tuner.tuner_id]
+        mine = [trial_id for trial_id in recorded_trials(project) if record(project,
+                                                                            trial_id)["worker"] == tuner.tuner_id]
         return {"name": settings.recipe.name, "role": "worker", "tuner_id": tuner.tuner_id,
                 "project_dir": str(project), "trials_run": mine}
     summary = results(settings, tuner.oracle.trials, tuner.oracle.get_best_trials(1))

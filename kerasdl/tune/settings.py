@@ -136,7 +136,8 @@ def load_settings(recipe: Recipe) -> Settings:
         if options["max_epochs"] < 1:
             check.fail("tune.options.max_epochs", f"must be >= 1. Received: max_epochs={options['max_epochs']}")
         if options.get("factor", 3) < 2:
-            check.fail("tune.options.factor", f"must be >= 2 (each round keeps 1/factor of the trials). Received: factor={options['factor']}")
+            check.fail("tune.options.factor", "must be >= 2 (each round keeps 1/factor of the trials). Received: "
+                                              f"factor={options['factor']}")
     return Settings(
         recipe=recipe, space=searched, objective=objective, direction=direction,
         algorithm=algorithm, options=options,

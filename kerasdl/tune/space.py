@@ -243,7 +243,8 @@ def _parameter(check: Checker, key: str, given: Any, algorithm: str) -> Paramete
             check.fail(f"{key}.default", f"must be true or false. Received: default={spec['default']!r}")
     when = spec.get("when") or {}
     if not isinstance(when, dict):
-        check.fail(f"{key}.when", f"must map a searched key to the value (or list of values) it must have. Received: when={when!r}")
+        check.fail(f"{key}.when", "must map a searched key to the value (or list of values) it must have. "
+                                  f"Received: when={when!r}")
     conditions = tuple(
         (str(parent), tuple(values) if isinstance(values, list) else (values,))
         for parent, values in when.items()
@@ -270,13 +271,15 @@ def _range(check: Checker, key: str, spec: dict, kind: str, algorithm: str) -> P
     sampling = spec.get("sampling", "linear")
     check.field(f"{key}.sampling", sampling, schema.Field(str, "linear", "", choices=SAMPLINGS))
     if sampling != "linear" and low <= 0:
-        check.fail(f"{key}.min", f"must be > 0 with {sampling} sampling (the logarithm of {low} is undefined). Received: min={low}")
+        check.fail(f"{key}.min", f"must be > 0 with {sampling} sampling (the logarithm of {low} is undefined). "
+                                 f"Received: min={low}")
     step = spec.get("step")
     if step is not None:
         if not fits(step) or step <= 0:
             check.fail(f"{key}.step", f"must be {what} > 0. Received: step={step!r}")
         if sampling != "linear" and step <= 1:
-            check.fail(f"{key}.step", f"is a factor with {sampling} sampling and must be > 1 (2 gives min, 2*min, 4*min, ...). Received: step={step!r}")
+            check.fail(f"{key}.step", f"is a factor with {sampling} sampling and must be > 1 (2 gives min, 2*min, "
+                                      f"4*min, ...). Received: step={step!r}")
     if algorithm == "grid" and kind == "float" and step is None:
         check.fail(key, "needs a step: grid search tries every value, so a float range must be discrete.")
     default = spec.get("default")
@@ -298,7 +301,8 @@ def _order(check: Checker, parameters: dict[str, Parameter]) -> list[Parameter]:
             known = [label(value) for value in source.candidates()]
             for value in values:
                 if label(value) not in known:
-                    check.fail(where, f"lists a value '{parent}' never takes. Expected some of: {', '.join(known)}. Received: {value!r}")
+                    check.fail(where, f"lists a value '{parent}' never takes. Expected some of: "
+                                      f"{', '.join(known)}. Received: {value!r}")
     ordered: list[Parameter] = []
     visiting: set[str] = set()
 
