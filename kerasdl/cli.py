@@ -293,7 +293,8 @@ def compare(first: str, second: str, seeds: int, metric: Optional[str], override
             as_json: bool) -> None:
     """Train recipes FIRST (A) and SECOND (B) on the same seeds and say
     whether A beats B: the paired difference of a test score (median, mean
-    with a bootstrap 95% interval, wins), and the recipe keys that differ.
+    with a paired t 95% interval, wins), whether the seeds tell the two
+    apart, and the recipe keys that differ.
 
     A finished run of the same recipe and seed is reused, so an interrupted
     comparison goes on where it stopped. Writes the pairs (comparison.csv),

@@ -95,9 +95,10 @@ def paired_scores(path: Path, result: dict) -> None:
         axes.plot([1, 2], [a, b], color="grey", alpha=0.6, marker="o", markersize=4)
     axes.set_xticks([1, 2], [result["first"]["name"], result["second"]["name"]])
     axes.set_ylabel(f"test {result['metric']}")
-    low, high = result["interval_95"]
-    axes.set_title(f"A - B: median {result['median_difference']:+.4f}\n"
-                   f"95% interval of the mean [{low:+.4f}, {high:+.4f}]", fontsize=9)
+    interval = result["interval_95"]
+    shown = "no interval from one pair" if interval is None else (
+        f"95% interval of the mean [{interval[0]:+.4f}, {interval[1]:+.4f}] (paired t)")
+    axes.set_title(f"A - B: median {result['median_difference']:+.4f}\n{shown}", fontsize=9)
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
