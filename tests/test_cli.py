@@ -105,8 +105,11 @@ def test_run_end_to_end_exports_a_servable_savedmodel(workdir):
     assert summary["export_max_difference"] <= 1e-4
 
     run_dir = workdir / summary["run_dir"]
-    for name in ("recipe.yaml", "history.csv", "metrics.json", "learning_curve.png"):
+    for name in ("recipe.yaml", "history.csv", "metrics.json", "learning_curve.png", "calibration.png"):
         assert (run_dir / name).is_file(), name
+    # Ten classes: calibrated or not, but no two-class ranking.
+    assert 0 <= summary["classifier"]["expected_calibration_error"] <= 1 and "roc_auc" not in summary["classifier"]
+    assert not (run_dir / "roc_pr.png").exists()
     assert json.loads((run_dir / "metrics.json").read_text()) == summary
     assert not (run_dir / "backup").exists()  # Removed once training finished.
     export = workdir / summary["export_path"]

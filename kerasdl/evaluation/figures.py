@@ -43,6 +43,69 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: 
     plt.close(figure)
 
 
+ROC_PR = "roc_pr.png"
+CALIBRATION = "calibration.png"
+
+
+def roc_and_pr(path: Path, positive: np.ndarray, scores: np.ndarray, ranking: dict, title: str) -> None:
+    """A two-class classifier's ROC and precision-recall curves side by side,
+    their areas (``ranking``: ``roc_auc``, ``pr_auc``, ``positive_class``'s ``name``) in the legends."""
+    from kerasdl.evaluation import probabilities
+
+    plt = _pyplot()
+    figure, (roc, pr) = plt.subplots(1, 2, figsize=(9, 4.2))
+    false_rate, true_rate = probabilities.roc_curve(positive, scores)
+    roc.plot(false_rate, true_rate, label=f"AUC {ranking['roc_auc']:.4f}")
+    roc.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    roc.set_xlabel("false positive rate")
+    roc.set_ylabel("true positive rate")
+    precision, recall, _ = probabilities.pr_curve(positive, scores)
+    pr.step(np.r_[0.0, recall], np.r_[precision[:1], precision], where="post",
+            label=f"average precision {ranking['pr_auc']:.4f}")
+    pr.axhline(float(np.mean(positive)), color="grey", linestyle=":", label="chance (the positives' share)")
+    pr.set_xlabel("recall")
+    pr.set_ylabel("precision")
+    for axes, name in ((roc, "ROC"), (pr, "precision-recall")):
+        axes.set_title(f"{name}, positive class: {ranking['positive_class']['name']}", fontsize=9)
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1.02)
+        axes.grid(alpha=0.3)
+        axes.legend(loc="lower right" if axes is roc else "lower left", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def reliability(path: Path, calibrated: dict, title: str) -> None:
+    """A classifier's reliability diagram: each confidence bin's accuracy
+    against its mean confidence (the diagonal is perfect calibration), the
+    bins' share of the examples below."""
+    plt = _pyplot()
+    bins = calibrated["bins"]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(4.8, 5.6), sharex=True,
+                                         gridspec_kw={"height_ratios": [3, 1]})
+    centres = [(row["low"] + row["high"]) / 2 for row in bins]
+    widths = [row["high"] - row["low"] for row in bins]
+    top.bar(centres, [row["accuracy"] for row in bins], width=widths, edgecolor="black", alpha=0.7,
+            label="accuracy in the bin")
+    top.plot([row["confidence"] for row in bins], [row["accuracy"] for row in bins], "o", color="black",
+             markersize=3, label="at the bin's mean confidence")
+    top.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    top.set_ylabel("accuracy")
+    top.set_ylim(0, 1)
+    top.set_title(f"{title}\nexpected calibration error {calibrated['expected_calibration_error']:.4f}", fontsize=9)
+    top.legend(loc="upper left", fontsize=7)
+    total = sum(row["count"] for row in bins) or 1
+    bottom.bar(centres, [row["count"] / total for row in bins], width=widths, edgecolor="black", alpha=0.7)
+    bottom.set_xlabel("confidence (the top class's probability)")
+    bottom.set_ylabel("share")
+    bottom.set_xlim(0, 1)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 # History columns that are not a learning curve.
 NOT_CURVES = ("epoch", "learning_rate", runs.SECONDS)
 

@@ -11,7 +11,7 @@ import numpy as np
 from kerasdl.data import balance
 from kerasdl.data.kinds import Examples
 from kerasdl.errors import RecipeError
-from kerasdl.evaluation import figures
+from kerasdl.evaluation import figures, probabilities
 from kerasdl.evaluation.scores import classification_scores, confusion_matrix
 from kerasdl.registry import register_task
 from kerasdl.runtime import runs, summaries
@@ -70,13 +70,20 @@ class Classifier(Task):
     def details(cls, data: Examples, predictions: np.ndarray) -> dict:
         """Each class's accuracy (its recall) and the confusion matrix (rows: true class)."""
         matrix = confusion_matrix(data.y_test, np.argmax(predictions, axis=-1), data.num_classes)
-        return {
+        found = {
             "per_class_accuracy": {
                 name: float(matrix[index, index] / max(matrix[index].sum(), 1))
                 for index, name in enumerate(data.class_names)
             },
             "confusion_matrix": matrix.tolist(),
+            **probabilities.calibration(data.y_test, predictions),
         }
+        if data.num_classes == 2:  # Ranked by the probability of class 1, the positive one.
+            positive, scores = np.asarray(data.y_test) == 1, predictions[:, 1]
+            found.update(roc_auc=probabilities.roc_auc(positive, scores),
+                         pr_auc=probabilities.average_precision(positive, scores),
+                         positive_class={"index": 1, "name": data.class_names[1]})
+        return found
 
     def evaluate(self, folder: Path) -> dict:
         """The test scores, and on the chief the confusion matrix as
@@ -85,7 +92,14 @@ class Classifier(Task):
         evaluated = super().evaluate(folder)
         recall = evaluated["details"]["per_class_accuracy"]
         self.log("Test recall per class: " + ", ".join(f"{name} {value:.4f}" for name, value in recall.items()))
+        details = evaluated["details"]
+        calibrated = f"Test expected calibration error {details['expected_calibration_error']:.4f}"
+        if "roc_auc" in details:
+            calibrated += (f"; positive class {details['positive_class']['name']}: ROC AUC {details['roc_auc']:.4f}, "
+                           f"PR AUC {details['pr_auc']:.4f}")
+        self.log(calibrated)
         if self.placement.is_chief:
+            self._probability_figures(folder, details)
             matrix = np.asarray(evaluated["details"]["confusion_matrix"])
             figures.plot_confusion_matrix(matrix, self.data.class_names, folder / figures.CONFUSION,
                                           f"{self.recipe.name}: test split, accuracy "
@@ -101,3 +115,19 @@ class Classifier(Task):
                 [(name, recall[name], int(matrix[index].sum())) for index, name in enumerate(recall)],
             ), step)
         return evaluated
+
+    def _probability_figures(self, folder: Path, details: dict) -> None:
+        """The reliability diagram and, for two classes, the ROC and PR
+        curves: PNGs in the run folder and images in TensorBoard."""
+        logs, step = folder / runs.LOGS / summaries.EVALUATION, self.epochs_trained(folder)
+        figures.reliability(folder / figures.CALIBRATION, details, f"{self.recipe.name}: test split")
+        summaries.image(logs, "test/calibration", (folder / figures.CALIBRATION).read_bytes(), step,
+                        "Each confidence bin's accuracy against its mean confidence; the diagonal is calibrated.")
+        if "roc_auc" not in details:
+            return
+        predictions = self.test_predictions
+        positive = np.asarray(self.data.y_test) == 1
+        figures.roc_and_pr(folder / figures.ROC_PR, positive, predictions[:, 1], details,
+                           f"{self.recipe.name}: test split")
+        summaries.image(logs, "test/roc_and_pr", (folder / figures.ROC_PR).read_bytes(), step,
+                        f"ROC and precision-recall curves, positive class {details['positive_class']['name']}.")

@@ -128,6 +128,9 @@ class GANTask(Task):
                     f"no plateau to act on. Set training.{key}: false and choose training.epochs."
                 )
 
+    def check_metrics(self) -> None:
+        """Nothing to check: a GAN is scored by its judge, not by ``metrics``."""
+
     def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
         """One optimizer per network, both from the recipe's ``optimizer`` section."""
         self.model.compile(

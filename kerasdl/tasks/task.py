@@ -21,6 +21,7 @@ for a recipe's builder and data.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -102,6 +103,8 @@ class Task:
         self.steps_per_epoch = 0
         self.train_examples = 0
         self.inputs: Optional[pipeline.Pipelines] = None
+        # Set by `evaluate`: the model's outputs on the test split, for the figures a task draws of them.
+        self.test_predictions: Optional[np.ndarray] = None
         check_builder(recipe, data)  # The builder takes what the data gives, before any other check.
         self.check()
 
@@ -158,6 +161,7 @@ class Task:
         with devices.building(placement):
             self.model = self.build()
             self.compile()
+        self.check_metrics()
 
     def feed(self, cache_dir: Optional[Path] = None) -> pipeline.Feed:
         """How the recipe wants its examples batched (``data`` section)."""
@@ -217,6 +221,31 @@ class Task:
             loss=losses.loss(self.recipe["loss"], self.recipe["training"]["label_smoothing"]),
             metrics=list(self.recipe["metrics"]),
         )
+
+    def check_metrics(self) -> None:
+        """Refuses, before anything trains, a metric of the recipe that cannot
+        score this model's outputs against the data's labels (Keras's AUC on
+        sparse labels and a softmax fails in the first step): the model
+        answers a few test inputs and each metric scores them, as
+        ``compiled_scores`` will score the test split.
+
+        Raises:
+            RecipeError: naming ``metrics[i]``, what Keras said and the fix.
+        """
+        outputs = np.asarray(self.model.predict_on_batch(self.data.sample(METRIC_PROBE)), np.float32)
+        labels = self.data.y_test[:len(outputs)]
+        for index, metric in enumerate(self.recipe["metrics"]):
+            scorer = _scorer(outputs.shape[1:], loss=self.loss_and_metrics()["loss"], metrics=[metric])
+            try:
+                scorer.evaluate(outputs, labels, verbose=0)
+            except Exception as error:  # Keras's own, of any type: it names the shapes.
+                # TensorFlow's op names around Keras's words say nothing to a reader.
+                reason = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]( name:)?", "", " ".join(str(error).split())).strip()
+                raise RecipeError(
+                    f"{self.recipe.path}: metrics[{index}]: {metric} cannot score this model's outputs "
+                    f"({outputs.shape[1]} per example) against the labels of {self.data.source} (shape "
+                    f"{labels.shape[1:] or '()'} per example): {reason[:300].rstrip('.')}. {_metric_fix(metric)}"
+                ) from None
 
     # -- Training --------------------------------------------------------------
 
@@ -312,7 +341,7 @@ class Task:
         """The model's scores on the test split (``test``), its ``details``
         (a classifier's per-class accuracy and confusion matrix) and, on the
         chief with ``training.baselines`` on, the baselines' (``baselines``)."""
-        predictions = self.model.predict(self.test_data, verbose=0)
+        predictions = self.test_predictions = self.model.predict(self.test_data, verbose=0)
         test = self.compiled_scores(predictions)
         scores = self.scores(self.data, predictions)
         test.update({key: value for key, value in scores.items() if key not in test})
@@ -333,8 +362,7 @@ class Task:
         ``loss_and_metrics()`` scores the predictions, eagerly (nothing to trace),
         in float32 whatever the training precision, in chunks that bound
         its memory (the loss is a mean, so chunks change nothing)."""
-        scorer = keras.Sequential([keras.Input(predictions.shape[1:]), keras.layers.Identity(dtype="float32")])
-        scorer.compile(**self.loss_and_metrics(), run_eagerly=True)
+        scorer = _scorer(predictions.shape[1:], **self.loss_and_metrics())
         scored = scorer.evaluate(predictions, self.data.y_test, batch_size=65536, verbose=0, return_dict=True)
         penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in self.model.losses)
         return {key: float(value) + (penalty if key == "loss" else 0.0) for key, value in scored.items()}
@@ -363,3 +391,24 @@ class Task:
     def report(self, folder: Path) -> dict:
         """The task's own section of metrics.json (empty by default)."""
         return {}
+
+
+# Test inputs the model answers for ``Task.check_metrics``.
+METRIC_PROBE = 8
+
+
+def _scorer(shape: tuple, **compiled: Any) -> keras.Model:
+    """An identity model compiled with ``compiled`` (loss, metrics), run
+    eagerly in float32: it scores predictions already made."""
+    scorer = keras.Sequential([keras.Input(shape), keras.layers.Identity(dtype="float32")])
+    scorer.compile(**compiled, run_eagerly=True)
+    return scorer
+
+
+def _metric_fix(metric: str) -> str:
+    """What to do about a metric that cannot score the model."""
+    if "auc" in metric.lower():
+        return ("Keras's AUC takes one probability per example or one-hot labels, and kerasdl's classifiers answer "
+                "a softmax over sparse labels. Remove it from metrics: every classifier of two classes reports "
+                "roc_auc and pr_auc in metrics.json, from the test probabilities.")
+    return "Remove it from metrics, or use a metric of the same kind of labels (see keras.metrics)."
