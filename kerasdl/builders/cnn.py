@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import keras
 from keras import layers
 
-from kerasdl.builders import options
+from kerasdl.builders import augmentations, options
 from kerasdl.errors import BuilderArgumentError
 from kerasdl.models.test_time import FlipAveraged
 from kerasdl.registry import register_builder
@@ -103,6 +103,7 @@ def build_cnn(
     random_zoom: float = 0.0,
     random_translation: float = 0.0,
     random_contrast: float = 0.0,
+    augmentation: Optional[Sequence[augmentations.LayerSpec]] = None,
     test_time_flip: bool = False,
     rescale: Optional[float] = 1.0 / 255,
     output_activation: str = "softmax",
@@ -147,6 +148,12 @@ def build_cnn(
         random_zoom: Augmentation: zoom range, a fraction of the image size.
         random_translation: Augmentation: shift range, a fraction of the size.
         random_contrast: Augmentation: contrast factor range.
+        augmentation: More augmentation, after the ``random_*`` layers: Keras 3
+            image augmentation layers in the order they run, each a name or a
+            mapping of its name and the layer's own arguments, e.g.
+            ``[{name: random_color_jitter, brightness_factor: 0.2}, {name:
+            gaussian_noise, stddev: 0.05}]``; in training only. The layers
+            and their arguments: [Augmentation layers](#augmentation-layers).
         test_time_flip: At inference, average the predictions on the image
             and on its mirror image (``kerasdl.models.test_time``); needs
             training with ``random_flip`` horizontal. Costs nothing in
@@ -209,7 +216,7 @@ def build_cnn(
     regularizer = options.regularizer(l1, l2)
     augment = options.augmentation(
         random_flip, random_rotation, random_zoom, random_translation, random_contrast
-    )
+    ) + augmentations.build(augmentation, input_shape, (0.0, 255.0 * (rescale or 1.0)))
     conv_options = dict(
         kernel_size=kernel_size,
         padding=padding,

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional, Union
 
 import keras
 
+from kerasdl.builders import augmentations
 from kerasdl.errors import BuilderArgumentError
 
 # A name, or a mapping with "name" and the object's constructor arguments.
@@ -23,11 +24,9 @@ NamedSpec = Union[str, Mapping[str, Any]]
 # with 0.99 against 0.93 and 0.92 with 0.9, at the same training accuracy (0.78).
 BATCH_NORM_MOMENTUM = 0.9
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
-# The layers augmentation() makes: a backbone reused for a new task drops them.
-AUGMENTATION_LAYERS = (
-    keras.layers.RandomFlip, keras.layers.RandomRotation, keras.layers.RandomZoom,
-    keras.layers.RandomTranslation, keras.layers.RandomContrast,
-)
+# The layers augmentation() and the `augmentation` argument make: a backbone
+# reused for a new task drops them.
+AUGMENTATION_LAYERS = tuple(augmentations.LAYERS.values())
 
 
 def _split_spec(argument: str, spec: NamedSpec) -> tuple[str, dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence, Union
 import keras
 from keras import layers
 
-from kerasdl.builders import options
+from kerasdl.builders import augmentations, options
 from kerasdl.errors import BuilderArgumentError, KerasdlError
 from kerasdl.models import test_time
 from kerasdl.models.preprocessing import APPLICATIONS, ApplicationPreprocessing
@@ -182,6 +182,7 @@ def build_transfer(
     random_zoom: float = 0.0,
     random_translation: float = 0.0,
     random_contrast: float = 0.0,
+    augmentation: Optional[Sequence[augmentations.LayerSpec]] = None,
     output_activation: str = "softmax",
 ) -> keras.Model:
     """Builds an uncompiled classifier on a trained backbone (see the module).
@@ -206,6 +207,12 @@ def build_transfer(
         activation: The head's hidden activation.
         random_flip, random_rotation, random_zoom, random_translation, random_contrast: Augmentation of
             the new data, as in ``build_cnn``; a kerasdl backbone's own augmentation is dropped.
+        augmentation: More augmentation, after the ``random_*`` layers, on the raw pixels: Keras 3
+            image augmentation layers in the order they run, each a name or a
+            mapping of its name and the layer's own arguments, e.g.
+            ``[{name: random_color_jitter, brightness_factor: 0.2}, {name:
+            gaussian_noise, stddev: 0.05}]``; in training only. The layers
+            and their arguments: [Augmentation layers](#augmentation-layers).
         output_activation: Activation of the output layer.
 
     Returns:
@@ -228,6 +235,7 @@ def build_transfer(
         options.check_positive("dense_units", list(dense_units))
     act = options.activation_function("activation", activation)
     augment = options.augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast)
+    augment += augmentations.build(augmentation, input_shape, (0.0, 255.0))
     if backbone in APPLICATIONS:
         size = tuple(input_size) if input_size else tuple(max(SMALLEST_INPUT, int(side)) for side in input_shape[:2])
         if len(size) != 2 or min(size) < SMALLEST_INPUT:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kerasdl import schema
+from kerasdl.builders import augmentations
 from kerasdl.registry import BUILDERS, DATASETS
 
 TITLE = "# Recipe reference"
@@ -134,6 +135,20 @@ def _entry(registry: Any, name: str, given_by: str) -> list[str]:
     return lines + [""]
 
 
+def _augmentation_layers() -> list[str]:
+    """The layers a builder's ``augmentation`` list may name, with their Keras arguments."""
+    lines = ["## Augmentation layers", "", augmentations.REFERENCE, "",
+             "| name | Keras layer | arguments (Keras's defaults) | what it does |", "| --- | --- | --- | --- |"]
+    for name, layer in augmentations.LAYERS.items():
+        parameters = inspect.signature(layer.__init__).parameters
+        arguments = ", ".join(
+            f"`{key}`" + ("" if value.default is inspect.Parameter.empty else f" {_value(value.default)}")
+            for key, value in parameters.items() if key not in ("self", "kwargs", *augmentations.SUPPLIED))
+        summary = (inspect.getdoc(layer) or "").split("\n\n")[0].replace("\n", " ")
+        lines.append(f"| `{name}` | `keras.layers.{layer.__name__}` | {_cell(arguments)} | {_cell(summary)} |")
+    return lines + [""]
+
+
 def markdown() -> str:
     """The whole reference, as docs/recipes.md holds it."""
     lines = [
@@ -162,6 +177,7 @@ def markdown() -> str:
     ]
     for name in BUILDERS.names():
         lines += _entry(BUILDERS, name, "From the data")
+    lines += _augmentation_layers()
     lines += [
         "## Datasets", "",
         "The `data` section's keys other than the shared ones above are the loader's arguments.", "",
