@@ -74,6 +74,17 @@ def test_kerasdl_backbone_is_cut_below_its_head_and_frozen(backbone_file):
                                   original.get_layer("block1_conv1").kernel.numpy())
 
 
+def test_a_backbones_named_augmentation_is_dropped_and_the_new_one_sees_raw_pixels(tmp_path):
+    path = tmp_path / "noisy.keras"
+    build_cnn((28, 28, 1), 5, filters=[4], augmentation=[{"name": "gaussian_noise", "stddev": 0.1}]).save(path)
+    model = build_transfer((28, 28, 1), 3, backbone=str(path),
+                           augmentation=[{"name": "random_brightness", "factor": 0.2}])
+    backbone = model.get_layer(BACKBONE)
+    assert not any(isinstance(layer, keras.layers.GaussianNoise) for layer in backbone.layers)
+    brightness = next(layer for layer in model.layers if isinstance(layer, keras.layers.RandomBrightness))
+    assert list(brightness.value_range) == [0.0, 255.0]  # transfer augments before any rescaling.
+
+
 def test_backbone_augmentation_is_dropped_and_the_new_recipes_applies(tmp_path):
     path = tmp_path / "flipping.keras"
     build_cnn((28, 28, 1), 5, filters=[4], dense_units=[8], dropout_rate=0.0, head="flatten",
