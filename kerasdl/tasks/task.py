@@ -232,8 +232,10 @@ class Task:
         Raises:
             RecipeError: naming ``metrics[i]``, what Keras said and the fix.
         """
-        outputs = np.asarray(self.model.predict_on_batch(self.data.sample(METRIC_PROBE)), np.float32)
-        labels = self.data.y_test[:len(outputs)]
+        inputs = self.data.sample(METRIC_PROBE)
+        # Under a multi-worker strategy each replica answers the whole batch: the first answers are the inputs'.
+        outputs = np.asarray(self.model.predict_on_batch(inputs), np.float32)[:len(inputs)]
+        labels = self.data.y_test[:len(inputs)]
         for index, metric in enumerate(self.recipe["metrics"]):
             scorer = _scorer(outputs.shape[1:], loss=self.loss_and_metrics()["loss"], metrics=[metric])
             try:
