@@ -4,6 +4,8 @@ Each error mixes in the builtin it behaves like (as Keras Tuner does), so
 callers can catch either ``KerasdlError`` or the familiar builtin.
 """
 
+import re
+
 
 class KerasdlError(Exception):
     """Base class of every error kerasdl raises on purpose."""
@@ -56,3 +58,13 @@ class RunBusy(KerasdlError, RuntimeError):
 
 class TrainingError(KerasdlError, RuntimeError):
     """Training cannot go on (the loss became NaN)."""
+
+
+def keras_said(error: Exception, limit: int = 300) -> str:
+    """What Keras or TensorFlow said in ``error``, on one line, for a message
+    of kerasdl's: without terminal colours, TensorFlow's op names
+    (``{{function_node ...}}``, ``[Op:Sub]``), the "Exception encountered
+    when calling" header and the list of arguments received."""
+    text = re.sub(r"\x1b\[[0-9;]*m|\{\{.*?\}\}|\[Op:\w+\]( name:)?", "", " ".join(str(error).split()))
+    text = re.sub(r"Exception encountered when calling [\w.]+\(\)\.", "", text).split("Arguments received by")[0]
+    return " ".join(text.split())[:limit].rstrip(". ")

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import re
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import keras
 import numpy as np
 
-from kerasdl.errors import BuilderArgumentError
+from kerasdl.errors import BuilderArgumentError, keras_said
 
 # The Keras layers a recipe may name, by their snake_case names.
 LAYERS: dict[str, type] = {
@@ -129,7 +128,7 @@ def _layer(where: str, spec: LayerSpec, input_shape: Sequence[int], value_range:
     try:
         layer = layer_class(**arguments)
     except (TypeError, ValueError, NotImplementedError) as error:  # Keras raises all three for a bad value.
-        said = _said(error)
+        said = keras_said(error)
         received = "" if "Received" in said else f". Received: {spec!r}"
         raise BuilderArgumentError(
             where, f"keras.layers.{layer_class.__name__} refuses these arguments: {said}{received}") from None
@@ -166,17 +165,10 @@ def _try(where: str, layer: keras.layers.Layer, input_shape: Sequence[int], valu
         channels = input_shape[-1]
         raise BuilderArgumentError(
             where, f"keras.layers.{type(layer).__name__} fails on images of shape {tuple(input_shape)} "
-                   f"({channels} channel{'s' if channels != 1 else ''}): {_said(error)}") from None
+                   f"({channels} channel{'s' if channels != 1 else ''}): {keras_said(error)}") from None
     if shapes[True] != images.shape or shapes[False] != images.shape:
         raise BuilderArgumentError(
             where, f"keras.layers.{type(layer).__name__} makes {shapes[True][1:]} images in training and "
                    f"{shapes[False][1:]} otherwise, from {tuple(input_shape)}: the model needs one size. To crop "
                    "at random and keep the size, use random_zoom (or random_translation).")
 
-
-def _said(error: Exception) -> str:
-    """An exception's message, on one line, without TensorFlow's op names."""
-    text = re.sub(r"\x1b\[[0-9;]*m|\{\{.*?\}\}|\[Op:\w+\]( name:)?", "", " ".join(str(error).split()))
-    text = re.sub(r"Exception encountered when calling [\w.]+\(\)\.", "", text).split("Arguments received by")[0]
-    text = " ".join(text.split())
-    return text[:300].rstrip(". ")

@@ -21,7 +21,6 @@ for a recipe's builder and data.
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import warnings
 from pathlib import Path
@@ -35,7 +34,7 @@ from kerasdl import schema
 from kerasdl.artifacts import savedmodel, trained
 from kerasdl.data import pipeline
 from kerasdl.data.kinds import Data
-from kerasdl.errors import RecipeError
+from kerasdl.errors import RecipeError, keras_said
 from kerasdl.evaluation import figures
 from kerasdl.evaluation.scores import table
 from kerasdl.models import losses
@@ -241,12 +240,10 @@ class Task:
             try:
                 scorer.evaluate(outputs, labels, verbose=0)
             except Exception as error:  # Keras's own, of any type: it names the shapes.
-                # TensorFlow's op names around Keras's words say nothing to a reader.
-                reason = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]( name:)?", "", " ".join(str(error).split())).strip()
                 raise RecipeError(
                     f"{self.recipe.path}: metrics[{index}]: {metric} cannot score this model's outputs "
                     f"({outputs.shape[1]} per example) against the labels of {self.data.source} (shape "
-                    f"{labels.shape[1:] or '()'} per example): {reason[:300].rstrip('.')}. {_metric_fix(metric)}"
+                    f"{labels.shape[1:] or '()'} per example): {keras_said(error)}. {_metric_fix(metric)}"
                 ) from None
 
     # -- Training --------------------------------------------------------------
