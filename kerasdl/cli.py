@@ -147,7 +147,8 @@ def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_
     MODEL is a run folder, an export (saved_models/<name>[/<version>]) or a
     .keras or .tflite file. RECIPE_OR_DATA is a recipe file or a dataset
     name; by default the recipe that came with the model. Writes metrics.json
-    and, for a classifier, confusion_matrix.png.
+    and, for a classifier, confusion_matrix.png and calibration.png (two
+    classes: roc_pr.png too).
 
     Example: kerasdl evaluate saved_models/cnn
     """

@@ -73,6 +73,12 @@ def test_a_two_class_run_reports_auc_and_calibration_with_their_figures(workdir)
     assert 0 <= section["expected_calibration_error"] < 0.2
     for name in ("roc_pr.png", "calibration.png"):
         assert (run_dir / name).read_bytes()[:4] == b"\x89PNG", name
+    # kerasdl evaluate scores the model again the same way, with the same figures.
+    evaluated = run_cli_here("evaluate", str(run_dir), "--json", cwd=workdir)
+    assert evaluated.returncode == 0, evaluated.stderr
+    again = json.loads(evaluated.stdout)
+    assert again["roc_auc"] == pytest.approx(section["roc_auc"], abs=1e-6)
+    assert all((workdir / again["output"] / name).is_file() for name in ("roc_pr.png", "calibration.png"))
 
 
 def test_a_metric_that_cannot_score_the_outputs_is_refused_before_training(workdir):

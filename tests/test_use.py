@@ -61,6 +61,10 @@ def test_evaluate_reproduces_the_runs_test_accuracy(workdir_with_model):
         assert matrix.sum() == 1000 and np.trace(matrix) / 1000 == pytest.approx(result["test"]["accuracy"])
         with Image.open(written / "confusion_matrix.png") as image:
             assert image.size[0] > 300
+        # The run's calibration, from the same test probabilities.
+        assert result["expected_calibration_error"] == pytest.approx(
+            summary["classifier"]["expected_calibration_error"], abs=1e-6)
+        assert (written / "calibration.png").is_file() and not (written / "roc_pr.png").exists()  # Ten classes.
 
 
 def test_predict_names_the_class_of_a_test_image_png(workdir_with_model):

@@ -53,7 +53,8 @@ def evaluate(
 ) -> dict:
     """Scores the model at ``model_path`` on the test split of its recipe's
     data (or ``recipe_or_data``'s) and writes ``metrics.json`` (and for a
-    classifier ``confusion_matrix.png``) to ``output``, by default
+    classifier ``confusion_matrix.png``, ``calibration.png`` and, for two
+    classes, ``roc_pr.png``) to ``output``, by default
     ``evaluations/<name>/<timestamp>/``, written whole or not at all.
 
     Returns:
@@ -91,11 +92,15 @@ def evaluate(
     summary["output"] = str(folder)
 
     def write(staging: Path) -> None:
+        title = f"{model.name} on {data.test_examples} test examples"
         if matrix is not None:
-            figures.plot_confusion_matrix(
-                matrix, data.class_names, staging / figures.CONFUSION,
-                f"{model.name} on {data.test_examples} test examples: accuracy {scores['accuracy']:.4f}",
-            )
+            figures.plot_confusion_matrix(matrix, data.class_names, staging / figures.CONFUSION,
+                                          f"{title}: accuracy {scores['accuracy']:.4f}")
+        if "expected_calibration_error" in summary:
+            figures.reliability(staging / figures.CALIBRATION, summary, title)
+        if "roc_auc" in summary:
+            figures.roc_and_pr(staging / figures.ROC_PR, np.asarray(data.y_test) == 1, predictions[:, 1], summary,
+                               title)
         (staging / runs.METRICS).write_text(json.dumps(summary, indent=2) + "\n")
 
     atomic.write_folder(folder, write)
