@@ -37,6 +37,17 @@ def test_ranking_scores_match_scikit_learn_with_ties(seed):
     np.testing.assert_allclose(true_rate, expected_true)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_decision_threshold_is_youdens_j_as_scikit_learn_finds_it(seed):
+    rng = np.random.default_rng(seed)
+    positive = rng.integers(0, 2, 500).astype(bool)
+    scores = np.clip(rng.normal(0.3 + 0.3 * positive, 0.15), 0, 1)
+    false_rate, true_rate, thresholds = metrics.roc_curve(positive, scores)
+    assert probabilities.decision_threshold(positive, scores) == pytest.approx(
+        thresholds[np.argmax(true_rate - false_rate)])
+    assert probabilities.decision_threshold(np.ones(5, bool), scores[:5]) == 0.5  # One class: nothing to rank.
+
+
 def test_calibration_error_is_near_zero_when_calibrated_and_the_gap_when_overconfident():
     rng = np.random.default_rng(0)
     confidence = rng.uniform(0.5, 1.0, 20000)
@@ -73,6 +84,30 @@ def test_a_two_class_run_reports_auc_and_calibration_with_their_figures(workdir)
     assert 0 <= section["expected_calibration_error"] < 0.2
     for name in ("roc_pr.png", "calibration.png"):
         assert (run_dir / name).read_bytes()[:4] == b"\x89PNG", name
+    # The decision threshold, chosen on the validation split, is in the run folder and decides predict.
+    decision = json.loads((run_dir / "decision_threshold.json").read_text())
+    assert decision == section["decision"] and 0 < decision["threshold"] < 1
+    assert decision["validation_examples"] == 60 and decision["positive_class"] == "Shirt"
+    np.save(workdir / "batch.npy", data.x_test[:40])
+    probability = predicted[:40, 1]
+
+    def decided(threshold):
+        (run_dir / "decision_threshold.json").write_text(json.dumps({**decision, "threshold": threshold}))
+        answered = run_cli_here("predict", str(run_dir), "batch.npy", "--json", cwd=workdir)
+        assert answered.returncode == 0, answered.stderr
+        return [entry["decision"]["class"] for entry in json.loads(answered.stdout)["predictions"]]
+
+    for threshold in (decision["threshold"], 0.2, 0.8):
+        expected = np.where(probability >= threshold, "Shirt", "T-shirt/top")
+        assert decided(threshold) == list(expected), threshold
+    (run_dir / "decision_threshold.json").write_text('{"threshold": 7, "positive_class": "Shirt"}')
+    refused = run_cli_here("predict", str(run_dir), "batch.npy", cwd=workdir)
+    assert refused.returncode == 2 and "decision_threshold.json: is not a decision threshold" in refused.stderr
+    (run_dir / "decision_threshold.json").write_text(json.dumps(decision))
+    exported = run_cli_here("export", str(run_dir), "--format", "keras", "--no-evaluate", "--json", cwd=workdir)
+    assert exported.returncode == 0, exported.stderr
+    copied = workdir / json.loads(exported.stdout)["output"] / "assets.extra" / "decision_threshold.json"
+    assert json.loads(copied.read_text())["threshold"] == decision["threshold"]  # The export decides alike.
     # kerasdl evaluate scores the model again the same way, with the same figures.
     evaluated = run_cli_here("evaluate", str(run_dir), "--json", cwd=workdir)
     assert evaluated.returncode == 0, evaluated.stderr

@@ -16,6 +16,9 @@ SAVED_MODEL = "saved_model.pb"
 KERAS_FILE = runs.MODEL
 TFLITE_FILE = "model.tflite"
 RECIPE_FILE = runs.RECIPE
+# A two-class classifier's decision threshold (chosen on validation data), in
+# the run folder and beside the export: {"threshold", "positive_class", "rule"}.
+DECISION_FILE = "decision_threshold.json"
 # The serving signature's input of a classifier or forecaster.
 INPUT_NAME = "inputs"
 

@@ -32,6 +32,7 @@ from anyone, so nothing in it runs code or chooses where kerasdl writes.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -41,6 +42,7 @@ import numpy as np
 from kerasdl.artifacts import tflite
 from kerasdl.artifacts.layout import (
     ASSETS,
+    DECISION_FILE,
     KERAS_FILE,
     RECIPE_FILE,
     SAVED_MODEL,
@@ -67,6 +69,8 @@ class Trained:
     class_names: Optional[list[str]]
     # Whether a SavedModel's own graph may run (the user trusts it).
     trusted: bool = False
+    # A two-class classifier's decision threshold (layout.DECISION_FILE), checked.
+    decision: Optional[dict] = None
     # What was loaded from disk, kept: the shape and the answers need the same model.
     _loaded: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -267,7 +271,25 @@ def _with_assets(found: Trained, folder: Path) -> Trained:
         found.recipe_file = folder / RECIPE_FILE
     if (folder / CLASS_NAMES_FILE).is_file():
         found.class_names = (folder / CLASS_NAMES_FILE).read_text(errors="replace").splitlines()
+    if (folder / DECISION_FILE).is_file():
+        found.decision = _decision(folder / DECISION_FILE)
     return found
+
+
+def _decision(path: Path) -> dict:
+    """A decision threshold file, which may come from anyone: a number in
+    [0, 1] and a class name, or an error naming the file."""
+    try:
+        decision = json.loads(path.read_text())
+        threshold, positive = decision["threshold"], decision["positive_class"]
+        valid = isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0 <= threshold <= 1
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    if not valid or not isinstance(positive, str):
+        raise InputError(f"{path}: is not a decision threshold kerasdl wrote (a JSON object with a threshold in "
+                         "[0, 1] and a positive_class name). Restore it from the run folder, or delete it to decide "
+                         "by the larger probability.")
+    return {"threshold": float(threshold), "positive_class": positive, "rule": str(decision.get("rule", ""))}
 
 
 def _signature(path: Path) -> Any:

@@ -14,6 +14,7 @@ class names), so ``kerasdl evaluate`` and ``predict`` take it.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any, Callable, Optional
 from kerasdl.artifacts import savedmodel, tflite, trained, trust
 from kerasdl.artifacts.layout import (
     ASSETS,
+    DECISION_FILE,
     FORMATS,
     KERAS_FILE,
     QUANTIZATIONS,
@@ -114,6 +116,8 @@ def _writer(format: str, source: trained.Trained, reference: Path, flatbuffer: b
         assets[RECIPE_FILE] = source.recipe_file.read_text()
     if source.class_names is not None:
         assets[CLASS_NAMES_FILE] = class_names_text(source.class_names)
+    if source.decision is not None:
+        assets[DECISION_FILE] = json.dumps(source.decision, indent=2) + "\n"
 
     def write(path: Path) -> None:
         if format == "savedmodel":

@@ -11,7 +11,7 @@ forecaster's is its forecast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -109,6 +109,7 @@ def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmod
             f"{outputs.shape[1]} probabilities. The file does not belong to this model: restore it from the run folder."
         )
     classifier = model.class_names is not None or _looks_like_probabilities(outputs)
+    decision = _decision(model, outputs) if classifier else None
     predictions: list[dict[str, Any]] = []
     for label, row in zip(labels, outputs):
         if not classifier:
@@ -120,7 +121,25 @@ def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmod
             "input": label,
             "top": [{"class": names[index], "index": int(index), "probability": float(row[index])} for index in best],
         })
+        if decision is not None:  # Two classes: the threshold chosen on validation data decides.
+            predictions[-1]["decision"] = {
+                "class": names[1] if row[1] >= decision["threshold"] else names[0],
+                "probability": float(row[1]), **decision,
+            }
     return {"model": str(model.path), "format": model.kind, "predictions": predictions}
+
+
+def _decision(model: trained.Trained, outputs: np.ndarray) -> Optional[dict]:
+    """The model's decision threshold, when it has one and it fits its two classes."""
+    if model.decision is None:
+        return None
+    names = model.class_names or []
+    if outputs.ndim != 2 or outputs.shape[1] != 2 or names[1:2] != [model.decision["positive_class"]]:
+        raise InputError(
+            f"{model.path}: its decision threshold is for the positive class {model.decision['positive_class']!r} "
+            f"of a two-class model, but the model answers {outputs.shape[1:]} with classes {names}. The file does "
+            "not belong to this model: restore it from the run folder.")
+    return model.decision
 
 
 def _looks_like_probabilities(outputs: np.ndarray) -> bool:
@@ -133,6 +152,10 @@ def lines(result: dict) -> list[str]:
     for entry in result["predictions"]:
         if "top" in entry:
             answers = ", ".join(f"{choice['class']} {choice['probability']:.1%}" for choice in entry["top"])
+            if "decision" in entry:
+                decided = entry["decision"]
+                answers += (f"; decision: {decided['class']} (P({decided['positive_class']}) "
+                            f"{decided['probability']:.1%}, threshold {decided['threshold']:.1%})")
         else:
             answers = "forecast " + ", ".join(f"{value:.4g}" for value in entry["forecast"])
         text.append(f"{entry['input']}: {answers}")

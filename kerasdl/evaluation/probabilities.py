@@ -4,6 +4,8 @@
   scores above a random negative, ties counted half) and PR AUC as average
   precision (scikit-learn's definition: precision at each positive's rank,
   averaged), with the curves they summarise. The positive class is index 1.
+- A decision threshold for two classes, chosen on validation data
+  (``THRESHOLD_RULE``) and used by ``kerasdl predict``.
 - Calibration, for any classifier: the expected calibration error of the
   top class (the probabilities binned in ``BINS`` equal-width bins; the
   gap between each bin's mean confidence and its accuracy, weighted by the
@@ -48,6 +50,22 @@ def pr_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.n
     if not len(true) or true[-1] == 0:
         return np.zeros(0), np.zeros(0), np.zeros(0)
     return true / (true + false), true / true[-1], thresholds
+
+
+# How the decision threshold is chosen, in the words metrics.json and predict repeat.
+THRESHOLD_RULE = "the validation split's largest true positive rate minus false positive rate (Youden's J)"
+
+
+def decision_threshold(positive: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold on the positive class's probability at which
+    ``THRESHOLD_RULE`` holds: an example is positive when its probability
+    is at least this (of equal J, the threshold nearest 0.5)."""
+    true, false, thresholds = _counts(positive, scores)
+    if not len(true) or true[-1] == 0 or false[-1] == 0:
+        return 0.5  # One class alone: no ranking to choose from.
+    j = true / max(true[-1], 1) - false / max(false[-1], 1)
+    best = np.flatnonzero(np.isclose(j, j.max()))
+    return float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])
 
 
 def calibration(labels: np.ndarray, probabilities: np.ndarray, bins: int = BINS) -> dict:

@@ -8,13 +8,14 @@ from typing import Optional
 
 import numpy as np
 
+from kerasdl.artifacts.layout import DECISION_FILE
 from kerasdl.data import balance
 from kerasdl.data.kinds import Examples
 from kerasdl.errors import RecipeError
 from kerasdl.evaluation import figures, probabilities
 from kerasdl.evaluation.scores import classification_scores, confusion_matrix
 from kerasdl.registry import register_task
-from kerasdl.runtime import runs, summaries
+from kerasdl.runtime import atomic, runs, summaries
 from kerasdl.tasks.task import Task
 
 
@@ -93,6 +94,11 @@ class Classifier(Task):
         recall = evaluated["details"]["per_class_accuracy"]
         self.log("Test recall per class: " + ", ".join(f"{name} {value:.4f}" for name, value in recall.items()))
         details = evaluated["details"]
+        if "roc_auc" in details and self.validation_data is not None and self.placement.workers == 1:
+            details["decision"] = self._decide(folder)
+            self.log(f"Decision threshold {details['decision']['threshold']:.4f} on the probability of "
+                     f"{details['positive_class']['name']} ({probabilities.THRESHOLD_RULE}); test accuracy at it "
+                     f"{details['decision']['test_accuracy']:.4f}")
         calibrated = f"Test expected calibration error {details['expected_calibration_error']:.4f}"
         if "roc_auc" in details:
             calibrated += (f"; positive class {details['positive_class']['name']}: ROC AUC {details['roc_auc']:.4f}, "
@@ -131,3 +137,27 @@ class Classifier(Task):
                            f"{self.recipe.name}: test split")
         summaries.image(logs, "test/roc_and_pr", (folder / figures.ROC_PR).read_bytes(), step,
                         f"ROC and precision-recall curves, positive class {details['positive_class']['name']}.")
+
+    def export_assets(self, folder: Path) -> dict[str, str]:
+        """The class names and, for two classes, the decision threshold."""
+        decided = folder / DECISION_FILE
+        return {**super().export_assets(folder), **({DECISION_FILE: decided.read_text()} if decided.is_file() else {})}
+
+    def _decide(self, folder: Path) -> dict:
+        """The two-class decision threshold, chosen on the validation split
+        (``probabilities.THRESHOLD_RULE``), scored on the test split, and
+        written to the run folder for the export and ``kerasdl predict``."""
+        scores, labels = [], []
+        for batch in self.validation_data:
+            scores.append(np.asarray(self.model.predict_on_batch(batch[0]))[:, 1])
+            labels.append(np.asarray(batch[1]))
+        threshold = probabilities.decision_threshold(np.concatenate(labels) == 1, np.concatenate(scores))
+        decided = self.test_predictions[:, 1] >= threshold
+        decision = {
+            "threshold": threshold, "positive_class": self.data.class_names[1], "rule": probabilities.THRESHOLD_RULE,
+            "validation_examples": int(sum(len(part) for part in labels)),
+            "test_accuracy": float(np.mean(decided == (np.asarray(self.data.y_test) == 1))),
+        }
+        if self.placement.is_chief:
+            atomic.write_json(folder / DECISION_FILE, decision)
+        return decision

@@ -379,13 +379,18 @@ class Task:
             recipe["export"]["directory"],
             recipe.name,
             trained.as_inputs(self.data.sample(64)),
-            {**self.data.export_assets(), runs.RECIPE: recipe.to_yaml(), **provenance.asset(folder)},
+            {**self.export_assets(folder), runs.RECIPE: recipe.to_yaml(), **provenance.asset(folder)},
             output_name=self.data.output_name,
             check=recipe["export"]["verify"],
             precision=self.placement.precision,
             keras_file=folder / runs.MODEL,  # Saved by `save`.
             origin=folder,
         )
+
+    def export_assets(self, folder: Path) -> dict[str, str]:
+        """Files for the export's ``assets.extra/`` beyond the recipe and the
+        provenance: the data's (class names, a series' description)."""
+        return self.data.export_assets()
 
     def report(self, folder: Path) -> dict:
         """The task's own section of metrics.json (empty by default)."""
