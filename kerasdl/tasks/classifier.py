@@ -149,8 +149,9 @@ class Classifier(Task):
         written to the run folder for the export and ``kerasdl predict``."""
         scores, labels = [], []
         for batch in self.validation_data:
-            scores.append(np.asarray(self.model.predict_on_batch(batch[0]))[:, 1])
             labels.append(np.asarray(batch[1]))
+            # As in check_metrics: under a strategy, the first answers are the batch's.
+            scores.append(np.asarray(self.model.predict_on_batch(batch[0]))[:len(labels[-1]), 1])
         threshold = probabilities.decision_threshold(np.concatenate(labels) == 1, np.concatenate(scores))
         decided = self.test_predictions[:, 1] >= threshold
         decision = {
