@@ -261,6 +261,28 @@ def _records(project):
     return {path.parent.name: path.read_text() for path in project.glob("trial_*/kerasdl-trial.json")}
 
 
+def test_keras_tuner_state_files_are_written_whole(tmp_path, monkeypatch):
+    """Keras Tuner wrote oracle.json in place: a kill mid-write left a torn
+    file that the resumed search could not reload. Interrupted before it is
+    complete, a write now leaves the old file as it was."""
+    import os
+
+    from keras_tuner.src import utils as kt_utils
+
+    import kerasdl.tune.tuners  # noqa: F401  (it makes Keras Tuner's writes whole)
+
+    state = tmp_path / "oracle.json"
+    kt_utils.save_json(str(state), {"trials": 1})
+
+    def killed(*_):
+        raise KeyboardInterrupt  # Stands for the kill: the new content is never put in place.
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        kt_utils.save_json(str(state), {"trials": 2, "padding": "x" * 100_000})
+    assert kt_utils.load_json(str(state)) == {"trials": 1}
+
+
 def test_kill_9_then_same_command_resumes_without_repeating_trials(workdir):
     trials = 4
     # Slower trials (more epochs), so that the kill lands inside one.

@@ -7,6 +7,7 @@ ends, a time budget, and a stop after ``trials_per_process`` trials
 from __future__ import annotations
 
 import gc
+import json
 import os
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any, Optional
 import keras
 import keras_tuner as kt
 from keras_tuner.src import config as kt_config
+from keras_tuner.src import utils as kt_utils
 
 from kerasdl.runtime import atomic, runs
 from kerasdl.tune.oracles import BayesianOptimizationOracle, GridSearchOracle
@@ -25,6 +27,20 @@ TRIAL_HISTORY = runs.HISTORY
 
 # Tells apart the processes that ran a search's trials (re-executing keeps the pid).
 _PROCESS = uuid.uuid4().hex[:8]
+
+
+def _save_json_whole(path: str, content: Any) -> str:
+    """Keras Tuner's ``utils.save_json``, written whole or not at all. Keras
+    Tuner writes oracle.json and each trial.json in place, so a kill -9 in
+    the middle of a write left a torn file, and the same command, resuming,
+    died reloading it (a JSONDecodeError: tests/test_tune.py's kill -9 test
+    caught it, now and then)."""
+    text = json.dumps(content)
+    atomic.write_text(Path(path), text)
+    return text
+
+
+kt_utils.save_json = _save_json_whole  # Keras Tuner calls it as utils.save_json, looked up at each call.
 
 
 def _memory_mib() -> dict[str, Optional[float]]:
