@@ -72,7 +72,8 @@ def test_each_layer_builds_and_changes_images_in_training_only(name):
     ([{"name": "random_crop", "height": 24, "width": 24}], "RandomCrop crops to a smaller size in training"),
     ([{"name": "random_zoom", "height_factor": 0.1, "fill_mode": "mirror"}], "RandomZoom refuses these arguments"),
     (["mix_up"], "mixes the labels of two examples as well as their images"),
-    ([{"factor": 0.1}], "a layer is a name or a mapping with a 'name'"),
+    ([{"factor": 0.1}], "must be a name or a mapping with a 'name' key and the constructor's arguments, e.g. "
+                        "{name: random_rotation, factor: 0.1}"),
 ])
 def test_bad_layers_are_refused_naming_the_entry(augmentation, message):
     with pytest.raises(BuilderArgumentError) as raised:

@@ -31,6 +31,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import keras
 import numpy as np
 
+from kerasdl.builders import options
 from kerasdl.errors import BuilderArgumentError, keras_said
 
 # The Keras layers a recipe may name, by their snake_case names.
@@ -59,6 +60,9 @@ LAYERS: dict[str, type] = {
     "rand_augment": keras.layers.RandAugment,
     "aug_mix": keras.layers.AugMix,
 }
+# The classes of LAYERS, the builders' random_* layers among them: a
+# backbone reused for a new task drops them.
+AUGMENTATION_LAYERS = tuple(LAYERS.values())
 # Keras's layers that cannot be a classifier's model layers, and why.
 _MIXES = ("mixes the labels of two examples as well as their images, so it cannot be a layer of the model, which "
           "sees images only; kerasdl does not run it in the training pipeline yet")
@@ -110,7 +114,7 @@ def build(specs: Optional[Sequence[LayerSpec]], input_shape: Sequence[int], valu
 
 
 def _layer(where: str, spec: LayerSpec, input_shape: Sequence[int], value_range: tuple) -> keras.layers.Layer:
-    name, arguments = _split(where, spec)
+    name, arguments = options.split_spec(where, spec, "{name: random_rotation, factor: 0.1}")
     layer_class = LAYERS.get(name)
     if layer_class is None:
         raise BuilderArgumentError(where, _unknown(name))
@@ -134,17 +138,6 @@ def _layer(where: str, spec: LayerSpec, input_shape: Sequence[int], value_range:
             where, f"keras.layers.{layer_class.__name__} refuses these arguments: {said}{received}") from None
     _try(where, layer, input_shape, value_range)
     return layer
-
-
-def _split(where: str, spec: LayerSpec) -> tuple[str, dict]:
-    if isinstance(spec, str):
-        return spec, {}
-    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
-        arguments = dict(spec)
-        return arguments.pop("name"), arguments
-    raise BuilderArgumentError(
-        where, "a layer is a name or a mapping with a 'name' and the layer's arguments, e.g. "
-               f"{{name: random_rotation, factor: 0.1}}. Received: {spec!r}")
 
 
 def _unknown(name: str) -> str:

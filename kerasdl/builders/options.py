@@ -11,7 +11,6 @@ from typing import Any, Mapping, Optional, Union
 
 import keras
 
-from kerasdl.builders import augmentations
 from kerasdl.errors import BuilderArgumentError
 
 # A name, or a mapping with "name" and the object's constructor arguments.
@@ -24,12 +23,12 @@ NamedSpec = Union[str, Mapping[str, Any]]
 # with 0.99 against 0.93 and 0.92 with 0.9, at the same training accuracy (0.78).
 BATCH_NORM_MOMENTUM = 0.9
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
-# The layers augmentation() and the `augmentation` argument make: a backbone
-# reused for a new task drops them.
-AUGMENTATION_LAYERS = tuple(augmentations.LAYERS.values())
 
 
-def _split_spec(argument: str, spec: NamedSpec) -> tuple[str, dict[str, Any]]:
+def split_spec(
+    argument: str, spec: NamedSpec, example: str = "{name: truncated_normal, stddev: 0.05}"
+) -> tuple[str, dict[str, Any]]:
+    """A name, or a mapping of a name and arguments: ``(name, arguments)``."""
     if isinstance(spec, str):
         return spec, {}
     if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
@@ -38,7 +37,7 @@ def _split_spec(argument: str, spec: NamedSpec) -> tuple[str, dict[str, Any]]:
     raise BuilderArgumentError(
         argument,
         f"`{argument}` must be a name or a mapping with a 'name' key and the "
-        f"constructor's arguments, e.g. {{name: truncated_normal, stddev: 0.05}}. "
+        f"constructor's arguments, e.g. {example}. "
         f"Received: {argument}={spec!r}",
     )
 
@@ -67,7 +66,7 @@ def activation_function(argument: str, name: str) -> Any:
 
 def initializer(argument: str, spec: NamedSpec) -> keras.initializers.Initializer:
     """Returns a Keras initializer from a name or a name with arguments."""
-    name, options = _split_spec(argument, spec)
+    name, options = split_spec(argument, spec)
     try:
         base = keras.initializers.get(name)
         return type(base)(**options) if options else base

@@ -99,7 +99,7 @@ def _kerasdl_backbone(path: str, feature_layer: Optional[str]) -> keras.Model:
     # garments hurts shoes, which all face one way): the new recipe brings its own.
     return keras.models.clone_model(
         cut, clone_function=lambda layer: (
-            layers.Identity(name=layer.name) if isinstance(layer, options.AUGMENTATION_LAYERS) else layer
+            layers.Identity(name=layer.name) if isinstance(layer, augmentations.AUGMENTATION_LAYERS) else layer
         ),
     )
 
