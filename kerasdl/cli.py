@@ -19,7 +19,7 @@ from kerasdl import cli_options as options
 from kerasdl.artifacts.layout import FORMATS, QUANTIZATIONS
 from kerasdl.cli_errors import BAD_INPUT, BUSY, FAILED, INTERRUPTED, call, debugging
 from kerasdl.cli_options import Output
-from kerasdl.schema import ALGORITHMS
+from kerasdl.schema import ALGORITHMS, ATTACKS
 
 __all__ = ["main", "FAILED", "BAD_INPUT", "BUSY", "INTERRUPTED"]
 
@@ -138,26 +138,37 @@ def tune(
 @options.overrides("data.max_test_examples=1000", of="a key of the recipe whose data is used")
 @click.option("--output", type=click.Path(file_okay=False),
               help="Folder for metrics.json and confusion_matrix.png (default evaluations/<name>/<timestamp>).")
+@click.option("--attack", type=click.Choice(ATTACKS),
+              help="Also score the test images attacked against the model: fgsm (one step) or pgd (--steps).")
+@click.option("--epsilon", type=click.FloatRange(0.001, 1.0), default=0.1, show_default=True,
+              help="How far --attack may move each pixel, on the 0-to-1 scale (0.1: 25.5 of 255 levels).")
+@click.option("--steps", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="PGD's steps, each of 2.5 x epsilon / steps.")
 @options.trust_savedmodel
 @options.as_json()
-def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, as_json: bool,
-             trust_savedmodel: bool) -> None:
+def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, attack: str, epsilon: float,
+             steps: int, as_json: bool, trust_savedmodel: bool) -> None:
     """Score a trained MODEL on the test split of RECIPE_OR_DATA.
 
     MODEL is a run folder, an export (saved_models/<name>[/<version>]) or a
     .keras or .tflite file. RECIPE_OR_DATA is a recipe file or a dataset
     name; by default the recipe that came with the model. Writes metrics.json
     and, for a classifier, confusion_matrix.png and calibration.png (two
-    classes: roc_pr.png too).
+    classes: roc_pr.png too). With --attack, also the accuracy on attacked
+    test images and attacked_examples.png.
 
-    Example: kerasdl evaluate saved_models/cnn
+    Examples: kerasdl evaluate saved_models/cnn;
+    kerasdl evaluate saved_models/cnn --attack pgd --epsilon 0.05
     """
     _quiet_tensorflow()
     from kerasdl.commands import evaluate as evaluating
 
     out = Output(as_json)
+    from kerasdl.models.adversarial import Attack
+
+    threat = Attack(attack, epsilon, steps) if attack else None
     summary = call(lambda: evaluating.evaluate(model, recipe_or_data, overrides, output, log=out.echo,
-                                               trust_savedmodel=trust_savedmodel))
+                                               trust_savedmodel=trust_savedmodel, attack=threat))
     out.result(summary, evaluating.lines)
 
 

@@ -25,6 +25,7 @@ STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
 BATCH_SCOPES = ("global", "per_replica")
 PRECISIONS = ("float32", "mixed", "mixed_float16", "mixed_bfloat16")
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
+ATTACKS = ("fgsm", "pgd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +181,12 @@ SECTIONS: dict[str, dict[str, Field]] = {
             "Repeat the training examples of a classifier's smaller classes, drawn at random, until every class has "
             "as many as the largest (longer epochs; validation and test untouched). Not with class_weight, nor for "
             "TFRecord and TFDS data (read in their own order).",
+        ),
+        "adversarial": Field(
+            typing.Union[None, typing.Mapping[str, Any]], None,
+            "Train an image classifier on attacked copies of its batches: null (off) or a mapping of the keys of "
+            "ADVERSARIAL (training.adversarial.*): attack fgsm (from a random start, step 1.25 epsilon) or pgd, "
+            "epsilon on the 0-to-1 pixel scale, PGD's steps and step_size (docs/techniques.md).",
         ),
         "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0, maximum=MAX_SEED),
         "strategy": Field(
@@ -342,6 +349,19 @@ BASE_HELP = (
     "folder must be flat; kerasdl never follows a `base` in it. The shipped recipes share "
     "`recipes/bases/*.yaml`; `kerasdl run RECIPE --dry-run` prints the merged result."
 )
+
+# training.adversarial's keys, when it is a mapping (models/adversarial.py).
+ADVERSARIAL: dict[str, Field] = {
+    "attack": Field(str, "fgsm", "fgsm (one step from a random start) or pgd (steps projected steps).",
+                    choices=ATTACKS),
+    "epsilon": Field(float, 0.1, "How far an attack may move each pixel, on the 0-to-1 scale (0.1: 25.5 levels).",
+                     minimum=0.001, maximum=1.0),
+    "steps": Field(int, 7, "PGD's steps (each a forward and backward pass; FGSM takes one).", minimum=1, maximum=100),
+    "step_size": Field(Optional[float], None,
+                       "Each step on the 0-to-1 scale; null: 1.25 epsilon for fgsm, 2.5 epsilon / steps for pgd.",
+                       minimum=0.0, maximum=1.0),
+}
+
 
 TOP_LEVEL: dict[str, Field] = {
     "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),

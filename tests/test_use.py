@@ -67,6 +67,21 @@ def test_evaluate_reproduces_the_runs_test_accuracy(workdir_with_model):
         assert (written / "calibration.png").is_file() and not (written / "roc_pr.png").exists()  # Ten classes.
 
 
+def test_evaluate_attack_reports_robust_beside_clean_accuracy(workdir_with_model):
+    folder, summary = workdir_with_model
+    result = _json(run_cli_here("evaluate", "saved_models/cnn", "--attack", "pgd", "--epsilon", "0.1", "--steps",
+                                "5", "--set", "data.max_test_examples=300", "--json", cwd=folder))
+    attack = result["attack"]
+    assert attack["method"] == "pgd" and attack["steps"] == 5 and attack["step_size"] == pytest.approx(0.05)
+    assert result["test"]["accuracy"] > 0.6
+    assert attack["test"]["accuracy"] < result["test"]["accuracy"] - 0.3  # The attack works on the export too.
+    assert attack["accuracy_lost"] == pytest.approx(result["test"]["accuracy"] - attack["test"]["accuracy"])
+    written = folder / result["output"]
+    assert json.loads((written / "metrics.json").read_text())["attack"] == attack
+    with Image.open(written / "attacked_examples.png") as image:
+        assert image.size[0] > 600
+
+
 def test_predict_names_the_class_of_a_test_image_png(workdir_with_model):
     from kerasdl.data.images import load_fashion_mnist
 
@@ -127,6 +142,9 @@ def test_export_tflite_int8_is_a_quarter_of_the_float_size_and_scores_alike(work
     evaluated = _json(run_cli_here("evaluate", "saved_models/cnn-tflite-int8", "--json", cwd=folder))
     assert evaluated["format"] == "tflite"
     assert evaluated["test"]["accuracy"] == pytest.approx(result["test"]["accuracy"], abs=1e-6)
+    # It has no gradients to attack with.
+    refused = run_cli_here("evaluate", "saved_models/cnn-tflite-int8", "--attack", "fgsm", cwd=folder)
+    assert refused.returncode == 2 and "--attack needs the model's gradients" in refused.stderr
 
 
 @pytest.mark.parametrize("options, file", [
@@ -165,6 +183,8 @@ BAD = [
     (["predict", "saved_models/cnn", "wrong.npy"], "holds an array of shape (3, 5)"),
     (["predict", "saved_models/cnn", "batch.txt.png"], "cannot be read as an image"),
     (["export", "saved_models/cnn", "--format", "keras", "--quantize", "int8"], "quantization is for --format tflite"),
+    (["evaluate", "saved_models/cnn", "--attack", "fgsm", "--epsilon", "0"], "--epsilon"),
+    (["evaluate", "saved_models/cnn", "--attack", "fgsm", "--epsilon", "0.1", "mnist"], "was trained on the classes"),
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from kerasdl.data import catalogue as data_catalogue
 from kerasdl.data.kinds import Examples
 from kerasdl.errors import InputError
 from kerasdl.evaluation import figures
+from kerasdl.models.adversarial import Attack, attacked_predictions
 from kerasdl.recipe.resolve import Recipe, load_recipe
 from kerasdl.runtime import atomic, preflight, runs
 from kerasdl.tasks import catalogue
@@ -50,12 +51,16 @@ def recipe_for(model: trained.Trained, recipe_or_data: Optional[str], overrides:
 def evaluate(
     model_path: str, recipe_or_data: Optional[str] = None, overrides: Sequence[str] = (),
     output: Optional[str] = None, log: Callable[[str], None] = print, trust_savedmodel: bool = False,
+    attack: Optional[Attack] = None,
 ) -> dict:
     """Scores the model at ``model_path`` on the test split of its recipe's
     data (or ``recipe_or_data``'s) and writes ``metrics.json`` (and for a
     classifier ``confusion_matrix.png``, ``calibration.png`` and, for two
     classes, ``roc_pr.png``) to ``output``, by default
     ``evaluations/<name>/<timestamp>/``, written whole or not at all.
+    With ``attack``, also the scores on the test images ``attack`` makes
+    against the model (its Keras file's gradients) and
+    ``attacked_examples.png``.
 
     Returns:
         A summary: the scores, the test examples, the output folder.
@@ -74,6 +79,8 @@ def evaluate(
         raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a "
                          "model on.")
     _check_fits(model, data, recipe)
+    if attack is not None:
+        _check_attackable(model, data, recipe)
     answered = "its SavedModel graph" if model.runs_graph else f"{model.keras_file}, Keras safe mode"
     log(f"Scoring {model.path} ({model.kind}; answers from {answered}) on {data.test_examples} test examples "
         f"of {data.source}, the data {recipe.path} names")
@@ -89,10 +96,13 @@ def evaluate(
     matrix = np.array(summary["confusion_matrix"]) if "confusion_matrix" in summary else None
     if matrix is not None:
         summary["confusion_matrix_png"] = str(folder / figures.CONFUSION)
+    attacked = _attack(model, task, data, attack, summary, log) if attack is not None else None
     summary["output"] = str(folder)
 
     def write(staging: Path) -> None:
         title = f"{model.name} on {data.test_examples} test examples"
+        if attacked is not None:
+            figures.attacked_examples(staging / figures.ATTACKED, *attacked, title=f"{title}: {_attack_name(attack)}")
         if matrix is not None:
             figures.plot_confusion_matrix(matrix, data.class_names, staging / figures.CONFUSION,
                                           f"{title}: accuracy {scores['accuracy']:.4f}")
@@ -113,7 +123,70 @@ def lines(summary: dict) -> list[str]:
     if "per_class_accuracy" in summary:
         text.append("Per class: " + ", ".join(
             f"{name} {value:.3f}" for name, value in summary["per_class_accuracy"].items()))
+    if "attack" in summary:
+        found = summary["attack"]
+        text.append(f"Under {found['method'].upper()} (epsilon {found['epsilon']:g}, {found['steps']} step"
+                    f"{'s' if found['steps'] > 1 else ''}): accuracy {found['test']['accuracy']:.4f} (clean "
+                    f"{summary['test']['accuracy']:.4f})")
     return text + [f"Written: {summary['output']}"]
+
+
+# Test images shown attacked in attacked_examples.png.
+SHOWN = 8
+
+
+def _attack(model: trained.Trained, task: Any, data: Examples, attack: Attack, summary: dict,
+            log: Callable[[str], None]) -> tuple:
+    """Scores the model on attacked test images into ``summary["attack"]``;
+    returns the figure's images, attacked images and captions."""
+    log(f"Attacking the {data.test_examples} test images: {_attack_name(attack)}")
+    network, labels = model.keras_model(), np.asarray(data.y_test)
+    predictions, kept = attacked_predictions(network, attack, _test_batches(data, labels), keep=SHOWN)
+    summary["attack"] = {**attack.describe(), "test": task.scores(data, predictions)}
+    summary["attack"]["accuracy_lost"] = summary["test"]["accuracy"] - summary["attack"]["test"]["accuracy"]
+    images = next(iter(_test_batches(data, labels)))[0][:len(kept)]
+    names = list(data.class_names)
+    clean = np.argmax(np.asarray(network.predict(images, verbose=0)), axis=-1)
+    answers = {"truth": [names[i] for i in labels[:len(kept)]], "clean": [names[i] for i in clean],
+               "attacked": [names[i] for i in np.argmax(predictions[:len(kept)], axis=-1)]}
+    return images, kept, answers
+
+
+def _test_batches(data: Examples, labels: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The test split's images and labels, ``trained.CHUNK`` at a time."""
+    if not data.streamed:
+        for start in range(0, len(labels), trained.CHUNK):
+            yield trained.as_inputs(data.x_test[start:start + trained.CHUNK]), labels[start:start + trained.CHUNK]
+        return
+    from kerasdl.data.streaming import as_numpy  # TensorFlow: only for streamed data.
+
+    start = 0
+    with data.reading():
+        for batch in data.test_inputs(trained.CHUNK):
+            images = trained.as_inputs(as_numpy(batch))
+            yield images, labels[start:start + len(images)]
+            start += len(images)
+
+
+def _attack_name(attack: Attack) -> str:
+    found = attack.describe()
+    steps = f", {found['steps']} steps of {found['step_size']:.3g}" if attack.method == "pgd" else ""
+    return f"{attack.method.upper()}, epsilon {attack.epsilon:g}{steps}"
+
+
+def _check_attackable(model: trained.Trained, data: Examples, recipe: Recipe) -> None:
+    """An attack needs a classifier of images and the Keras model's gradients."""
+    if getattr(data, "class_names", None) is None or len(tuple(data.input_shape)) != 3:
+        raise InputError(
+            f"{recipe.path}: --attack perturbs the pixels of images a classifier answers, but {data.source} has "
+            f"{data.description}. Evaluate without --attack."
+        )
+    if model.keras_file is None:
+        raise InputError(
+            f"{model.path}: --attack needs the model's gradients, which kerasdl takes from the Keras model "
+            f"({trained.KERAS_FILE}) it exports beside a SavedModel; this {model.kind} has none. Attack the run "
+            "folder or an export kerasdl wrote."
+        )
 
 
 def _check_fits(model: trained.Trained, data: Examples, recipe: Recipe) -> None:

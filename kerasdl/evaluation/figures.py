@@ -168,6 +168,42 @@ def paired_scores(path: Path, result: dict) -> None:
     plt.close(figure)
 
 
+ATTACKED = "attacked_examples.png"
+
+
+def attacked_examples(path: Path, images: np.ndarray, attacked: np.ndarray, answers: dict, title: str) -> None:
+    """Each image over its attacked copy and the change (pixels 0 to 255),
+    captioned with the true class and the model's answer on each.
+
+    Args:
+        answers: ``truth``, ``clean`` and ``attacked``: class names per image.
+    """
+    plt = _pyplot()
+    count = len(images)
+    figure, axes = plt.subplots(3, count, figsize=(1.6 * count, 5.4), squeeze=False)
+    change = attacked.astype(np.float32) - images.astype(np.float32)
+    reach = max(float(np.abs(change).max()), 1.0)
+    for column in range(count):
+        shown = [(images[column], "gray", 0, 255, f"{answers['truth'][column]}\n→ {answers['clean'][column]}"),
+                 (attacked[column], "gray", 0, 255, f"attacked → {answers['attacked'][column]}"),
+                 (change[column], "coolwarm", -reach, reach, "change")]
+        for row, (pixels, colours, low, high, caption) in enumerate(shown):
+            axes[row, column].imshow(_as_picture(pixels, row < 2), cmap=colours, vmin=low, vmax=high)
+            axes[row, column].set_title(caption, fontsize=7)
+            axes[row, column].axis("off")
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _as_picture(pixels: np.ndarray, image: bool) -> np.ndarray:
+    """One channel as it is; colour as RGB (0-255 to 0-1); a change's channels averaged."""
+    if pixels.shape[-1] == 1:
+        return pixels[..., 0]
+    return np.clip(pixels / 255.0, 0, 1) if image else pixels.mean(axis=-1)
+
+
 def _pyplot():
     """matplotlib's pyplot on the file-only backend (no display needed)."""
     import matplotlib

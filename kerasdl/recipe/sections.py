@@ -230,6 +230,10 @@ def resolve_training(check: Checker, values: dict) -> dict:
                 f"an argument of keras.callbacks.{callback.__name__}",
             )
     _check_class_weight(check, resolved["class_weight"])
+    if isinstance(resolved["adversarial"], dict):
+        given = resolved["adversarial"]
+        check.unknown_keys("training.adversarial", given, schema.ADVERSARIAL, "a key of training.adversarial")
+        resolved["adversarial"] = plain(resolve_fields(check, "training.adversarial", given, schema.ADVERSARIAL))
     return resolved
 
 

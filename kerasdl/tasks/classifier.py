@@ -34,6 +34,12 @@ class Classifier(Task):
                 f"{self.recipe.path}: training.class_weight and training.oversample both correct the class "
                 "imbalance; together they correct it twice. Keep one."
             )
+        if training["adversarial"] and len(self.data.input_shape) != 3:
+            raise RecipeError(
+                f"{self.recipe.path}: training.adversarial: attacks images (height, width, channels), but "
+                f"{self.data.source} has examples of shape {tuple(self.data.input_shape)}. Remove "
+                "training.adversarial."
+            )
         if isinstance(training["class_weight"], dict):
             for name in training["class_weight"]:
                 try:

@@ -37,7 +37,7 @@ from kerasdl.data.kinds import Data
 from kerasdl.errors import RecipeError, keras_said
 from kerasdl.evaluation import figures
 from kerasdl.evaluation.scores import table
-from kerasdl.models import losses
+from kerasdl.models import adversarial, losses
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.runtime import devices, faults, provenance, runs
 from kerasdl.runtime.checkpoint import BestWeights
@@ -66,7 +66,7 @@ class Task:
         keeps_best: Whether ``training.checkpoint: best`` applies (its
             losses measure quality).
         weighs_classes: Whether ``training.class_weight`` and
-            ``training.oversample`` apply (it classifies).
+            ``training.oversample`` (and ``training.adversarial``) apply: it classifies.
         streams: Whether it trains on data streamed from files; if not,
             such data is decoded into arrays first (``data.in_memory``).
         not_tunable: Why ``kerasdl tune`` cannot search it, or None.
@@ -127,6 +127,11 @@ class Task:
             raise RecipeError(
                 f"{recipe.path}: fine_tune.epochs: a second phase unfreezes a backbone, and this recipe's "
                 f"builder '{builder}' has none. Use model.builder: transfer, or set fine_tune.epochs: 0."
+            )
+        if not self.weighs_classes and recipe["training"]["adversarial"]:
+            raise RecipeError(
+                f"{recipe.path}: training.adversarial: attacks the images of a classifier, but this recipe trains "
+                f"'{builder}' on {self.data.description}. Remove training.adversarial."
             )
         for key in ("class_weight", "oversample"):
             if not self.weighs_classes and recipe["training"][key]:
@@ -212,6 +217,8 @@ class Task:
     def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
         """Compiles the model with ``self.optimizer(optimizer, epochs)``."""
         self.model.compile(optimizer=self.optimizer(optimizer, epochs), **self.loss_and_metrics(), **self.execution())
+        if self.recipe["training"]["adversarial"]:
+            adversarial.train_against(self.model, adversarial.Attack.for_training(self.recipe["training"]["adversarial"]))
 
     def loss_and_metrics(self) -> dict:
         """``compile``'s loss (``training.label_smoothing`` applied) and
