@@ -184,9 +184,9 @@ SECTIONS: dict[str, dict[str, Field]] = {
         ),
         "adversarial": Field(
             typing.Union[None, typing.Mapping[str, Any]], None,
-            "Train an image classifier on attacked copies of its batches: null (off) or a mapping of the keys of "
-            "ADVERSARIAL (training.adversarial.*): attack fgsm (from a random start, step 1.25 epsilon) or pgd, "
-            "epsilon on the 0-to-1 pixel scale, PGD's steps and step_size (docs/techniques.md).",
+            "Train an image classifier on attacked copies of its batches: null (off) or a mapping of attack (fgsm "
+            "from a random start, or pgd), epsilon on the 0-to-1 pixel scale, steps and step_size (the table "
+            "training.adversarial below).",
         ),
         "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0, maximum=MAX_SEED),
         "strategy": Field(

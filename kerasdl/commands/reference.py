@@ -168,6 +168,10 @@ def markdown() -> str:
     ]
     for section, fields in schema.SECTIONS.items():
         lines += [f"## `{section}`", "", SECTION_NOTES[section], "", *_field_table(fields), ""]
+        if section == "training":
+            lines += ["### `training.adversarial`", "",
+                      "Its keys when it is a mapping (`{}` takes them all at their defaults); docs/techniques.md "
+                      "measures it.", "", *_field_table(schema.ADVERSARIAL, "adversarial."), ""]
     lines += [
         "## `tune`", "",
         "Read by `kerasdl tune` alone (docs/tuning.md describes the search spaces).", "",
