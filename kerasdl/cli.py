@@ -157,8 +157,8 @@ def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, att
     classes: roc_pr.png too). With --attack, also the accuracy on attacked
     test images and attacked_examples.png.
 
-    Examples: kerasdl evaluate saved_models/cnn;
-    kerasdl evaluate saved_models/cnn --attack pgd --epsilon 0.05
+    Example: kerasdl evaluate saved_models/cnn (attacked: add --attack pgd
+    --epsilon 0.05)
     """
     _quiet_tensorflow()
     from kerasdl.commands import evaluate as evaluating

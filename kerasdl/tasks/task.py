@@ -217,8 +217,9 @@ class Task:
     def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
         """Compiles the model with ``self.optimizer(optimizer, epochs)``."""
         self.model.compile(optimizer=self.optimizer(optimizer, epochs), **self.loss_and_metrics(), **self.execution())
-        if self.recipe["training"]["adversarial"]:
-            adversarial.train_against(self.model, adversarial.Attack.for_training(self.recipe["training"]["adversarial"]))
+        attack = self.recipe["training"]["adversarial"]
+        if attack:
+            adversarial.train_against(self.model, adversarial.Attack.for_training(attack))
 
     def loss_and_metrics(self) -> dict:
         """``compile``'s loss (``training.label_smoothing`` applied) and
