@@ -4,7 +4,8 @@ and for a classifier its confusion matrix as a PNG.
 The model answers as it is deployed (a SavedModel through its signature, a
 ``.tflite`` file through the TFLite interpreter); the scores are those
 ``kerasdl run`` reports (the task's ``scores``), so evaluating a run's
-export reproduces the run's test accuracy.
+export reproduces the run's test accuracy. ``--attack`` scores an image
+classifier on its test images attacked against it too (models/adversarial.py).
 """
 
 from __future__ import annotations
