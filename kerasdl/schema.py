@@ -362,6 +362,10 @@ ADVERSARIAL: dict[str, Field] = {
                        minimum=0.0, maximum=1.0),
 }
 
+# The keys of a section's key that may be a mapping of fixed keys, by dotted key
+# (the reference gives each its own table).
+MAPPINGS: dict[str, dict[str, Field]] = {"training.adversarial": ADVERSARIAL}
+
 
 TOP_LEVEL: dict[str, Field] = {
     "name": Field(Optional[str], None, "Run and export name; defaults to the recipe file's name."),

@@ -168,10 +168,10 @@ def markdown() -> str:
     ]
     for section, fields in schema.SECTIONS.items():
         lines += [f"## `{section}`", "", SECTION_NOTES[section], "", *_field_table(fields), ""]
-        if section == "training":
-            lines += ["### `training.adversarial`", "",
-                      "Its keys when it is a mapping (`{}` takes them all at their defaults); docs/techniques.md "
-                      "measures it.", "", *_field_table(schema.ADVERSARIAL, "adversarial."), ""]
+        for dotted, keys in schema.MAPPINGS.items():
+            if dotted.startswith(f"{section}."):
+                lines += [f"### `{dotted}`", "", "Its keys when it is a mapping (`{}` takes them all at their "
+                          "defaults).", "", *_field_table(keys, dotted.split(".", 1)[1] + "."), ""]
     lines += [
         "## `tune`", "",
         "Read by `kerasdl tune` alone (docs/tuning.md describes the search spaces).", "",
