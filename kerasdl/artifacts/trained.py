@@ -35,7 +35,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -260,10 +260,21 @@ def predict_test(predict: Callable[[np.ndarray], np.ndarray], data: Examples) ->
     whole for arrays, batch by batch for data streamed from files."""
     if not data.streamed:
         return predict(as_inputs(data.x_test))
+    return np.concatenate([predict(batch) for batch in test_batches(data)])
+
+
+def test_batches(data: Examples) -> Iterator[np.ndarray]:
+    """The test split's inputs as a model takes them, ``CHUNK`` at a time
+    (read from files for streamed data, a read error naming the file)."""
+    if not data.streamed:
+        for start in range(0, data.test_examples, CHUNK):
+            yield as_inputs(data.x_test[start:start + CHUNK])
+        return
     from kerasdl.data.streaming import as_numpy  # TensorFlow: only for streamed data.
 
     with data.reading():
-        return np.concatenate([predict(as_inputs(as_numpy(batch))) for batch in data.test_inputs(CHUNK)])
+        for batch in data.test_inputs(CHUNK):
+            yield as_inputs(as_numpy(batch))
 
 
 def _with_assets(found: Trained, folder: Path) -> Trained:

@@ -155,18 +155,10 @@ def _attack(model: trained.Trained, task: Any, data: Examples, attack: Attack, s
 
 def _test_batches(data: Examples, labels: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The test split's images and labels, ``trained.CHUNK`` at a time."""
-    if not data.streamed:
-        for start in range(0, len(labels), trained.CHUNK):
-            yield trained.as_inputs(data.x_test[start:start + trained.CHUNK]), labels[start:start + trained.CHUNK]
-        return
-    from kerasdl.data.streaming import as_numpy  # TensorFlow: only for streamed data.
-
     start = 0
-    with data.reading():
-        for batch in data.test_inputs(trained.CHUNK):
-            images = trained.as_inputs(as_numpy(batch))
-            yield images, labels[start:start + len(images)]
-            start += len(images)
+    for images in trained.test_batches(data):
+        yield images, labels[start:start + len(images)]
+        start += len(images)
 
 
 def _attack_name(attack: Attack) -> str:
