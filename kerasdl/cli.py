@@ -193,6 +193,46 @@ def predict(model: str, inputs: tuple, top: int, as_json: bool, trust_savedmodel
     Output(as_json).result(call(lambda: predicting.predict(model, inputs, top, trust_savedmodel)), predicting.lines)
 
 
+@main.command()
+@click.argument("model", type=click.Path())
+@click.argument("images", nargs=-1)
+@click.option("--class", "explained", metavar="CLASS",
+              help="The class to explain (a name or an index); by default each image's predicted class.")
+@click.option("--layer", help="The feature map to explain (backbone/NAME inside a transfer model's backbone); by "
+                              "default the last convolutional one.")
+@click.option("--test", type=click.IntRange(1, 100_000), default=None,
+              help="Also explain this many test images of the model's data and check the maps (masking, random "
+                   "weights).")
+@click.option("--data", "recipe_or_data", metavar="RECIPE_OR_DATA",
+              help="With --test: the recipe file or dataset name whose test images to use (default: the model's).")
+@options.overrides("data.max_test_examples=500", of="a key of the recipe whose data --test uses")
+@click.option("--output", type=click.Path(file_okay=False),
+              help="Folder for the PNGs and explanations.json (default explanations/<name>/<timestamp>).")
+@options.trust_savedmodel
+@options.as_json("one JSON object with the explanations")
+def explain(model: str, images: tuple, explained: str, layer: str, test: int, recipe_or_data: str,
+            overrides: tuple, output: str, trust_savedmodel: bool, as_json: bool) -> None:
+    """Show which pixels drove a convolutional MODEL's answer for IMAGES (Grad-CAM).
+
+    Writes each image with its Grad-CAM map laid over it (<image>_gradcam.png,
+    the class explained and its probability in the caption) and
+    explanations.json. MODEL is a cnn or transfer model as for `kerasdl
+    evaluate` (its model.keras: a .tflite has no gradients). With --test N,
+    also N test images of the model's data in grad_cam.png, and two checks of
+    the maps: masking the top 20 % of their pixels against a random 20 %,
+    and the maps of random weights.
+
+    Example: kerasdl explain saved_models/cnn shoe.png --test 500
+    """
+    _quiet_tensorflow()
+    from kerasdl.commands import explain as explaining
+
+    out = Output(as_json)
+    summary = call(lambda: explaining.explain(model, images, explained, layer, test or 0, recipe_or_data, overrides,
+                                              output, log=out.echo, trust_savedmodel=trust_savedmodel))
+    out.result(summary, explaining.lines)
+
+
 @main.command(name="export")
 @click.argument("model", type=click.Path())
 @click.option("--format", "format_", type=click.Choice(FORMATS), default="savedmodel",

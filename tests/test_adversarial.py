@@ -10,22 +10,13 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl.builders.cnn import build_cnn
-from kerasdl.data.images import load_fashion_mnist
 from kerasdl.models.adversarial import Attack, attacked_predictions, train_against
 from tests.conftest import ROOT, run_cli_here
 
 
 @pytest.fixture(scope="module")
-def trained():
-    """A small CNN trained four epochs on 5,000 Fashion-MNIST images, and 256 test images."""
-    data = load_fashion_mnist()
-    keras.utils.set_random_seed(0)
-    model = build_cnn((28, 28, 1), 10, filters=(16, 32), convs_per_block=1, batch_norm=False, dropout_rate=0.0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    model.fit(data.x_train[:5000].astype("float32"), data.y_train[:5000], epochs=4, batch_size=32, verbose=0)
-    return model, data.x_test[:256].astype("float32"), data.y_test[:256]
+def trained(fashion_cnn):
+    return fashion_cnn
 
 
 def _accuracy(model, attack, images, labels):

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from kerasdl.cli import main
-from kerasdl.commands.compare import paired_statistics, report, t_interval
+from kerasdl.commands.compare import paired_statistics, report
+from kerasdl.evaluation.intervals import t_interval
 from kerasdl.recipe.resolve import load_recipe
 from tests.conftest import ROOT
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import filecmp
+import io
 import json
 import shutil
 
@@ -106,6 +107,47 @@ def test_predict_names_the_class_of_a_test_image_png(workdir_with_model):
         assert line.count("%") == 3  # The top three with probabilities.
 
 
+def test_explain_writes_an_overlay_per_image_and_checks_the_maps(workdir_with_model):
+    from kerasdl.data.images import load_fashion_mnist
+
+    folder, summary = workdir_with_model
+    images = load_fashion_mnist().x_test[:2]
+    for index in range(2):
+        Image.fromarray(images[index, :, :, 0]).save(folder / f"test{index}.png")
+    result = _json(run_cli_here("explain", "saved_models/cnn", "test0.png", "test1.png", "--test", "60", "--json",
+                                cwd=folder))
+    written = folder / result["output"]
+    assert result["layer"] == "block3_act1"
+    predicted = _json(run_cli_here("predict", "saved_models/cnn", "test0.png", "test1.png", "--top", "1", "--json",
+                                   cwd=folder))
+    for entry, answer in zip(result["explanations"], predicted["predictions"]):
+        # The class explained is the one predict gives, with its probability.
+        assert (entry["class"], entry["index"]) == (answer["top"][0]["class"], answer["top"][0]["index"])
+        assert entry["probability"] == pytest.approx(answer["top"][0]["probability"], abs=1e-4)
+        with Image.open(written / entry["png"]) as image:
+            assert image.size[0] > 200
+    assert [entry["png"] for entry in result["explanations"]] == ["test0_gradcam.png", "test1_gradcam.png"]
+    checks = result["checks"]
+    assert checks["masking"]["images"] == 60 and checks["randomized_weights"]["images"] == 60
+    assert (written / "grad_cam.png").is_file()
+    assert json.loads((written / "explanations.json").read_text()) == result
+    # --class explains another class than the predicted one.
+    other = _json(run_cli_here("explain", "saved_models/cnn", "test0.png", "--class", "Bag", "--json", cwd=folder))
+    assert other["explanations"][0]["class"] == "Bag" and other["explanations"][0]["predicted"] != "Bag"
+
+
+def test_a_run_shows_grad_cam_of_test_images_in_tensorboard(trained_cnn):
+    from tests.conftest import tensorboard_summaries
+
+    folder, summary = trained_cnn
+    run = folder / summary["run_dir"]
+    with Image.open(run / "grad_cam.png") as image:
+        assert image.size[0] > 600
+    plugin, [(_, png)] = tensorboard_summaries(run / "logs" / "evaluation")["test/grad_cam"]
+    decoded = [np.asarray(Image.open(io.BytesIO(picture))) for picture in (png, (run / "grad_cam.png").read_bytes())]
+    assert plugin == "images" and np.array_equal(*decoded)
+
+
 def test_predict_resizes_an_rgb_image_to_the_models_input(workdir_with_model):
     """A 56x56 RGB PNG, two flat halves: the model must see 28x28 grey
     pixels, each half its colour's luma (ITU-R 601, as training's
@@ -145,6 +187,8 @@ def test_export_tflite_int8_is_a_quarter_of_the_float_size_and_scores_alike(work
     # It has no gradients to attack with.
     refused = run_cli_here("evaluate", "saved_models/cnn-tflite-int8", "--attack", "fgsm", cwd=folder)
     assert refused.returncode == 2 and "--attack needs the model's gradients" in refused.stderr
+    refused = run_cli_here("explain", "saved_models/cnn-tflite-int8", "x.png", cwd=folder)
+    assert refused.returncode == 2 and "Grad-CAM needs the model's gradients" in refused.stderr
 
 
 @pytest.mark.parametrize("options, file", [
@@ -185,6 +229,12 @@ BAD = [
     (["export", "saved_models/cnn", "--format", "keras", "--quantize", "int8"], "quantization is for --format tflite"),
     (["evaluate", "saved_models/cnn", "--attack", "fgsm", "--epsilon", "0"], "--epsilon"),
     (["evaluate", "saved_models/cnn", "--attack", "fgsm", "--epsilon", "0.1", "mnist"], "was trained on the classes"),
+    (["explain", "saved_models/cnn"], "Give images to explain, or --test N"),
+    (["explain", "saved_models/cnn", "absent.png"], "absent.png: no such file"),
+    (["explain", "saved_models/cnn", "batch.txt.png"], "cannot be read as an image"),
+    (["explain", "saved_models/cnn", "--test", "5", "--class", "Bags"], "--class Bags: saved_models/cnn"),
+    (["explain", "saved_models/cnn", "--test", "5", "--layer", "block9"], "has no layer 'block9'"),
+    (["explain", "saved_models/cnn", "--test", "5", "--data", "mnist"], "was trained on the classes"),
 ]
 
 

@@ -24,16 +24,11 @@ import numpy as np
 from kerasdl.commands.runs import recipe_differences
 from kerasdl.errors import InputError
 from kerasdl.evaluation import figures
+from kerasdl.evaluation.intervals import t_interval
 from kerasdl.recipe.resolve import Recipe, load_recipe
 from kerasdl.runtime import atomic, preflight, runs
 from kerasdl.tasks import loop
 
-# The interval's confidence. A paired t interval: with the few pairs people
-# run (3 to 10) the percentile bootstrap's interval is the spread of the
-# pairs themselves and covers the true difference far less often than it
-# says (75 % of the time at 3 pairs, 85 % at 5, 90 % at 10, where the t
-# interval covers 94-96 %: tests/test_compare.py simulates it).
-CONFIDENCE = 0.95
 # Scores where lower is better; any other is higher-better.
 LOWER_IS_BETTER = ("loss", "rmse", "mae", "rmse_at_horizon", "mae_at_horizon", "fid")
 # The score compared when none is given: the first of these a run reports.
@@ -138,20 +133,6 @@ def paired_statistics(first: np.ndarray, second: np.ndarray, *, lower_is_better:
         "second_wins": int((better < 0).sum()),
         "ties": int((better == 0).sum()),
     }
-
-
-def t_interval(differences: np.ndarray, confidence: float = CONFIDENCE) -> Optional[list[float]]:
-    """The paired t interval of the mean difference: mean ± t(n − 1) · s / √n,
-    exact for normal differences and close for others at these sizes; None
-    for a single pair, whose spread is unknown."""
-    from scipy import stats
-
-    count = len(differences)
-    if count < 2:
-        return None
-    half = stats.t.ppf((1 + confidence) / 2, count - 1) * np.std(differences, ddof=1) / np.sqrt(count)
-    mean = float(np.mean(differences))
-    return [mean - float(half), mean + float(half)]
 
 
 def report(result: dict) -> list[str]:

@@ -79,7 +79,7 @@ def evaluate(
     if not hasattr(data, "y_test"):
         raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a "
                          "model on.")
-    _check_fits(model, data, recipe)
+    check_fits(model, data, recipe)
     if attack is not None:
         _check_attackable(model, data, recipe)
     answered = "its SavedModel graph" if model.runs_graph else f"{model.keras_file}, Keras safe mode"
@@ -182,7 +182,7 @@ def _check_attackable(model: trained.Trained, data: Examples, recipe: Recipe) ->
         )
 
 
-def _check_fits(model: trained.Trained, data: Examples, recipe: Recipe) -> None:
+def check_fits(model: trained.Trained, data: Examples, recipe: Recipe) -> None:
     """The data's examples have the model's input shape and classes."""
     shape, is_text = model.input_shape()
     data_shape, data_is_text = tuple(data.input_shape), data.kind == "texts"

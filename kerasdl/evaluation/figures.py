@@ -197,6 +197,32 @@ def attacked_examples(path: Path, images: np.ndarray, attacked: np.ndarray, answ
     plt.close(figure)
 
 
+EXPLAINED = "grad_cam.png"
+
+
+def explanations(path: Path, images: np.ndarray, maps: np.ndarray, captions: Sequence[str], title: str) -> None:
+    """Each image (pixels 0 to 255) over its Grad-CAM map laid on it
+    (``maps`` in [0, 1], red where the explained class's evidence is
+    strongest), captioned with the class explained and its probability."""
+    plt = _pyplot()
+    count = len(images)
+    width = max(1.9 * count, 3.2)
+    figure, axes = plt.subplots(2, count, figsize=(width, 4.4), squeeze=False)
+    for column in range(count):
+        picture = _as_picture(images[column], True)
+        grey = picture if picture.ndim == 2 else None
+        for row in range(2):
+            axes[row, column].imshow(picture, cmap="gray" if grey is not None else None, vmin=0,
+                                     vmax=255 if grey is not None else 1)
+            axes[row, column].axis("off")
+        axes[1, column].imshow(maps[column], cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        axes[0, column].set_title(captions[column], fontsize=7)
+    figure.suptitle(title, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def _as_picture(pixels: np.ndarray, image: bool) -> np.ndarray:
     """One channel as it is; colour as RGB (0-255 to 0-1); a change's channels averaged."""
     if pixels.shape[-1] == 1:

@@ -8,15 +8,19 @@ from typing import Optional
 
 import numpy as np
 
+from kerasdl.artifacts import trained
 from kerasdl.artifacts.layout import DECISION_FILE
 from kerasdl.data import balance
 from kerasdl.data.kinds import Examples
-from kerasdl.errors import RecipeError
-from kerasdl.evaluation import figures, probabilities
+from kerasdl.errors import InputError, RecipeError
+from kerasdl.evaluation import figures, gradcam, probabilities
 from kerasdl.evaluation.scores import classification_scores, confusion_matrix
 from kerasdl.registry import register_task
 from kerasdl.runtime import atomic, runs, summaries
 from kerasdl.tasks.task import Task
+
+# Test images a run explains with Grad-CAM (grad_cam.png, TensorBoard).
+EXPLAINED = 8
 
 
 @register_task("classifier")
@@ -112,6 +116,7 @@ class Classifier(Task):
         self.log(calibrated)
         if self.placement.is_chief:
             self._probability_figures(folder, details)
+            self._explanations(folder)
             matrix = np.asarray(evaluated["details"]["confusion_matrix"])
             figures.plot_confusion_matrix(matrix, self.data.class_names, folder / figures.CONFUSION,
                                           f"{self.recipe.name}: test split, accuracy "
@@ -143,6 +148,26 @@ class Classifier(Task):
                            f"{self.recipe.name}: test split")
         summaries.image(logs, "test/roc_and_pr", (folder / figures.ROC_PR).read_bytes(), step,
                         f"ROC and precision-recall curves, positive class {details['positive_class']['name']}.")
+
+    def _explanations(self, folder: Path) -> None:
+        """Grad-CAM maps of the first test images, for a convolutional model
+        of images: ``grad_cam.png`` in the run folder and in TensorBoard
+        (``kerasdl explain`` explains any image and checks the maps)."""
+        if len(self.data.input_shape) != 3:
+            return
+        try:
+            explainer = gradcam.Explainer(self.model)
+        except InputError:
+            return  # No convolutional feature map: a dense model on images.
+        images = next(trained.test_batches(self.data))[:EXPLAINED]
+        result = explainer.explain(images)
+        captions = [f"{self.data.class_names[label]}\n{gradcam.caption(answer)}" for label, answer in
+                    zip(np.asarray(self.data.y_test), gradcam.answers(result, self.data.class_names))]
+        figures.explanations(folder / figures.EXPLAINED, images, result["maps"], captions,
+                             f"{self.recipe.name}: Grad-CAM at {explainer.layer} (the true class, then the explained)")
+        logs, step = folder / runs.LOGS / summaries.EVALUATION, self.epochs_trained(folder)
+        summaries.image(logs, "test/grad_cam", (folder / figures.EXPLAINED).read_bytes(), step,
+                        f"Grad-CAM at {explainer.layer}: red where the predicted class's evidence is strongest.")
 
     def export_assets(self, folder: Path) -> dict[str, str]:
         """The class names and, for two classes, the decision threshold."""
