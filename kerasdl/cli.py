@@ -19,7 +19,7 @@ from kerasdl import cli_options as options
 from kerasdl.artifacts.layout import FORMATS, QUANTIZATIONS
 from kerasdl.cli_errors import BAD_INPUT, BUSY, FAILED, INTERRUPTED, call, debugging
 from kerasdl.cli_options import Output
-from kerasdl.schema import ALGORITHMS, ATTACKS
+from kerasdl.schema import ALGORITHMS, ATTACKS, EXPLANATIONS
 
 __all__ = ["main", "FAILED", "BAD_INPUT", "BUSY", "INTERRUPTED"]
 
@@ -200,6 +200,9 @@ def predict(model: str, inputs: tuple, top: int, as_json: bool, trust_savedmodel
               help="The class to explain (a name or an index); by default each image's predicted class.")
 @click.option("--layer", help="The feature map to explain (backbone/NAME inside a transfer model's backbone); by "
                               "default the last convolutional one.")
+@click.option("--method", type=click.Choice(EXPLANATIONS), default="gradcam", show_default=True,
+              help="gradcam weighs each channel by its mean gradient; hirescam each position by its own (faithful "
+                   "to a flatten head).")
 @click.option("--test", type=click.IntRange(1, 100_000), default=None,
               help="Also explain this many test images of the model's data and check the maps (masking, random "
                    "weights).")
@@ -210,7 +213,7 @@ def predict(model: str, inputs: tuple, top: int, as_json: bool, trust_savedmodel
               help="Folder for the PNGs and explanations.json (default explanations/<name>/<timestamp>).")
 @options.trust_savedmodel
 @options.as_json("one JSON object with the explanations")
-def explain(model: str, images: tuple, explained: str, layer: str, test: int, recipe_or_data: str,
+def explain(model: str, images: tuple, explained: str, layer: str, method: str, test: int, recipe_or_data: str,
             overrides: tuple, output: str, trust_savedmodel: bool, as_json: bool) -> None:
     """Show which pixels drove a convolutional MODEL's answer for IMAGES (Grad-CAM).
 
@@ -229,7 +232,8 @@ def explain(model: str, images: tuple, explained: str, layer: str, test: int, re
 
     out = Output(as_json)
     summary = call(lambda: explaining.explain(model, images, explained, layer, test or 0, recipe_or_data, overrides,
-                                              output, log=out.echo, trust_savedmodel=trust_savedmodel))
+                                              output, log=out.echo, trust_savedmodel=trust_savedmodel,
+                                              method=method))
     out.result(summary, explaining.lines)
 
 

@@ -26,6 +26,8 @@ BATCH_SCOPES = ("global", "per_replica")
 PRECISIONS = ("float32", "mixed", "mixed_float16", "mixed_bfloat16")
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
 ATTACKS = ("fgsm", "pgd")
+# kerasdl explain --method (evaluation/gradcam.py: how each weighs the feature map).
+EXPLANATIONS = ("gradcam", "hirescam")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -132,8 +132,10 @@ def test_explain_writes_an_overlay_per_image_and_checks_the_maps(workdir_with_mo
     assert (written / "grad_cam.png").is_file()
     assert json.loads((written / "explanations.json").read_text()) == result
     # --class explains another class than the predicted one.
-    other = _json(run_cli_here("explain", "saved_models/cnn", "test0.png", "--class", "Bag", "--json", cwd=folder))
+    other = _json(run_cli_here("explain", "saved_models/cnn", "test0.png", "--class", "Bag", "--method", "hirescam",
+                               "--json", cwd=folder))
     assert other["explanations"][0]["class"] == "Bag" and other["explanations"][0]["predicted"] != "Bag"
+    assert other["method"] == "hirescam"
 
 
 def test_a_run_shows_grad_cam_of_test_images_in_tensorboard(trained_cnn):

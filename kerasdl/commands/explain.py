@@ -25,6 +25,7 @@ from kerasdl.evaluation import figures, gradcam
 from kerasdl.runtime import atomic, preflight
 
 SUMMARY = "explanations.json"
+NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}
 # Test images drawn in the test figure (the checks use all --test images).
 SHOWN = 8
 
@@ -33,6 +34,7 @@ def explain(
     model_path: str, images: Sequence[str] = (), explained: Optional[str] = None, layer: Optional[str] = None,
     test: int = 0, recipe_or_data: Optional[str] = None, overrides: Sequence[str] = (),
     output: Optional[str] = None, log: Callable[[str], None] = print, trust_savedmodel: bool = False,
+    method: str = "gradcam",
 ) -> dict:
     """Writes a Grad-CAM overlay per image (``<name>_gradcam.png``) and, with
     ``test``, ``grad_cam.png`` of test images and the two checks, with
@@ -43,6 +45,7 @@ def explain(
         explained: The class to explain (a name or an index); by default
             each image's predicted class.
         layer: The feature map to explain (``gradcam.Explainer``).
+        method: ``gradcam`` or ``hirescam`` (``gradcam.METHODS``).
         test: How many test images of the recipe's data to explain and check.
 
     Raises:
@@ -63,15 +66,16 @@ def explain(
         raise InputError(f"{found.path}: takes {'strings' if is_text else f'examples of shape {shape}'}; Grad-CAM "
                          "explains models of images.")
     model = found.keras_model()
-    explainer = gradcam.Explainer(model, layer)
+    explainer = gradcam.Explainer(model, layer, method)
     names = found.class_names or [str(index) for index in range(int(model.outputs[0].shape[-1]))]
     chosen = _class_index(explained, names, found) if explained is not None else None
     folder = Path(output) if output else atomic.unused_stamp(Path("explanations") / found.name)
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"{folder}: already holds files; give --output a new folder.")
     preflight.writable_folder(str(folder), "--output", "kerasdl explain")
-    summary: dict[str, Any] = {"model": str(found.path), "layer": explainer.layer, "explanations": []}
-    title = f"{found.name}: Grad-CAM at {explainer.layer}"
+    summary: dict[str, Any] = {"model": str(found.path), "method": method, "layer": explainer.layer,
+                               "explanations": []}
+    title = f"{found.name}: {NAMES[method]} at {explainer.layer}"
     pictures: list[tuple[str, np.ndarray, np.ndarray, list[str], str]] = []
     if images:
         pixels, labels = read_inputs(images, shape, False)
@@ -93,7 +97,7 @@ def explain(
             "dataset": source,
             "masking": gradcam.masking_check(explainer, test_images),
             "randomized_weights": gradcam.randomization_check(
-                explainer, gradcam.Explainer(gradcam.randomized(model), explainer.layer), test_images),
+                explainer, gradcam.Explainer(gradcam.randomized(model), explainer.layer, method), test_images),
         }
     summary["output"] = str(folder)
 
@@ -111,15 +115,17 @@ def lines(summary: dict) -> list[str]:
     text = [f"{entry['input']}: {gradcam.caption(entry)} -> {entry['png']}" for entry in summary["explanations"]]
     if "checks" in summary:
         masking, random = summary["checks"]["masking"], summary["checks"]["randomized_weights"]
-        interval = masking["interval_95"]
-        text += [
-            f"Masking the top {masking['fraction_masked']:.0%} of Grad-CAM's pixels lowers the predicted class's "
-            f"probability by {masking['drop_gradcam']:.4f} on average, a random {masking['fraction_masked']:.0%} by "
-            f"{masking['drop_random']:.4f} ({masking['images']} test images; difference {masking['difference']:+.4f}"
-            + (f", 95 % interval [{interval[0]:+.4f}, {interval[1]:+.4f}])" if interval else ")"),
-            f"Maps of the same architecture with random weights: mean rank correlation "
-            f"{random['mean_rank_correlation']:+.3f} with the trained model's",
-        ]
+        share, name = f"{masking['fraction_masked']:.0%}", NAMES[summary["method"]]
+        text.append(f"Masking the top {share} of {name}'s pixels against a random {share}, {masking['images']} test "
+                    f"images (mean probability {masking['probability']:.4f}), the fall of the predicted class's:")
+        for fill, found in masking["fills"].items():
+            interval = found["interval_95"]
+            text.append(
+                f"  covered with {fill.replace('_', ' ')}: {found['drop_map']:.4f} against {found['drop_random']:.4f}, "
+                f"difference {found['difference']:+.4f}"
+                + (f" (95 % interval [{interval[0]:+.4f}, {interval[1]:+.4f}])" if interval else ""))
+        text.append(f"Maps of the same architecture with random weights: mean rank correlation "
+                    f"{random['mean_rank_correlation']:+.3f} with the trained model's")
     return text + [f"Written: {summary['output']}"]
 
 
