@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python bench/precision.py
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/data.py
+	$(BIN)/python bench/architectures.py
 
 ## docs: regenerate the recipe reference (docs/recipes.md) from the code
 docs: install

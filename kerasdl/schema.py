@@ -190,6 +190,13 @@ SECTIONS: dict[str, dict[str, Field]] = {
             "from a random start, or pgd), epsilon on the 0-to-1 pixel scale, steps and step_size (the table "
             "training.adversarial below).",
         ),
+        "label_mixing": Field(
+            typing.Union[None, str, typing.Mapping[str, Any]], None,
+            "Mix pairs of training images and their labels (models/mixing.py): null (off), mix_up or cut_mix "
+            "(Keras's MixUp and CutMix layers), or a mapping of that name and the layer's own arguments: {name: "
+            "mix_up, alpha: 0.2}, {name: cut_mix, factor: 1.0}. The labels become class probabilities and the "
+            "loss categorical_crossentropy; validation and test images are not mixed.",
+        ),
         "seed": Field(int, 42, "Seed for weights, shuffling and the validation split.", minimum=0, maximum=MAX_SEED),
         "strategy": Field(
             str, "auto",

@@ -1,13 +1,14 @@
 """Builders: every registered one, through the public API, with tiny shapes."""
 
 import inspect
+import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasdl.builders import build_cnn, build_dense
+from kerasdl.builders import build_cnn, build_dense, build_resnet
 from kerasdl.errors import BuilderArgumentError
 from kerasdl.models import test_time
 from kerasdl.registry import BUILDERS, create_model
@@ -173,3 +174,49 @@ def test_cnn_test_time_flip_needs_flips_in_training():
     with pytest.raises(BuilderArgumentError, match="random_flip") as raised:
         build_cnn((12, 12, 1), 3, filters=(4,), test_time_flip=True)
     assert raised.value.argument == "test_time_flip"
+
+
+@pytest.mark.parametrize("depth, weights", [(18, 11_689_512), (34, 21_797_672)])
+def test_resnet_has_the_papers_layers_and_weights(depth, weights):
+    """At ImageNet's size, the trainable weights of the paper's networks
+    (those torchvision's resnet18 and resnet34 count)."""
+    model = build_resnet((224, 224, 3), 1000, depth=depth)
+    assert model.name == f"resnet{depth}"
+    assert sum(int(np.prod(weight.shape)) for weight in model.trainable_weights) == weights
+    assert model.get_layer("stem_conv").kernel_size == (7, 7) and model.get_layer("stem_pool")
+    blocks = [layer.name for layer in model.layers if layer.name.endswith("_add")]
+    assert len(blocks) == sum({18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}[depth])
+    assert model.get_layer(blocks[-1]).output.shape[1:] == (7, 7, 512)
+
+
+def test_resnet_keeps_small_images_whole_in_its_stem():
+    model = build_resnet((28, 28, 1), 10, filters=(4, 4, 8, 8))
+    names = [layer.name for layer in model.layers]
+    assert model.get_layer("stem_conv").strides == (1, 1) and "stem_pool" not in names
+    assert [model.get_layer(f"stage{stage}_block1_add").output.shape[1] for stage in (1, 2, 3, 4)] == [28, 14, 7, 4]
+    # Projection shortcuts where the shape changes only: the stem gives stage 1 its width.
+    assert [name for name in names if name.endswith("_projection")] == [
+        f"stage{stage}_block1_projection" for stage in (2, 3, 4)]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"depth": 50}, "`depth` must be one of 18, 34"),
+    ({"filters": (8, 16)}, "one entry of filters per stage"),
+    ({"stem": "cifar"}, "`stem` must be one of"),
+])
+def test_resnet_refuses_what_it_does_not_build(arguments, message):
+    with pytest.raises(BuilderArgumentError, match=message):
+        build_resnet((28, 28, 1), 10, **arguments)
+
+
+def test_the_resnet18_recipe_learns_fashion_mnist(workdir):
+    from tests.conftest import ROOT, run_cli_here
+
+    result = run_cli_here("run", str(ROOT / "recipes" / "resnet18.yaml"), "--json", "--quiet", *[
+        part for setting in ("data.max_train_examples=1000", "data.max_test_examples=300", "training.epochs=3",
+                             "model.filters=[4, 4, 8, 8]", "optimizer.learning_rate=0.003", "training.batch_size=32",
+                             "export.enabled=false")
+        for part in ("--set", setting)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["test"]["accuracy"] > 0.4  # Chance is 0.1.

@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from kerasdl.builders import build_cnn, build_transfer
-from kerasdl.builders.transfer import BACKBONE, select_layers
+from kerasdl.builders.transfer import BACKBONE, SMALLEST_INPUTS, select_layers
 from kerasdl.cli import main
 from kerasdl.errors import BuilderArgumentError
+from kerasdl.models.preprocessing import APPLICATIONS
 from tests.conftest import ROOT, run_cli_here
 
 TRANSFER = str(ROOT / "recipes" / "transfer_5to9.yaml")
@@ -139,6 +140,29 @@ def test_application_backbone_grey_to_rgb_resized_and_saved(tmp_path):
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
 
 
+# Built and answered in the default run; every other keras.applications architecture in the slow run.
+QUICK_APPLICATIONS = ("MobileNet", "VGG16", "InceptionV3")
+
+
+@pytest.mark.parametrize("name", [
+    name if name in QUICK_APPLICATIONS else pytest.param(name, marks=pytest.mark.slow) for name in sorted(APPLICATIONS)
+])
+def test_every_application_trains_from_scratch_on_small_images(name):
+    """weights: null: the architecture at the data's size (raised to Keras's
+    minimum for it), every layer trainable but batch norm's."""
+    model = build_transfer((28, 28, 1), 3, backbone=name)
+    backbone = model.get_layer(BACKBONE)
+    assert backbone.input_shape[1:] == (SMALLEST_INPUTS.get(name, 32),) * 2 + (3,)
+    assert all(layer.trainable for layer in backbone.layers if not isinstance(layer, keras.layers.BatchNormalization))
+    out = model.predict(np.full((2, 28, 28, 1), 100.0, "float32"), verbose=0)
+    assert out.shape == (2, 3) and np.allclose(out.sum(axis=1), 1, atol=1e-5)
+
+
+def test_trained_backbones_stay_frozen_by_default(backbone_file):
+    backbone = build_transfer((28, 28, 1), 3, backbone=str(backbone_file)).get_layer(BACKBONE)
+    assert not any(layer.trainable for layer in backbone.layers if layer.weights)
+
+
 def test_application_weights_from_a_local_file(tmp_path):
     source = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
     source.save_weights(tmp_path / "notop.weights.h5")
@@ -148,6 +172,7 @@ def test_application_weights_from_a_local_file(tmp_path):
 
 
 @pytest.mark.parametrize("arguments, argument, message", [
+    ({"backbone": "Xception", "input_size": [64, 64]}, "input_size", "Xception takes inputs of at least 71x71"),
     ({"backbone": "nowhere/model.keras"}, "backbone", "no such file or folder"),
     ({"backbone": "ResNet5O"}, "backbone", "is neither a keras.applications name"),
     ({"backbone": "MobileNetV2", "weights": "absent.h5"}, "weights", "absent.h5: no such weights file"),

@@ -65,10 +65,10 @@ LAYERS: dict[str, type] = {
 AUGMENTATION_LAYERS = tuple(LAYERS.values())
 # Keras's layers that cannot be a classifier's model layers, and why.
 _MIXES = ("mixes the labels of two examples as well as their images, so it cannot be a layer of the model, which "
-          "sees images only; kerasdl does not run it in the training pipeline yet")
+          "sees images only: kerasdl runs it in the training step")
 REFUSED = {
-    "mix_up": f"keras.layers.MixUp {_MIXES}.",
-    "cut_mix": f"keras.layers.CutMix {_MIXES}.",
+    "mix_up": f"keras.layers.MixUp {_MIXES}. Use training.label_mixing: {{name: mix_up, alpha: 0.2}}.",
+    "cut_mix": f"keras.layers.CutMix {_MIXES}. Use training.label_mixing: {{name: cut_mix, factor: 1.0}}.",
     "random_crop": ("keras.layers.RandomCrop crops to a smaller size in training and keeps the size otherwise, and a "
                     "model needs one size. To crop at random and keep the size, use random_zoom (or "
                     "random_translation)."),

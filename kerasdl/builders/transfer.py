@@ -2,8 +2,9 @@
 
 The backbone is a model kerasdl trained (a run folder, an export or a
 ``.keras`` file), cut below its classification head, or a
-``keras.applications`` architecture with ``weights`` ``imagenet`` (online),
-a local weights file, or none. Its layers are frozen by name, index or
+``keras.applications`` architecture (any of them) with ``weights``
+``imagenet`` (online), a local weights file, or none: then it trains from
+scratch on the data's image size (at least Keras's minimum). Its layers are frozen by name, index or
 fraction; batch-norm layers are always frozen, which in Keras 3 also runs
 them in inference mode, as Keras's transfer-learning guide advises. A
 second phase (the recipe's ``fine_tune`` section) later unfreezes the top.
@@ -25,8 +26,10 @@ from kerasdl.models.preprocessing import APPLICATIONS, ApplicationPreprocessing
 from kerasdl.registry import register_builder
 
 BACKBONE = "backbone"
-# keras.applications refuse smaller inputs.
+# The smallest input side keras.applications build (its imagenet_utils'
+# min_size): 32, but for these.
 SMALLEST_INPUT = 32
+SMALLEST_INPUTS = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
 Selection = Union[bool, float, int, Sequence[str]]
 
 
@@ -173,7 +176,7 @@ def build_transfer(
     weights: Optional[str] = None,
     input_size: Optional[Sequence[int]] = None,
     feature_layer: Optional[str] = None,
-    freeze: Selection = True,
+    freeze: Optional[Selection] = None,
     dense_units: Sequence[int] = (),
     dropout_rate: float = 0.2,
     activation: str = "relu",
@@ -196,12 +199,15 @@ def build_transfer(
         weights: For an application: ``imagenet`` (downloads), a local
             weights file of the architecture without its top, or None.
         input_size: For an application: ``[height, width]`` its input is
-            resized to (default: the data's, at least 32).
+            resized to (default: the data's, at least Keras's minimum for the
+            architecture: 32, 71 for Xception, 75 for the Inceptions).
         feature_layer: For a kerasdl backbone: the layer whose output the
             new head reads (default: the last one below the old head).
         freeze: Backbone layers frozen in the first phase: true (all),
             false, a fraction or a count from the bottom, or layer names
-            and patterns.
+            and patterns. Default: true for trained weights (a kerasdl
+            backbone, ``imagenet``, a weights file), false for ``weights:
+            null``, which trains the architecture from scratch.
         dense_units: Hidden dense layers of the new head.
         dropout_rate: Dropout before each dense layer of the head.
         activation: The head's hidden activation.
@@ -237,10 +243,13 @@ def build_transfer(
     augment = options.augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast)
     augment += augmentations.build(augmentation, input_shape, (0.0, 255.0))
     if backbone in APPLICATIONS:
-        size = tuple(input_size) if input_size else tuple(max(SMALLEST_INPUT, int(side)) for side in input_shape[:2])
-        if len(size) != 2 or min(size) < SMALLEST_INPUT:
-            raise BuilderArgumentError("input_size",
-                f"expected [height, width], each >= {SMALLEST_INPUT}. Received: {input_size}")
+        smallest = SMALLEST_INPUTS.get(backbone, SMALLEST_INPUT)
+        size = tuple(input_size) if input_size else tuple(max(smallest, int(side)) for side in input_shape[:2])
+        if len(size) != 2 or min(size) < smallest:
+            raise BuilderArgumentError(
+                "input_size", f"{backbone} takes inputs of at least {smallest}x{smallest} pixels (Keras's minimum "
+                f"for it): give [height, width], each >= {smallest}, or leave it out. Received: input_size="
+                f"{list(input_size) if input_size else None}")
         base = _application_backbone(backbone, weights, size)
     elif Path(backbone).suffix == "" and not Path(backbone).exists() and "/" not in backbone:
         close = ", ".join(sorted(APPLICATIONS))
@@ -255,6 +264,8 @@ def build_transfer(
                 "with its weights and input size.",
             )
         base = _kerasdl_backbone(backbone, feature_layer)
+    if freeze is None:  # Random weights are trained, not kept.
+        freeze = not (backbone in APPLICATIONS and weights is None)
     try:
         frozen = select_layers(base.layers[1:], freeze, from_top=False)
     except ValueError as error:

@@ -151,12 +151,17 @@ def attacked_predictions(
 
 
 def train_against(model: keras.Model, attack: Attack) -> None:
-    """Makes ``model.fit`` take each step on attacked copies of its batch:
-    Keras's own step (the loss, loss scaling, the metrics) on the images
-    ``attack`` makes against the model's compiled loss. Called after each
+    """Makes ``model.fit`` take each step on attacked copies of its batch
+    (``attacking_step`` on Keras's own step). Called after each
     ``compile``; the model saves and exports as it is (the step is not part
     of it)."""
-    keras_step = type(model).train_step.__get__(model)
+    model.train_step = attacking_step(model, attack, type(model).train_step.__get__(model))
+
+
+def attacking_step(model: keras.Model, attack: Attack, step: Callable) -> Callable:
+    """A training step that takes ``step`` (Keras's own: the loss, loss
+    scaling, the metrics) on the images ``attack`` makes against the
+    model's compiled loss, in place of the batch's."""
 
     def train_step(data: tuple) -> dict:
         images, labels, weights = keras.utils.unpack_x_y_sample_weight(data)
@@ -165,6 +170,6 @@ def train_against(model: keras.Model, attack: Attack) -> None:
             return model.compute_loss(x=inputs, y=labels, y_pred=model(inputs, training=False))
 
         attacked = attack.perturb(loss_of, images)
-        return keras_step(keras.utils.pack_x_y_sample_weight(attacked, labels, weights))
+        return step(keras.utils.pack_x_y_sample_weight(attacked, labels, weights))
 
-    model.train_step = train_step
+    return train_step

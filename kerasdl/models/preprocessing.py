@@ -8,13 +8,11 @@ from typing import Any
 import keras
 from keras import layers
 
-# keras.applications architectures -> the module with their preprocess_input.
+# Every keras.applications architecture -> the module with its preprocess_input
+# (keras.applications.resnet for ResNet50, ...), read from Keras itself.
 APPLICATIONS = {
-    "MobileNet": "mobilenet", "MobileNetV2": "mobilenet_v2", "MobileNetV3Small": "mobilenet_v3",
-    "MobileNetV3Large": "mobilenet_v3", "ResNet50": "resnet", "ResNet101": "resnet", "ResNet50V2": "resnet_v2",
-    "EfficientNetB0": "efficientnet", "EfficientNetB1": "efficientnet", "EfficientNetB2": "efficientnet",
-    "EfficientNetV2B0": "efficientnet_v2", "DenseNet121": "densenet", "VGG16": "vgg16",
-    "InceptionV3": "inception_v3", "Xception": "xception", "ConvNeXtTiny": "convnext",
+    name: getattr(keras.applications, name).__module__.rsplit(".", 1)[-1]
+    for name in dir(keras.applications) if name[:1].isupper()
 }
 
 @keras.saving.register_keras_serializable(package="kerasdl")

@@ -15,6 +15,7 @@ from kerasdl.data.kinds import Examples
 from kerasdl.errors import InputError, RecipeError
 from kerasdl.evaluation import figures, gradcam, probabilities
 from kerasdl.evaluation.scores import classification_scores, confusion_matrix
+from kerasdl.models import mixing
 from kerasdl.registry import register_task
 from kerasdl.runtime import atomic, runs, summaries
 from kerasdl.tasks.task import Task
@@ -44,12 +45,32 @@ class Classifier(Task):
                 f"{self.data.source} has examples of shape {tuple(self.data.input_shape)}. Remove "
                 "training.adversarial."
             )
+        if training["label_mixing"]:
+            self._check_mixing(training["label_mixing"])
         if isinstance(training["class_weight"], dict):
             for name in training["class_weight"]:
                 try:
                     balance.class_index(name, self.data.class_names)
                 except ValueError as error:
                     raise RecipeError(f"{self.recipe.path}: training.class_weight: {error}.") from None
+
+    def _check_mixing(self, spec: object) -> None:
+        """``training.label_mixing``: images, a Keras layer and arguments it
+        takes, a categorical crossentropy, metrics that read one-hot labels."""
+        where = f"{self.recipe.path}: training.label_mixing"
+        if len(self.data.input_shape) != 3:
+            raise RecipeError(f"{where}: mixes images (height, width, channels), but {self.data.source} has examples "
+                              f"of shape {tuple(self.data.input_shape)}. Remove training.label_mixing.")
+        try:
+            mixing.mixer(spec, self.recipe["training"]["seed"])
+            mixing.dense_loss(self.recipe["loss"])
+        except ValueError as error:
+            raise RecipeError(f"{where}: {error}.") from None
+        for index, metric in enumerate(self.recipe["metrics"]):
+            if isinstance(metric, str) and metric.startswith("sparse_"):
+                raise RecipeError(
+                    f"{self.recipe.path}: metrics[{index}]: {metric} reads integer labels, and training.label_mixing "
+                    f"trains on class probabilities. Use {metric.removeprefix('sparse_')} (or accuracy).")
 
     def prepare(self, pretrain: bool = True) -> None:
         super().prepare(pretrain)

@@ -37,7 +37,7 @@ from kerasdl.data.kinds import Data
 from kerasdl.errors import RecipeError, keras_said
 from kerasdl.evaluation import figures
 from kerasdl.evaluation.scores import table
-from kerasdl.models import adversarial, losses
+from kerasdl.models import adversarial, losses, mixing
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.runtime import devices, faults, provenance, runs
 from kerasdl.runtime.checkpoint import BestWeights
@@ -133,6 +133,11 @@ class Task:
                 f"{recipe.path}: training.adversarial: attacks the images of a classifier, but this recipe trains "
                 f"'{builder}' on {self.data.description}. Remove training.adversarial."
             )
+        if not self.weighs_classes and recipe["training"]["label_mixing"]:
+            raise RecipeError(
+                f"{recipe.path}: training.label_mixing: mixes the images and labels of a classifier, but this recipe "
+                f"trains '{builder}' on {self.data.description}. Remove training.label_mixing."
+            )
         for key in ("class_weight", "oversample"):
             if not self.weighs_classes and recipe["training"][key]:
                 raise RecipeError(
@@ -216,18 +221,36 @@ class Task:
 
     def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
         """Compiles the model with ``self.optimizer(optimizer, epochs)``."""
-        self.model.compile(optimizer=self.optimizer(optimizer, epochs), **self.loss_and_metrics(), **self.execution())
-        attack = self.recipe["training"]["adversarial"]
-        if attack:
-            adversarial.train_against(self.model, adversarial.Attack.for_training(attack))
+        mixed = bool(self.recipe["training"]["label_mixing"])
+        self.model.compile(optimizer=self.optimizer(optimizer, epochs), **self.loss_and_metrics(mixed),
+                           **self.execution())
+        self._change_steps()
 
-    def loss_and_metrics(self) -> dict:
+    def _change_steps(self) -> None:
+        """Keras's training step, on attacked copies of each batch
+        (``training.adversarial``), mixed batches (``training.label_mixing``:
+        mixed first, then attacked), or both; with label mixing, validation
+        batches get one-hot labels. Set after each ``compile``."""
+        training = self.recipe["training"]
+        if not (training["adversarial"] or training["label_mixing"]):
+            return
+        step = type(self.model).train_step.__get__(self.model)
+        if training["adversarial"]:
+            attack = adversarial.Attack.for_training(training["adversarial"])
+            step = adversarial.attacking_step(self.model, attack, step)
+        if training["label_mixing"]:
+            layer = mixing.mixer(training["label_mixing"], training["seed"])
+            step = mixing.mixing_step(self.model, layer, self.data.num_classes, step)
+            self.model.test_step = mixing.one_hot_test_step(self.model, self.data.num_classes)
+        self.model.train_step = step
+
+    def loss_and_metrics(self, mixed: bool = False) -> dict:
         """``compile``'s loss (``training.label_smoothing`` applied) and
-        metrics from the recipe: what the model trains on and is scored by."""
-        return dict(
-            loss=losses.loss(self.recipe["loss"], self.recipe["training"]["label_smoothing"]),
-            metrics=list(self.recipe["metrics"]),
-        )
+        metrics from the recipe: what the model trains on and is scored by;
+        ``mixed``: the loss on the one-hot labels of label mixing."""
+        name = mixing.dense_loss(self.recipe["loss"]) if mixed else self.recipe["loss"]
+        return dict(loss=losses.loss(name, self.recipe["training"]["label_smoothing"]),
+                    metrics=list(self.recipe["metrics"]))
 
     def check_metrics(self) -> None:
         """Refuses, before anything trains, a metric of the recipe that cannot
