@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/data.py
 	$(BIN)/python bench/architectures.py
+	$(BIN)/python bench/augmentation.py
 
 ## docs: regenerate the recipe reference (docs/recipes.md) from the code
 docs: install

@@ -63,7 +63,8 @@ def test_maps_explain_the_class_asked_for_at_the_images_size(fashion_cnn):
                        test_time_flip=True), "block2_out"),
     (lambda: build_cnn((28, 28, 1), 10, filters=(4, 8), augmentation=["random_erasing"]), "block2_act2"),
     (lambda: build_transfer((28, 28, 1), 3, backbone="MobileNetV2", input_size=(64, 64)), "backbone/out_relu"),
-], ids=["cnn", "residual, test-time flip", "augmented", "transfer"])
+    (lambda: build_cnn((28, 28, 1), 2, filters=(4, 8), output_activation="sigmoid"), "block2_act2"),
+], ids=["cnn", "residual, test-time flip", "augmented", "transfer", "sigmoid head"])
 def test_it_finds_the_last_convolutional_map(build, layer):
     model = build()
     explainer = gradcam.Explainer(model)

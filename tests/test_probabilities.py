@@ -63,8 +63,10 @@ def test_calibration_error_is_near_zero_when_calibrated_and_the_gap_when_overcon
     assert sum(row["count"] for row in found["bins"]) == 20000
 
 
-def test_a_two_class_run_reports_auc_and_calibration_with_their_figures(workdir):
-    result = run_cli_here("run", DENSE, "--json", "--quiet", *_sets(*TWO_CLASSES), cwd=workdir)
+@pytest.mark.parametrize("head", ["softmax", "sigmoid"])
+def test_a_two_class_run_reports_auc_and_calibration_with_their_figures(head, workdir):
+    settings = [*TWO_CLASSES, f"model.output_activation={head}"]
+    result = run_cli_here("run", DENSE, "--json", "--quiet", *_sets(*settings), cwd=workdir)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     section = summary["classifier"]
@@ -72,6 +74,11 @@ def test_a_two_class_run_reports_auc_and_calibration_with_their_figures(workdir)
     # The section's scores are the test probabilities' (the model reloaded answers them again).
     run_dir = workdir / summary["run_dir"]
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    # A sigmoid head is one unit, answered as the two classes' probabilities.
+    assert model.get_layer("predictions").output.shape[-1] == 2
+    assert (head == "sigmoid") == ("sigmoid" in [layer.name for layer in model.layers])
+    if head == "sigmoid":
+        assert model.get_layer("sigmoid").units == 1
     from kerasdl.data import catalogue
     from kerasdl.recipe.resolve import load_recipe
 

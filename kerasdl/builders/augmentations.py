@@ -85,8 +85,8 @@ REFERENCE = (
     "the range of the pixels where the layers run (0 to 1 after `cnn`'s 1/255 `rescale`, 0 to 255 in "
     "`transfer`), not Keras's [0, 255]. A layer is tried on an image of the model's input shape when the model is "
     "built: one that fails there (a hue shift on grey images) or changes the image's size is refused then. "
-    "`mix_up` and `cut_mix` (they mix labels too) and `random_crop` (it changes the size in training only) are "
-    "refused, with the reason."
+    "`mix_up` and `cut_mix` mix labels too, so they are not layers of the model: `training.label_mixing` runs them "
+    "in the training step. `random_crop` (it changes the size in training only) is refused, with the reason."
 )
 
 LayerSpec = Union[str, Mapping[str, Any]]

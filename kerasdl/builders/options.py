@@ -7,11 +7,12 @@ say everything a Python user could.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import keras
 
 from kerasdl.errors import BuilderArgumentError
+from kerasdl.models.heads import TwoClassProbabilities
 
 # A name, or a mapping with "name" and the object's constructor arguments.
 NamedSpec = Union[str, Mapping[str, Any]]
@@ -93,12 +94,17 @@ def regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
     return keras.regularizers.L1L2(l1=l1, l2=l2)
 
 
-def predictions(num_classes: int, activation: str) -> keras.layers.Dense:
-    """The output layer every classifier ends in.
+def predictions(num_classes: int, activation: str) -> Callable[[Any], Any]:
+    """The output layer every classifier ends in, as a function of its input.
 
     It computes in float32 even under a mixed-precision policy, which keeps
-    the softmax and the loss numerically stable.
+    the softmax and the loss numerically stable. A ``sigmoid`` on two
+    classes is one unit, the probability of class 1, answered as ``[1 - p,
+    p]`` (``models.heads.TwoClassProbabilities``).
     """
+    if activation == "sigmoid" and num_classes == 2:
+        unit = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="sigmoid")
+        return lambda x: TwoClassProbabilities(dtype="float32", name="predictions")(unit(x))
     return keras.layers.Dense(
         num_classes,
         activation=activation_function("output_activation", activation),

@@ -22,6 +22,7 @@ from keras import layers
 from kerasdl.builders import augmentations, options
 from kerasdl.errors import BuilderArgumentError, KerasdlError
 from kerasdl.models import test_time
+from kerasdl.models.heads import TwoClassProbabilities
 from kerasdl.models.preprocessing import APPLICATIONS, ApplicationPreprocessing
 from kerasdl.registry import register_builder
 
@@ -93,7 +94,8 @@ def _kerasdl_backbone(path: str, feature_layer: Optional[str]) -> keras.Model:
                 "feature_layer", f"{path} has no layer {feature_layer!r}. Its layers: {names}"
             ) from None
     else:
-        below = [layer for layer in model.layers[1:-1] if not isinstance(layer, layers.Dropout)]
+        head = 2 if isinstance(model.layers[-1], TwoClassProbabilities) else 1  # A sigmoid head is two layers.
+        below = [layer for layer in model.layers[1:-head] if not isinstance(layer, layers.Dropout)]
         if not below:
             raise BuilderArgumentError("backbone", f"{path}: the model has no layers below its output to reuse.")
         features = below[-1].output

@@ -28,6 +28,7 @@ import numpy as np
 from kerasdl.errors import InputError
 from kerasdl.evaluation.intervals import t_interval
 from kerasdl.models import test_time
+from kerasdl.models.heads import TwoClassProbabilities
 from kerasdl.schema import EXPLANATIONS
 
 # Layers whose 4-D output is not a feature map to explain: they pool it
@@ -73,6 +74,9 @@ class Explainer:
         network = test_time.unwrapped(model)
         self.flipped = network is not model
         output = network.layers[-1]
+        self.sigmoid = isinstance(output, TwoClassProbabilities)
+        if self.sigmoid:  # Its sigmoid unit's logit z is the evidence for class 1, -z for class 0.
+            output = network.layers[-2]
         if not isinstance(output, keras.layers.Dense):
             raise InputError(f"Grad-CAM explains a classifier ending in a Dense layer; {network.name} ends in a "
                              f"{type(output).__name__}.")
@@ -82,14 +86,15 @@ class Explainer:
         self.features, self.layer = _feature_function(trunk, layer.split("/") if layer else None)
 
     def scores(self, features: Any) -> Any:
-        """The output layer's logits for its input ``features`` (a single
-        sigmoid unit: the logit of class 1, and its negation for class 0)."""
+        """The output layer's logits for its input ``features`` (a sigmoid
+        head's: half its logit for class 1, and the negation for class 0)."""
         from keras import ops
 
         logits = ops.matmul(ops.cast(features, "float32"), ops.cast(self.output_layer.kernel, "float32"))
         if self.output_layer.use_bias:
             logits = logits + ops.cast(self.output_layer.bias, "float32")
-        return ops.concatenate([-logits, logits], axis=-1) if logits.shape[-1] == 1 else logits
+        # (-z/2, z/2): their softmax is the sigmoid's [1 - p, p], each class's score the evidence for it.
+        return ops.concatenate([-logits / 2, logits / 2], axis=-1) if self.sigmoid else logits
 
     def explain(self, images: np.ndarray, classes: Optional[Sequence[int]] = None) -> dict:
         """Grad-CAM maps of ``images`` (raw pixels, as the model takes them).
