@@ -105,11 +105,11 @@ def main() -> None:
             model.fit(dataset, epochs=1, verbose=0)
             timings[name].append(time.perf_counter() - start)
     base = statistics.median(timings["none"])
-    print(f"{'contender':<24} {'s/epoch':>8} {'vs none':>8}   ({arguments.examples} images, median of "
+    print(f"{'contender':<24} {'s/epoch':>8} {'vs none':>8} {'range':>14}   ({arguments.examples} images, median of "
           f"{arguments.repeats})")
     for name, values in timings.items():
         median = statistics.median(values)
-        print(f"{name:<24} {median:8.2f} {median / base:7.2f}x")
+        print(f"{name:<24} {median:8.3f} {median / base:7.3f}x {min(values):6.3f}-{max(values):6.3f}")
 
 
 if __name__ == "__main__":
