@@ -115,7 +115,7 @@ class Trained:
         import keras
 
         # kerasdl's serializable classes (the GAN, layers, schedules, losses) register on import.
-        from kerasdl.models import gan, heads, losses, preprocessing, schedules, test_time  # noqa: F401
+        from kerasdl.models import fused, gan, heads, losses, preprocessing, schedules, test_time  # noqa: F401
 
         if "keras" not in self._loaded:
             _refuse_graph_layers(self.keras_file)

@@ -172,8 +172,9 @@ class Classifier(Task):
 
     def _explanations(self, folder: Path) -> None:
         """Grad-CAM maps of the first test images, for a convolutional model
-        of images: ``grad_cam.png`` in the run folder and in TensorBoard
-        (``kerasdl explain`` explains any image and checks the maps)."""
+        of images: ``grad_cam.png`` in the run folder and in TensorBoard, the
+        captions in its description (``kerasdl explain`` draws captioned
+        maps of any image and checks them)."""
         if len(self.data.input_shape) != 3:
             return
         try:
@@ -182,13 +183,17 @@ class Classifier(Task):
             return  # No convolutional feature map: a dense model on images.
         images = next(trained.test_batches(self.data))[:EXPLAINED]
         result = explainer.explain(images)
-        captions = [f"{self.data.class_names[label]}\n{gradcam.caption(answer)}" for label, answer in
+        captions = [f"{self.data.class_names[label]} -> {gradcam.caption(answer)}" for label, answer in
                     zip(np.asarray(self.data.y_test), gradcam.answers(result, self.data.class_names))]
-        figures.explanations(folder / figures.EXPLAINED, images, result["maps"], captions,
-                             f"{self.recipe.name}: Grad-CAM at {explainer.layer} (the true class, then the explained)")
+        import tensorflow as tf
+
+        picture = figures.overlay_grid(images, result["maps"])
+        (folder / figures.EXPLAINED).write_bytes(tf.io.encode_png(picture).numpy())
         logs, step = folder / runs.LOGS / summaries.EVALUATION, self.epochs_trained(folder)
-        summaries.image(logs, "test/grad_cam", (folder / figures.EXPLAINED).read_bytes(), step,
-                        f"Grad-CAM at {explainer.layer}: red where the predicted class's evidence is strongest.")
+        summaries.image(logs, "test/grad_cam", picture, step,
+                        f"Grad-CAM at {explainer.layer}, each test image beside its map (red: the strongest evidence "
+                        "for the predicted class). Left to right, the true class -> the explained: "
+                        + "; ".join(captions) + ". Captioned maps of any image: kerasdl explain.")
 
     def export_assets(self, folder: Path) -> dict[str, str]:
         """The class names and, for two classes, the decision threshold."""
