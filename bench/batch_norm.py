@@ -4,8 +4,8 @@ kernel in training) and no batch norm, side by side in one run:
 
 - a step of one conv3x3-BN-ReLU layer at 28x28x32, batch 128 (the issue's
   measure), and at 14x14x64;
-- an epoch of 10,000 Fashion-MNIST images through recipes/cnn_bn.yaml's
-  network, end to end with ``fit``.
+- an epoch of 10,000 Fashion-MNIST images through recipes/cnn.yaml's and
+  cnn_bn.yaml's networks, end to end with ``fit``.
 
 Prints medians over ``--repeats`` interleaved timings and each one's ratio
 to Keras's batch norm.
@@ -47,11 +47,11 @@ def layer_model(kind: str, size: int, channels: int):
     return keras.Model(inputs, outputs)
 
 
-def recipe_model(kind: str):
+def recipe_model(kind: str, recipe: str):
     from kerasdl.builders import build_cnn, options
     from kerasdl.recipe.resolve import load_recipe
 
-    arguments = {key: value for key, value in load_recipe(ROOT / "recipes" / "cnn_bn.yaml")["model"].items()
+    arguments = {key: value for key, value in load_recipe(ROOT / "recipes" / f"{recipe}.yaml")["model"].items()
                  if key != "builder"}
     if kind == "none":
         return build_cnn((28, 28, 1), 10, **{**arguments, "batch_norm": False})
@@ -64,7 +64,8 @@ def recipe_model(kind: str):
 
 
 def timed(models: dict, images, labels, repeats: int, steps: int = 0) -> dict:
-    """Median seconds of a ``fit`` epoch (``steps`` batches, or all) per model, interleaved."""
+    """The median, least and most seconds of a ``fit`` epoch (``steps``
+    batches, or all) per model, interleaved."""
     count = steps * BATCH if steps else len(images)
     for model in models.values():
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -75,13 +76,14 @@ def timed(models: dict, images, labels, repeats: int, steps: int = 0) -> dict:
             start = time.perf_counter()
             model.fit(images[:count], labels[:count], batch_size=BATCH, epochs=1, verbose=0)
             found[name].append((time.perf_counter() - start) / (steps or 1))
-    return {name: statistics.median(values) for name, values in found.items()}
+    return {name: (statistics.median(values), min(values), max(values)) for name, values in found.items()}
 
 
 def report(title: str, found: dict, unit: str, scale: float) -> None:
     print(f"{title}")
-    for name, seconds in found.items():
-        print(f"  {name:<6} {seconds * scale:9.1f} {unit}  {seconds / found['keras']:.3f}x Keras's")
+    for name, (median, low, high) in found.items():
+        print(f"  {name:<6} {median * scale:9.3f} {unit} (range {low * scale:.3f}-{high * scale:.3f})  "
+              f"{median / found['keras'][0]:.3f}x Keras's")
 
 
 def main() -> None:
@@ -99,9 +101,11 @@ def main() -> None:
     from kerasdl.data.images import load_fashion_mnist
 
     data = load_fashion_mnist()
-    found = timed({kind: recipe_model(kind) for kind in KINDS}, data.x_train[:10_000].astype("float32"),
-                  data.y_train[:10_000], arguments.repeats)
-    report(f"cnn_bn.yaml's network, an epoch of 10,000 images (median of {arguments.repeats})", found, "s/epoch", 1)
+    for recipe in ("cnn", "cnn_bn"):
+        found = timed({kind: recipe_model(kind, recipe) for kind in KINDS}, data.x_train[:10_000].astype("float32"),
+                      data.y_train[:10_000], arguments.repeats)
+        report(f"{recipe}.yaml's network, an epoch of 10,000 images (median of {arguments.repeats})", found,
+               "s/epoch", 1)
 
 
 if __name__ == "__main__":

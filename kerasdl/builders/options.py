@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 import keras
 
 from kerasdl.errors import BuilderArgumentError
+from kerasdl.models.fused import FusedBatchNormalization
 from kerasdl.models.heads import TwoClassProbabilities
 
 # A name, or a mapping with "name" and the object's constructor arguments.
@@ -115,8 +116,13 @@ def predictions(num_classes: int, activation: str) -> Callable[[Any], Any]:
 
 def batch_normalization(momentum: float, name: Optional[str] = None) -> keras.layers.BatchNormalization:
     """A batch-norm layer whose moving statistics (those used at inference)
-    follow the last batches with ``momentum``: see ``BATCH_NORM_MOMENTUM``."""
-    return keras.layers.BatchNormalization(momentum=momentum, name=name)
+    follow the last batches with ``momentum``: see ``BATCH_NORM_MOMENTUM``.
+
+    Keras's layer with TensorFlow's fused kernel in training
+    (``models.fused``): the same answers, and an epoch of cnn.yaml's and
+    cnn_bn.yaml's networks in 0.67 and 0.50 of the time with Keras's own
+    (medians of 7, bench/batch_norm.py)."""
+    return FusedBatchNormalization(momentum=momentum, name=name)
 
 
 def check_momentum(argument: str, value: float) -> None:
