@@ -5,6 +5,7 @@ callers can catch either ``KerasdlError`` or the familiar builtin.
 """
 
 import re
+from typing import Optional
 
 
 class KerasdlError(Exception):
@@ -68,3 +69,22 @@ def keras_said(error: Exception, limit: int = 300) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m|\{\{.*?\}\}|\[Op:\w+\]( name:)?", "", " ".join(str(error).split()))
     text = re.sub(r"Exception encountered when calling [\w.]+\(\)\.", "", text).split("Arguments received by")[0]
     return " ".join(text.split())[:limit].rstrip(". ")
+
+
+def unknown_layer_argument(layer_class: type, arguments: dict, supplied: tuple = ()) -> Optional[str]:
+    """The message for the first of ``arguments`` that ``layer_class``'s
+    constructor does not take (``supplied``: those kerasdl sets itself), with
+    a did-you-mean and the ones it takes; None when it takes them all."""
+    import difflib
+    import inspect
+
+    accepted = [parameter for parameter in inspect.signature(layer_class.__init__).parameters
+                if parameter not in ("self", "kwargs", *supplied)]
+    for argument in arguments:
+        if argument not in accepted:
+            close = difflib.get_close_matches(argument, accepted, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            return (f"'{argument}' is not an argument of keras.layers.{layer_class.__name__}{hint}. Expected one of: "
+                    f"{', '.join(accepted)}. Received: {argument}={arguments[argument]!r}")
+    return None
+

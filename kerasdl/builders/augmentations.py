@@ -32,7 +32,7 @@ import keras
 import numpy as np
 
 from kerasdl.builders import options
-from kerasdl.errors import BuilderArgumentError, keras_said
+from kerasdl.errors import BuilderArgumentError, keras_said, unknown_layer_argument
 
 # The Keras layers a recipe may name, by their snake_case names.
 LAYERS: dict[str, type] = {
@@ -118,16 +118,10 @@ def _layer(where: str, spec: LayerSpec, input_shape: Sequence[int], value_range:
     layer_class = LAYERS.get(name)
     if layer_class is None:
         raise BuilderArgumentError(where, _unknown(name))
-    accepted = [parameter for parameter in inspect.signature(layer_class.__init__).parameters
-                if parameter not in ("self", "kwargs", *SUPPLIED)]
-    for argument in arguments:
-        if argument not in accepted:
-            close = difflib.get_close_matches(argument, accepted, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise BuilderArgumentError(
-                where, f"'{argument}' is not an argument of keras.layers.{layer_class.__name__}{hint}. Expected "
-                       f"one of: {', '.join(accepted)}. Received: {argument}={arguments[argument]!r}")
-    if "value_range" in accepted:
+    unknown = unknown_layer_argument(layer_class, arguments, SUPPLIED)
+    if unknown:
+        raise BuilderArgumentError(where, unknown)
+    if "value_range" in inspect.signature(layer_class.__init__).parameters:
         arguments.setdefault("value_range", list(value_range))
     try:
         layer = layer_class(**arguments)

@@ -16,11 +16,12 @@ against the larger share of the mix).
 from __future__ import annotations
 
 import difflib
-import inspect
 from typing import Any, Callable, Mapping, Union
 
 import keras
 import tensorflow as tf
+
+from kerasdl.errors import unknown_layer_argument
 
 # The recipe's names of Keras's label-mixing layers.
 MIXERS = {"mix_up": keras.layers.MixUp, "cut_mix": keras.layers.CutMix}
@@ -46,14 +47,9 @@ def mixer(spec: Union[str, Mapping[str, Any]], seed: int) -> keras.layers.Layer:
         raise ValueError(f"{'name: ' if isinstance(spec, Mapping) else ''}{name!r} is not a label-mixing layer{hint}. "
                          f"Expected one of: {', '.join(MIXERS)}, or a mapping like {{name: mix_up, alpha: 0.2}}")
     layer_class = MIXERS[name]
-    accepted = [parameter for parameter in inspect.signature(layer_class.__init__).parameters
-                if parameter not in ("self", "kwargs", *SUPPLIED)]
-    for argument in arguments:
-        if argument not in accepted:
-            close = difflib.get_close_matches(argument, accepted, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"'{argument}' is not an argument of keras.layers.{layer_class.__name__}{hint}. "
-                             f"Expected one of: {', '.join(accepted)}. Received: {argument}={arguments[argument]!r}")
+    unknown = unknown_layer_argument(layer_class, arguments, SUPPLIED)
+    if unknown:
+        raise ValueError(unknown)
     try:
         return layer_class(**arguments, seed=seed)
     except (TypeError, ValueError) as error:
