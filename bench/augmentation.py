@@ -68,7 +68,7 @@ def contenders(images, labels) -> dict:
 
     in_step = compiled(build_cnn((28, 28, 1), 10, **plain), "categorical_crossentropy")
     keras_step = type(in_step).train_step.__get__(in_step)
-    in_step.train_step = mixing.mixing_step(in_step, mixing.mixer("mix_up", seed=0), 10, keras_step)
+    in_step.train_step = mixing.mixing_step(mixing.mixer("mix_up", seed=0), 10, keras_step)
     mix_layer = mixing.mixer("mix_up", seed=0)
 
     def mix(x, y):

@@ -30,7 +30,7 @@ def _mixed(spec, images, labels):
         received["images"], received["labels"], _ = keras.utils.unpack_x_y_sample_weight(data)
         return {}
 
-    mixing.mixing_step(None, mixing.mixer(spec, seed=1), 10, step)((images, labels))
+    mixing.mixing_step(mixing.mixer(spec, seed=1), 10, step)((images, labels))
     return np.asarray(received["images"]), np.asarray(received["labels"])
 
 

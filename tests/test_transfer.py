@@ -163,6 +163,13 @@ def test_trained_backbones_stay_frozen_by_default(backbone_file):
     assert not any(layer.trainable for layer in backbone.layers if layer.weights)
 
 
+def test_a_sigmoid_headed_backbone_is_cut_below_its_two_head_layers(tmp_path):
+    build_cnn((28, 28, 1), 2, filters=[4, 8], convs_per_block=1, dense_units=[16],
+              output_activation="sigmoid").save(tmp_path / "binary.keras")
+    backbone = build_transfer((28, 28, 1), 3, backbone=str(tmp_path / "binary.keras")).get_layer(BACKBONE)
+    assert backbone.layers[-1].name == "dense1" and backbone.output_shape == (None, 16)
+
+
 def test_application_weights_from_a_local_file(tmp_path):
     source = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
     source.save_weights(tmp_path / "notop.weights.h5")

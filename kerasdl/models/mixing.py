@@ -70,7 +70,7 @@ def dense_loss(name: str) -> str:
     return DENSE[name]
 
 
-def mixing_step(model: keras.Model, layer: keras.layers.Layer, classes: int, step: Callable) -> Callable:
+def mixing_step(layer: keras.layers.Layer, classes: int, step: Callable) -> Callable:
     """A training step that mixes each batch with ``layer`` (its labels made
     one-hot first) and takes ``step`` (Keras's own, or another kerasdl
     step) on the result."""

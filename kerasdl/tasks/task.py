@@ -240,7 +240,7 @@ class Task:
             step = adversarial.attacking_step(self.model, attack, step)
         if training["label_mixing"]:
             layer = mixing.mixer(training["label_mixing"], training["seed"])
-            step = mixing.mixing_step(self.model, layer, self.data.num_classes, step)
+            step = mixing.mixing_step(layer, self.data.num_classes, step)
             self.model.test_step = mixing.one_hot_test_step(self.model, self.data.num_classes)
         self.model.train_step = step
 
