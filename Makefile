@@ -45,13 +45,17 @@ $(FASHION_MNIST):
 run: install
 	$(BIN)/kerasdl run $(RECIPE)
 
+# The suite's test files are shared out among this many processes
+# (pytest-xdist; a file's tests stay together, so its fixtures are built once).
+TEST_WORKERS ?= 2
+
 ## test: the default test suite (slow end-to-end tests excluded)
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-all: every test, the slow ones included
 test-all: install
-	$(BIN)/python -m pytest -m "slow or not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow"
 
 ## bench: throughput and memory benchmarks (see bench/)
 bench: install
@@ -59,6 +63,7 @@ bench: install
 	$(BIN)/python bench/cnn.py
 	$(BIN)/python bench/tune_memory.py
 	$(BIN)/python bench/word2vec.py
+	$(BIN)/python bench/word2vec.py --architecture cbow
 	$(BIN)/python bench/lstm.py
 	$(BIN)/python bench/gan.py
 	$(BIN)/python bench/precision.py

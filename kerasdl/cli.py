@@ -166,6 +166,11 @@ def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, att
     out = Output(as_json)
     from kerasdl.models.adversarial import Attack
 
+    given = {name for name in ("epsilon", "steps") if options.given(name)}
+    if given and not attack:
+        raise click.UsageError(f"--{sorted(given)[0]} sizes an attack: add --attack fgsm or --attack pgd, or drop it.")
+    if "steps" in given and attack != "pgd":
+        raise click.UsageError("--steps counts PGD's steps; FGSM takes one: use --attack pgd, or drop --steps.")
     threat = Attack(attack, epsilon, steps) if attack else None
     summary = call(lambda: evaluating.evaluate(model, recipe_or_data, overrides, output, log=out.echo,
                                                trust_savedmodel=trust_savedmodel, attack=threat))

@@ -53,6 +53,11 @@ runs_dir = click.option("--runs-dir", default="runs", show_default=True, type=cl
                         help="The folder of runs (training.runs_dir).")
 
 
+def given(name: str) -> bool:
+    """Whether the running command's option ``name`` came from the command line (not its default)."""
+    return click.get_current_context().get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
 def verbosity(quiet: bool) -> int:
     """Keras's ``verbose``: a progress bar on a terminal, one line per epoch
     in a log file (a bar redrawn with carriage returns fills logs)."""

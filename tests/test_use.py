@@ -231,6 +231,8 @@ BAD = [
     (["export", "saved_models/cnn", "--format", "keras", "--quantize", "int8"], "quantization is for --format tflite"),
     (["evaluate", "saved_models/cnn", "--attack", "fgsm", "--epsilon", "0"], "--epsilon"),
     (["evaluate", "saved_models/cnn", "--attack", "fgsm", "--epsilon", "0.1", "mnist"], "was trained on the classes"),
+    (["evaluate", "saved_models/cnn", "--attack", "fgsm", "--steps", "5"], "--steps counts PGD's steps"),
+    (["evaluate", "saved_models/cnn", "--epsilon", "0.05"], "--epsilon sizes an attack"),
     (["explain", "saved_models/cnn"], "Give images to explain, or --test N"),
     (["explain", "saved_models/cnn", "absent.png"], "absent.png: no such file"),
     (["explain", "saved_models/cnn", "batch.txt.png"], "cannot be read as an image"),
