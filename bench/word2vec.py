@@ -3,7 +3,9 @@
 Both train skip-gram with negative sampling with the settings of
 recipes/word2vec.yaml (dimension, window, negatives, sample, min_count,
 epochs) on NewsArticles tokenised the same way; gensim with sg=1 and
-workers=2. The runs alternate (``--repeats`` each) so that machine noise
+workers=2. With --architecture cbow, both train CBOW with
+recipes/word2vec_cbow.yaml's settings (gensim: sg=0, the mean of the
+context vectors, its default alpha for CBOW). The runs alternate (``--repeats`` each) so that machine noise
 hits both alike; the table gives medians. words/s counts corpus tokens
 (before the vocabulary cut, as gensim does) times epochs over training
 time (vocabulary building excluded for both, and kerasdl's one-off XLA
@@ -12,7 +14,7 @@ printed too). Both sets of vectors are
 scored by kerasdl.data.word_vectors; gensim's own analogy score is printed too,
 as a check of that scorer.
 
-Usage: python bench/word2vec.py [--repeats 3] [--epochs N]
+Usage: python bench/word2vec.py [--repeats 3] [--epochs N] [--architecture skipgram|cbow]
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ from kerasdl.recipe import load_recipe  # noqa: E402
 from kerasdl.tasks import word2vec  # noqa: E402
 from kerasdl.tasks.building import build_model  # noqa: E402
 
-RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "word2vec.yaml"
+RECIPES = {
+    "skipgram": Path(__file__).resolve().parent.parent / "recipes" / "word2vec.yaml",
+    "cbow": Path(__file__).resolve().parent.parent / "recipes" / "word2vec_cbow.yaml",
+}
 
 
 def train_kerasdl(recipe, data, seed: int) -> tuple[float, float, wordvectors.WordVectors]:
@@ -52,7 +57,8 @@ def train_gensim(recipe, token_lists, seed: int) -> tuple[float, wordvectors.Wor
     section, model_section = recipe["data"], recipe["model"]
     model = Word2Vec(
         vector_size=model_section["embedding_dim"], window=section["window"], min_count=section["min_count"],
-        sample=section["sample"], negative=model_section["num_negative_samples"], sg=1, workers=2,
+        sample=section["sample"], negative=model_section["num_negative_samples"],
+        sg=int(model_section["architecture"] == "skipgram"), cbow_mean=1, workers=2,
         epochs=recipe["training"]["epochs"], seed=seed,
     )
     model.build_vocab(token_lists)
@@ -67,14 +73,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None, help="Both systems' epochs (the recipe's by default).")
+    parser.add_argument("--architecture", choices=sorted(RECIPES), default="skipgram")
     arguments = parser.parse_args()
     overrides = [f"training.epochs={arguments.epochs}"] if arguments.epochs else []
-    recipe = load_recipe(RECIPE, overrides)
+    recipe = load_recipe(RECIPES[arguments.architecture], overrides)
     data = catalogue.from_recipe(recipe)
     token_lists = [corpus.tokenize(text, data.lowercase) for text in corpus.news_articles_texts()]
     assert sum(map(len, token_lists)) == data.tokens
     words = data.tokens * recipe["training"]["epochs"]
-    print(f"{data.source}: {data.tokens:,} tokens, {len(data.vocabulary):,} words, "
+    print(f"{arguments.architecture} on {data.source}: {data.tokens:,} tokens, {len(data.vocabulary):,} words, "
           f"{recipe['training']['epochs']} epochs, {arguments.repeats} runs each, alternating")
     results: dict[str, list[dict]] = {"gensim": [], "kerasdl": []}
     for repeat in range(arguments.repeats):

@@ -17,7 +17,7 @@ from kerasdl.data.images import load_fashion_mnist
 from kerasdl.data.series import load_co2
 from kerasdl.data.texts import load_tweet_sentiment
 from kerasdl.errors import BuilderArgumentError
-from kerasdl.models.skipgram import SkipGramTrainer
+from kerasdl.models.word2vec_trainer import Word2VecTrainer
 from kerasdl.registry import BUILDERS
 
 TESTED = {"dense", "cnn", "resnet", "lstm", "gan", "word2vec"}
@@ -116,7 +116,7 @@ def test_word2vec_defaults_lower_the_loss_on_real_news():
     data = corpus.build_corpus(texts, "lee", min_count=2, max_vocabulary_size=None, window=5, sample=1e-3,
                                block_size=16, shared_negatives=5, lowercase=True)
     model = build_word2vec(len(data.vocabulary))
-    trainer = SkipGramTrainer(model, data, 512)
+    trainer = Word2VecTrainer(model, data, 512)
     rng = np.random.default_rng(7)
     losses = [trainer.train_epoch(rng)["loss"] for _ in range(3)]
     assert losses[-1] < 0.9 * losses[0]

@@ -16,7 +16,8 @@ from kerasdl.cli import main
 from kerasdl.data import corpus
 from kerasdl.data import word_vectors as wordvectors
 from kerasdl.errors import BuilderArgumentError, DataError
-from kerasdl.models.skipgram import SkipGramTrainer, block_examples
+from kerasdl.models.skipgram import block_examples
+from kerasdl.models.word2vec_trainer import Word2VecTrainer
 from kerasdl.tasks.loop import METRICS_KEYS
 
 RECIPE = str(ROOT / "recipes" / "word2vec.yaml")
@@ -47,6 +48,35 @@ def test_the_builder_scores_a_context_and_its_negatives_with_dot_products():
         build_word2vec(vocabulary_size=20, embedding_dim=0)
 
 
+def test_the_cbow_builder_scores_the_mean_of_the_context_words(tmp_path):
+    model = build_word2vec(vocabulary_size=20, embedding_dim=4, num_negative_samples=2, architecture="cbow")
+    assert model.output_shape == (None, 3)
+    inputs = model.get_layer("target_embedding").embeddings.numpy()
+    outputs = np.random.default_rng(0).normal(size=(20, 4)).astype("float32")
+    model.get_layer("context_embedding").embeddings.assign(outputs)
+    batch = {"target": np.array([1]), "context": np.array([[2, 3, 9, 0]]),
+             "context_mask": np.array([[1.0, 1.0, 1.0, 0.0]], "float32"), "negatives": np.array([[4, 5]])}
+    expected = outputs[[1, 4, 5]] @ inputs[[2, 3, 9]].mean(axis=0)  # Column 0 (word 0) is padding.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(batch))[0], expected, rtol=1e-5)
+    model.save(tmp_path / "cbow.keras")
+    again = keras.saving.load_model(tmp_path / "cbow.keras", safe_mode=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(again(batch)), keras.ops.convert_to_numpy(model(batch)))
+    with pytest.raises(BuilderArgumentError, match="architecture"):
+        build_word2vec(vocabulary_size=20, architecture="glove")
+
+
+def _logistic_loss_gradients(model, inputs, weights):
+    """The two tables, the functional model's logistic loss on ``inputs``
+    (the true word first, weighted noise words after) and its autodiff
+    gradients."""
+    variables = [model.get_layer(name).embeddings for name in ("target_embedding", "context_embedding")]
+    with tf.GradientTape() as tape:
+        logits = model(inputs)
+        loss = tf.reduce_sum(tf.nn.softplus(-logits[:, 0])) + tf.reduce_sum(weights * tf.nn.softplus(logits[:, 1:]))
+    gradients = tape.gradient(loss, [variable.value for variable in variables])
+    return variables, loss, [tf.convert_to_tensor(gradient).numpy() for gradient in gradients]
+
+
 def test_the_sparse_step_is_the_gradient_of_the_keras_models_loss():
     """One SGD step (rate 1) moves each table by minus the autodiff gradient of
     the functional model's logistic loss on the batch's expanded pairs."""
@@ -69,14 +99,9 @@ def test_the_sparse_step_is_the_gradient_of_the_keras_models_loss():
     # Each pair carries 1/m of its centre's negative weight.
     pairs = layout["positive"].sum(axis=2)[blocks, centres]
     weights = layout["negative_weight"][blocks, centres] / pairs[:, None]
-    variables = [model.get_layer(name).embeddings for name in ("target_embedding", "context_embedding")]
-    with tf.GradientTape() as tape:
-        logits = model(inputs)
-        loss = tf.reduce_sum(tf.nn.softplus(-logits[:, 0])) + tf.reduce_sum(weights * tf.nn.softplus(logits[:, 1:]))
-    expected = [tf.convert_to_tensor(gradient).numpy() for gradient in tape.gradient(loss,
-        [v.value for v in variables])]
+    variables, loss, expected = _logistic_loss_gradients(model, inputs, weights)
     before = [v.numpy() for v in variables]
-    trainer = SkipGramTrainer(model, data, 16, optimizer="sgd", learning_rate=1.0, jit_compile=False)
+    trainer = Word2VecTrainer(model, data, 16, optimizer="sgd", learning_rate=1.0, jit_compile=False)
     model_k = trainer.num_negative_samples
     assert model_k == data.shared_negatives  # The model's own k...
     trainer.num_negative_samples = k  # ...but the step weighs negatives for the k the expansion used.
@@ -87,10 +112,47 @@ def test_the_sparse_step_is_the_gradient_of_the_keras_models_loss():
     assert trainer.totals.numpy()[0] == pytest.approx(float(loss), rel=1e-5)
 
 
+def test_the_cbow_step_is_the_gradient_of_the_keras_cbow_models_loss():
+    """CBOW on the same batch layout: each centre with a context is one
+    example, the mean of its context words' vectors scored against the
+    centre and the block's negatives (those equal to the centre left out,
+    the rest weighed to count k). One SGD step (rate 1) moves each table by
+    minus the autodiff gradient of the functional CBOW model's loss: a step
+    that trained skip-gram's pairs instead would not."""
+    rng = np.random.default_rng(5)
+    texts = [" ".join(f"w{i}" for i in rng.integers(0, 12, 40)) for _ in range(6)]
+    data = _corpus(texts)
+    k = data.shared_negatives
+    model = build_word2vec(len(data.vocabulary), embedding_dim=6, num_negative_samples=k, architecture="cbow")
+    model.get_layer("context_embedding").embeddings.assign(rng.normal(size=(len(data.vocabulary), 6)) * 0.3)
+    batch = next(data.batches(16, rng))
+    layout = {key: value.numpy() for key, value in block_examples(
+        batch.tokens, batch.documents, batch.reach, batch.negatives, window=2, block_size=4, num_negative_samples=k,
+    ).items()}
+    positive = layout["positive"]
+    blocks, centres = np.nonzero(positive.sum(axis=2) > 0)
+    targets = layout["centers"][blocks, centres]
+    negatives = batch.negatives[blocks]
+    inputs = {"target": targets, "context": layout["windows"][blocks], "context_mask": positive[blocks, centres],
+              "negatives": negatives}
+    allowed = (negatives != targets[:, None]).astype("float32")
+    weights = allowed * k / allowed.sum(axis=1, keepdims=True)
+    variables, loss, expected = _logistic_loss_gradients(model, inputs, weights)
+    assert all(np.abs(gradient).max() > 1e-3 for gradient in expected)  # Both tables move.
+    before = [v.numpy() for v in variables]
+    trainer = Word2VecTrainer(model, data, 16, optimizer="sgd", learning_rate=1.0, jit_compile=False)
+    assert trainer.architecture == "cbow"
+    trainer._step = tf.function(trainer._train_step)
+    trainer._step(batch.tokens, batch.documents, batch.reach, batch.negatives)
+    for variable, old, gradient in zip(variables, before, expected):
+        np.testing.assert_allclose(old - variable.numpy(), gradient, atol=1e-5)
+    assert trainer.totals.numpy().tolist() == pytest.approx([float(loss), len(targets)], rel=1e-5)
+
+
 def _trainer(data, steps_per_execution):
     keras.utils.set_random_seed(3)
     model = build_word2vec(len(data.vocabulary), embedding_dim=8, num_negative_samples=5)
-    return SkipGramTrainer(model, data, 16, optimizer="adagrad", learning_rate=0.1,
+    return Word2VecTrainer(model, data, 16, optimizer="adagrad", learning_rate=0.1,
                            steps_per_execution=steps_per_execution)
 
 
@@ -128,13 +190,14 @@ def test_compiling_the_step_trains_on_nothing():
         _trainer(data, 0)
 
 
-def test_training_pulls_words_of_the_same_topic_together():
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
+def test_training_pulls_words_of_the_same_topic_together(architecture):
     rng = np.random.default_rng(2)
     # Two topics that never share a document: a-words and b-words.
     texts = [" ".join(f"{topic}{i}" for i in rng.integers(0, 8, 30)) for topic in "ab" for _ in range(60)]
     data = _corpus(texts)
-    model = build_word2vec(len(data.vocabulary), embedding_dim=16, num_negative_samples=5)
-    trainer = SkipGramTrainer(model, data, 32, optimizer="adagrad", learning_rate=0.1)
+    model = build_word2vec(len(data.vocabulary), embedding_dim=16, num_negative_samples=5, architecture=architecture)
+    trainer = Word2VecTrainer(model, data, 32, optimizer="adagrad", learning_rate=0.1)
     losses = [trainer.train_epoch(rng)["loss"] for _ in range(5)]
     assert losses[-1] < losses[0]
     vectors = wordvectors.WordVectors(data.vocabulary.words, trainer.target.numpy())

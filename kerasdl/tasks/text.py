@@ -20,7 +20,7 @@ from kerasdl.data.texts import standardize_texts
 from kerasdl.data.word_vectors import WordVectors
 from kerasdl.errors import BuilderArgumentError, DataError, RecipeError
 from kerasdl.evaluation.baselines import text_baselines
-from kerasdl.models.skipgram import SkipGramTrainer
+from kerasdl.models.word2vec_trainer import Word2VecTrainer
 from kerasdl.registry import BUILDERS, register_task
 from kerasdl.tasks.classifier import Classifier
 
@@ -131,7 +131,7 @@ def pretrain_vectors(
         raise RecipeError(f"pretrain: {message}") from None
     keras.utils.set_random_seed(seed)
     model = build_word2vec(len(corpus.vocabulary), embedding_dim, settings["num_negative_samples"])
-    trainer = SkipGramTrainer(model, corpus, settings["batch_size"], optimizer="adagrad",
+    trainer = Word2VecTrainer(model, corpus, settings["batch_size"], optimizer="adagrad",
                               learning_rate=settings["learning_rate"])
     rng = np.random.default_rng(seed)
     seconds = sum(trainer.train_epoch(rng)["seconds"] for _ in range(settings["epochs"]))

@@ -1,5 +1,5 @@
-"""The Word2Vec task: trains word vectors with the sparse skip-gram step
-(``kerasdl/models/skipgram.py``) in a loop of its own, scores them on
+"""The Word2Vec task: trains word vectors with the sparse skip-gram or CBOW
+step (``kerasdl/models/word2vec_trainer.py``) in a loop of its own, scores them on
 analogies and word similarity, and exports a SavedModel that looks words up.
 
 The run folder gets history.csv, metrics.json and the vectors in word2vec
@@ -21,7 +21,7 @@ from kerasdl.data import skipgram
 from kerasdl.data.corpus import Corpus
 from kerasdl.data.word_vectors import WordVectors, evaluate, report
 from kerasdl.errors import RecipeError, TrainingError
-from kerasdl.models.skipgram import OPTIMIZERS, SkipGramTrainer
+from kerasdl.models.word2vec_trainer import OPTIMIZERS, Word2VecTrainer
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
 from kerasdl.runtime import atomic, devices, runs, summaries
@@ -78,6 +78,7 @@ class WordVectorsTask(Task):
         if compiled is not None:
             self.log(f"Compiled the training step in {compiled:.1f} s.")
         self.history: list[dict] = []
+        examples = "centres" if self.trainer.architecture == "cbow" else "pairs"
         for epoch in range(training["epochs"]):
             result = self.trainer.train_epoch(rng)
             if not math.isfinite(result["loss"]):
@@ -91,7 +92,7 @@ class WordVectorsTask(Task):
             atomic.write_text(folder / runs.HISTORY, _history_csv(self.history))
             if verbose:
                 self.log(f"Epoch {epoch + 1}/{training['epochs']}: loss {result['loss']:.4f}, "
-                         f"{result['pairs']:,} pairs, {result['words_per_second']:,.0f} words/s")
+                         f"{result['pairs']:,} {examples}, {result['words_per_second']:,.0f} words/s")
         self.vectors = WordVectors(corpus.vocabulary.words, keras.ops.convert_to_numpy(self.trainer.target))
 
     def samples_per_second(self, folder: Path) -> Optional[float]:
@@ -135,7 +136,7 @@ class WordVectorsTask(Task):
 
 def trainer_for(
     recipe: Recipe, model: keras.Model, corpus: Corpus, placement: Optional[devices.Placement] = None,
-) -> SkipGramTrainer:
+) -> Word2VecTrainer:
     """The trainer a recipe's ``optimizer`` and ``training`` sections describe
     (``jit_compile: auto`` is on: XLA fuses the step's gathers and einsums).
 
@@ -165,7 +166,7 @@ def trainer_for(
     if isinstance(rate, dict):
         rate = build_schedule(rate, corpus.steps_per_epoch(batch_size), training["epochs"])
     try:
-        return SkipGramTrainer(
+        return Word2VecTrainer(
             model, corpus, batch_size, optimizer=name, learning_rate=rate,
             jit_compile=training["jit_compile"] is not False, strategy=strategy,
             steps_per_execution=training["steps_per_execution"],
