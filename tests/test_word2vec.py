@@ -2,6 +2,7 @@
 evaluation, export, and `kerasdl run` end to end on a small real corpus."""
 
 import json
+import re
 from pathlib import Path
 
 import keras
@@ -305,6 +306,22 @@ def test_word2vec_recipe_trains_evaluates_and_exports_strings_to_vectors(workdir
     near = loaded.signatures["neighbours"](words=tf.constant(["government"]), count=tf.constant(3))
     expected = [word for word, _ in vectors.most_similar("government", topn=3)]
     assert [word.decode() for word in near["neighbours"].numpy()[0]] == expected
+
+
+def test_the_cbow_recipe_trains_cbow_from_the_command_line(workdir):
+    args = ["run", str(ROOT / "recipes" / "word2vec_cbow.yaml"), "--json", "--set", "export.enabled=false"]
+    result = run_cli_here(*args, *[item for value in SMALL for item in ("--set", value)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    own = summary["word2vec"]
+    assert own["loss"][-1] < own["loss"][0]
+    # One example per centre: fewer than skip-gram's (centre, context) pairs.
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Epoch 3/3")]
+    assert " centres, " in line
+    history = (Path(summary["run_dir"]) / "history.csv").read_text().splitlines()
+    centres = int(history[-1].split(",")[2])
+    (tokens,) = re.findall(r"documents, ([\d,]+) tokens", result.stderr)
+    assert 0 < centres <= int(tokens.replace(",", ""))  # Skip-gram: 173,766 pairs an epoch here.
 
 
 @pytest.mark.parametrize("settings, message", [
