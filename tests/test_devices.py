@@ -214,10 +214,11 @@ def test_mirrored_over_two_cpus_matches_one_device(workdir):
     assert per_replica["test"]["loss"] == pytest.approx(one["test"]["loss"], rel=1e-4)
 
 
-def test_word2vec_over_two_cpus_matches_one_device(workdir):
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
+def test_word2vec_over_two_cpus_matches_one_device(workdir, architecture):
     from tests.test_word2vec import RECIPE, SMALL
 
-    settings = SMALL + ["export.enabled=false"]
+    settings = SMALL + ["export.enabled=false", f"model.architecture={architecture}"]
     one, two = _run_json_together(workdir, (RECIPE, settings), (RECIPE, settings + [TWO_CPUS]))
     assert two["replicas"] == 2 and one["replicas"] == 1
     assert np.allclose(two["word2vec"]["loss"], one["word2vec"]["loss"], rtol=1e-4)
