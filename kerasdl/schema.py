@@ -292,6 +292,25 @@ SECTIONS: dict[str, dict[str, Field]] = {
             minimum=1, maximum=1000,
         ),
     },
+    # What an autoencoder (model.builder: autoencoder) learns as normal, and what it must flag.
+    "anomaly": {
+        "abnormal_dataset": Field(
+            Optional[str], None,
+            "A shipped dataset of the same input shape whose test split joins the test split as the abnormal inputs "
+            "(fashion_mnist normal, mnist abnormal). Set this or held_out_class.",
+        ),
+        "held_out_class": Field(
+            Optional[typing.Union[int, str]], None,
+            "A class (index or name) left out of training: its test examples are the abnormal ones, the other "
+            "classes' the normal ones (one-class-out). Set this or abnormal_dataset.",
+        ),
+        "false_alarm_rate": Field(
+            float, 0.05,
+            "The threshold flags an input whose score exceeds this share of the validation split's (normal) scores: "
+            "the share of normal inputs expected to be flagged.",
+            minimum=0.0, maximum=1.0, exclusive_maximum=True,
+        ),
+    },
     "export": {
         "enabled": Field(bool, True, "Export a SavedModel after training."),
         "directory": Field(str, "saved_models", "Exports go to <directory>/<name>/<version>/ (TF Serving layout)."),

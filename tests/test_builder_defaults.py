@@ -10,17 +10,26 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl.builders import build_cnn, build_dense, build_gan, build_lstm, build_resnet, build_word2vec
+from kerasdl.builders import (
+    build_autoencoder,
+    build_cnn,
+    build_dense,
+    build_gan,
+    build_lstm,
+    build_resnet,
+    build_word2vec,
+)
 from kerasdl.data import corpus
 from kerasdl.data import word_vectors as wordvectors
 from kerasdl.data.images import load_fashion_mnist
 from kerasdl.data.series import load_co2
 from kerasdl.data.texts import load_tweet_sentiment
 from kerasdl.errors import BuilderArgumentError
+from kerasdl.models import anomaly
 from kerasdl.models.word2vec_trainer import Word2VecTrainer
 from kerasdl.registry import BUILDERS
 
-TESTED = {"dense", "cnn", "resnet", "lstm", "gan", "word2vec"}
+TESTED = {"dense", "cnn", "resnet", "lstm", "gan", "word2vec", "autoencoder"}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +75,19 @@ def test_resnet18_learns_fashion_mnist_at_a_sixteenth_of_its_widths(fashion):
     history = model.fit(fashion.x_train[:2000], fashion.y_train[:2000], validation_data=(
         fashion.x_test[:500], fashion.y_test[:500]), epochs=2, batch_size=64, verbose=0).history
     assert history["val_accuracy"][-1] > 0.45  # Chance is 0.1.
+
+
+def test_autoencoder_defaults_rebuild_unseen_garments_better_than_their_mean(fashion):
+    """Trained as the anomaly task trains it (the detector's mean score), on
+    real images: the test garments' error falls below that of answering
+    every garment with the training images' mean."""
+    keras.utils.set_random_seed(7)
+    detector = anomaly.detector(build_autoencoder(fashion.input_shape), 1 / 255)
+    detector.compile(optimizer=keras.optimizers.Adam(2e-3), loss=anomaly.MeanScore())
+    train, test = fashion.x_train[:3000].astype("float32"), fashion.x_test[:500].astype("float32")
+    detector.fit(train, np.zeros(len(train)), epochs=3, batch_size=64, verbose=0)
+    mean_image = np.mean((test - train.mean(axis=0)) ** 2) / 255**2
+    assert float(np.mean(detector.predict(test, verbose=0))) < mean_image / 2
 
 
 def test_cnn_batch_norm_momentum_is_an_argument_in_range():

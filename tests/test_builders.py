@@ -17,16 +17,17 @@ SMALL = {"dense": {"units": [8]}, "cnn": {"filters": [4, 8]},
 
 
 # Classifiers; word2vec takes a vocabulary instead (tests/test_word2vec.py),
-# and the GAN makes images (tests/test_gan.py).
-GENERATIVE = {"gan"}
+# the GAN makes images (tests/test_gan.py), and the autoencoder rebuilds its
+# inputs (tests/test_anomaly.py).
+GENERATIVE = {"gan", "autoencoder"}
 CLASSIFIERS = [
     name for name in BUILDERS.names()
     if "num_classes" in inspect.signature(BUILDERS.get(name)).parameters and name not in GENERATIVE
 ]
 
 
-def test_every_builder_is_a_classifier_word2vec_or_the_gan():
-    assert set(BUILDERS.names()) - set(CLASSIFIERS) == {"word2vec", "gan"}
+def test_every_builder_is_a_classifier_word2vec_the_gan_or_the_autoencoder():
+    assert set(BUILDERS.names()) - set(CLASSIFIERS) == {"word2vec", "gan", "autoencoder"}
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)

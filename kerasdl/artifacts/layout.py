@@ -19,6 +19,9 @@ RECIPE_FILE = runs.RECIPE
 # A two-class classifier's decision threshold (chosen on validation data), in
 # the run folder and beside the export: {"threshold", "positive_class", "rule"}.
 DECISION_FILE = "decision_threshold.json"
+# An anomaly detector's threshold on its score (chosen on normal validation
+# inputs), in the run folder and beside the export: {"threshold", "rule", ...}.
+ANOMALY_FILE = "anomaly_threshold.json"
 # The serving signature's input of a classifier or forecaster.
 INPUT_NAME = "inputs"
 

@@ -7,7 +7,8 @@ as in the data: float32 raw values (0-255 pixels, ppm, ...) shaped
 A classifier returns ``probabilities`` (float32, ``[batch, num_classes]``;
 ``assets.extra/class_names.txt`` names the classes), a forecaster
 ``forecast`` (float32, ``[batch, horizon]``; ``assets.extra/series.json``
-says how to feed it): the data's ``output_name``. Word vectors and a GAN's
+says how to feed it): the data's ``output_name``. An anomaly detector
+returns ``score`` (float32, ``[batch]``) and ``anomalous`` (bool). Word vectors and a GAN's
 generator have exporters of their own (``word_vectors.py``,
 ``generator.py``) that publish through ``publish`` here.
 """
@@ -43,13 +44,15 @@ def _input_dtype(model: keras.Model) -> tf.DType:
 
 
 def write_savedmodel(model: keras.Model, path: Path, output_name: str) -> None:
-    """Writes the model's serving_default signature (inputs -> output_name) to ``path``, unverified."""
+    """Writes the model's serving_default signature (inputs -> output_name,
+    or a model's named outputs) to ``path``, unverified."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), _input_dtype(model), name=INPUT_NAME)
 
     def serve(inputs: tf.Tensor) -> dict:
-        return {output_name: model(inputs, training=False)}
+        outputs = model(inputs, training=False)  # A model of named outputs names them itself.
+        return outputs if isinstance(outputs, dict) else {output_name: outputs}
 
     archive.add_endpoint(name=SIGNATURE, fn=serve, input_signature=[spec])
     archive.write_out(str(path), verbose=False)
@@ -77,7 +80,8 @@ def verify(path: Path, model: keras.Model, sample: np.ndarray, output_name: str 
     serve = loaded.signatures[SIGNATURE]
     inputs = tf.constant(sample.tolist() if sample.dtype == object else sample, _input_dtype(model))
     exported = serve(**{INPUT_NAME: inputs})[output_name].numpy()
-    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+    expected = model(inputs, training=False)
+    expected = keras.ops.convert_to_numpy(expected[output_name] if isinstance(expected, dict) else expected)
     difference = float(np.max(np.abs(exported - expected)))
     atol, rtol = TOLERANCES[precision]
     if not np.all(np.abs(exported - expected) <= atol + rtol * np.abs(expected)):

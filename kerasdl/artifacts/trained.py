@@ -41,6 +41,7 @@ import numpy as np
 
 from kerasdl.artifacts import tflite
 from kerasdl.artifacts.layout import (
+    ANOMALY_FILE,
     ASSETS,
     DECISION_FILE,
     KERAS_FILE,
@@ -71,6 +72,8 @@ class Trained:
     trusted: bool = False
     # A two-class classifier's decision threshold (layout.DECISION_FILE), checked.
     decision: Optional[dict] = None
+    # An anomaly detector's threshold on its score (layout.ANOMALY_FILE), checked.
+    anomaly: Optional[dict] = None
     # What was loaded from disk, kept: the shape and the answers need the same model.
     _loaded: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -115,7 +118,7 @@ class Trained:
         import keras
 
         # kerasdl's serializable classes (the GAN, layers, schedules, losses) register on import.
-        from kerasdl.models import fused, gan, heads, losses, preprocessing, schedules, test_time  # noqa: F401
+        from kerasdl.models import anomaly, fused, gan, heads, losses, preprocessing, schedules, test_time  # noqa: F401
 
         if "keras" not in self._loaded:
             _refuse_graph_layers(self.keras_file)
@@ -284,6 +287,8 @@ def _with_assets(found: Trained, folder: Path) -> Trained:
         found.class_names = (folder / CLASS_NAMES_FILE).read_text(errors="replace").splitlines()
     if (folder / DECISION_FILE).is_file():
         found.decision = _decision(folder / DECISION_FILE)
+    if (folder / ANOMALY_FILE).is_file():
+        found.anomaly = _anomaly_threshold(folder / ANOMALY_FILE)
     return found
 
 
@@ -303,6 +308,20 @@ def _decision(path: Path) -> dict:
     return {"threshold": float(threshold), "positive_class": positive, "rule": str(decision.get("rule", ""))}
 
 
+def _anomaly_threshold(path: Path) -> dict:
+    """An anomaly threshold file, which may come from anyone: a finite
+    number, or an error naming the file."""
+    try:
+        threshold = json.loads(path.read_text())["threshold"]
+        valid = isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and np.isfinite(threshold)
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    if not valid:
+        raise InputError(f"{path}: is not an anomaly threshold kerasdl wrote (a JSON object with a finite threshold). "
+                         "Restore it from the run folder, or delete it to see the scores alone.")
+    return {"threshold": float(threshold)}
+
+
 def _signature(path: Path) -> Any:
     import tensorflow as tf
 
@@ -315,6 +334,8 @@ def _signature(path: Path) -> Any:
 def _saved_model_predictor(serve: Any) -> Callable[[np.ndarray], np.ndarray]:
     import tensorflow as tf
 
+    from kerasdl.models.anomaly import SCORE
+
     (name, spec), = serve.structured_input_signature[1].items()
 
     def predict(inputs: np.ndarray) -> np.ndarray:
@@ -322,7 +343,9 @@ def _saved_model_predictor(serve: Any) -> Callable[[np.ndarray], np.ndarray]:
         for start in range(0, len(inputs), CHUNK):
             part = inputs[start:start + CHUNK]
             tensor = tf.constant(part.tolist() if spec.dtype == tf.string else part, spec.dtype)
-            (result,) = serve(**{name: tensor}).values()
+            answered = serve(**{name: tensor})
+            # An anomaly detector answers its verdict beside the score; the score is what a threshold reads.
+            result = answered[SCORE] if SCORE in answered else next(iter(answered.values()))
             outputs.append(result.numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0,))
 

@@ -4,6 +4,7 @@
 >>> model = build_cnn((28, 28, 1), num_classes=10)
 """
 
+from kerasdl.builders.autoencoder import build_autoencoder
 from kerasdl.builders.cnn import build_cnn
 from kerasdl.builders.dense import build_dense
 from kerasdl.builders.gan import GAN, build_discriminator, build_gan, build_generator
@@ -13,6 +14,6 @@ from kerasdl.builders.transfer import build_transfer
 from kerasdl.builders.word2vec import build_word2vec
 
 __all__ = [
-    "GAN", "build_cnn", "build_dense", "build_discriminator", "build_gan", "build_generator", "build_lstm",
-    "build_resnet", "build_transfer", "build_word2vec",
+    "GAN", "build_autoencoder", "build_cnn", "build_dense", "build_discriminator", "build_gan", "build_generator",
+    "build_lstm", "build_resnet", "build_transfer", "build_word2vec",
 ]

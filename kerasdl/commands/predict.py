@@ -5,7 +5,8 @@ Images are read as the data was (raw 0-255 pixels), converted to the
 model's channels (grey or RGB) and resized to its input size when they
 differ. A classifier's answer is its top classes with probabilities
 (named from ``class_names.txt`` when the model came with it); a
-forecaster's is its forecast.
+forecaster's is its forecast; an anomaly detector's is each input's score
+and, against the threshold its run chose, its verdict.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmod
     Returns:
         ``{"model", "format", "predictions": [...]}``, one entry per input:
         ``{"input", "top": [{"class", "index", "probability"}]}`` for a
-        classifier, ``{"input", "forecast": [...]}`` for a forecaster.
+        classifier, ``{"input", "forecast": [...]}`` for a forecaster,
+        ``{"input", "score", "anomalous", "threshold"}`` for an anomaly detector.
     """
     if not values:
         raise InputError("Give at least one input: image files, a .npy batch, or strings for a text model.")
@@ -108,6 +110,8 @@ def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmod
             f"{model.path}: its class_names.txt names {len(model.class_names)} classes, but the model answers with "
             f"{outputs.shape[1]} probabilities. The file does not belong to this model: restore it from the run folder."
         )
+    if model.anomaly is not None or outputs.ndim == 1:  # An anomaly detector: one score an input.
+        return {"model": str(model.path), "format": model.kind, "predictions": _verdicts(model, labels, outputs)}
     classifier = model.class_names is not None or _looks_like_probabilities(outputs)
     decision = _decision(model, outputs) if classifier else None
     predictions: list[dict[str, Any]] = []
@@ -127,6 +131,20 @@ def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmod
                 "probability": float(row[1]), **decision,
             }
     return {"model": str(model.path), "format": model.kind, "predictions": predictions}
+
+
+def _verdicts(model: trained.Trained, labels: list[str], scores: np.ndarray) -> list[dict]:
+    """Each input's anomaly score and, with the model's threshold, its verdict."""
+    if scores.ndim != 1:
+        raise InputError(f"{model.path}: has an anomaly threshold, but the model answers {scores.shape[1:]} values "
+                         "an input, not one score. The file does not belong to this model: restore it from the run "
+                         "folder.")
+    found = []
+    for label, score in zip(labels, scores):
+        found.append({"input": label, "score": float(score)})
+        if model.anomaly is not None:
+            found[-1].update(anomalous=bool(score > model.anomaly["threshold"]), threshold=model.anomaly["threshold"])
+    return found
 
 
 def _decision(model: trained.Trained, outputs: np.ndarray) -> Optional[dict]:
@@ -150,7 +168,12 @@ def lines(result: dict) -> list[str]:
     """The answers as text, one input after another."""
     text = []
     for entry in result["predictions"]:
-        if "top" in entry:
+        if "score" in entry:
+            answers = f"anomaly score {entry['score']:.4g}"
+            if "anomalous" in entry:
+                answers += (f": {'anomalous' if entry['anomalous'] else 'normal'} (threshold "
+                            f"{entry['threshold']:.4g})")
+        elif "top" in entry:
             answers = ", ".join(f"{choice['class']} {choice['probability']:.1%}" for choice in entry["top"])
             if "decision" in entry:
                 decided = entry["decision"]

@@ -46,6 +46,8 @@ SECTION_NOTES = {
     "pretrain": "Word2Vec pretraining of a text model's embedding (docs/lstm.md); only for labelled texts and "
                 "a builder with an embedding.",
     "quality": "How a GAN's samples are scored after training (builder `gan`, docs/gan.md).",
+    "anomaly": "What an autoencoder learns as normal and must flag as abnormal (builder `autoencoder`, "
+               "docs/anomaly.md): set abnormal_dataset or held_out_class.",
     "export": "The SavedModel written after training (docs/using.md).",
 }
 

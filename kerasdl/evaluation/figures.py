@@ -106,6 +106,32 @@ def reliability(path: Path, calibrated: dict, title: str) -> None:
     plt.close(figure)
 
 
+SCORES = "anomaly_scores.png"
+
+
+def score_histograms(path: Path, scores: np.ndarray, abnormal: np.ndarray, cut: Optional[float], title: str) -> None:
+    """An anomaly detector's test scores, normal and abnormal inputs apart
+    (log-spaced bins: reconstruction errors span decades), and its threshold."""
+    plt = _pyplot()
+    scores, abnormal = np.asarray(scores, np.float64), np.asarray(abnormal, bool)
+    positive = scores[scores > 0]
+    low, high = (positive.min(), positive.max()) if len(positive) else (1e-6, 1.0)
+    bins = np.geomspace(low, high * 1.0001, 60)
+    figure, axes = plt.subplots(figsize=(6.4, 3.8))
+    for chosen, name in ((~abnormal, "normal"), (abnormal, "abnormal")):
+        axes.hist(np.clip(scores[chosen], low, None), bins=bins, alpha=0.6, label=f"{name} ({int(chosen.sum())})")
+    if cut is not None:
+        axes.axvline(cut, color="black", linestyle="--", label=f"threshold {cut:.4g}")
+    axes.set_xscale("log")
+    axes.set_xlabel("score (mean squared reconstruction error)")
+    axes.set_ylabel("test inputs")
+    axes.legend(fontsize=8)
+    axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 # History columns that are not a learning curve.
 NOT_CURVES = ("epoch", "learning_rate", runs.SECONDS)
 

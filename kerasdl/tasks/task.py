@@ -123,6 +123,11 @@ class Task:
                 f"{recipe.path}: quality: scores the samples of a GAN, but this recipe trains "
                 f"'{builder}'. Remove the section (or leave it at its defaults)."
             )
+        if "anomaly" not in self.sections and not _at_defaults(recipe, "anomaly"):
+            raise RecipeError(
+                f"{recipe.path}: anomaly: says what an autoencoder must flag, but this recipe trains '{builder}'. "
+                "Use model.builder: autoencoder, or remove the section."
+            )
         if "fine_tune" not in self.sections and recipe["fine_tune"]["epochs"]:
             raise RecipeError(
                 f"{recipe.path}: fine_tune.epochs: a second phase unfreezes a backbone, and this recipe's "
@@ -404,14 +409,20 @@ class Task:
     def export(self, folder: Path) -> tuple[Path, Optional[float]]:
         """Exports a verified SavedModel; returns its folder and the
         verification's largest difference."""
+        return self.export_model(folder, self.model, self.data.output_name)
+
+    def export_model(self, folder: Path, model: keras.Model, output_name: str) -> tuple[Path, Optional[float]]:
+        """Exports ``model`` (the trained one, or one built around it) as a
+        verified SavedModel answering ``output_name``, with the run folder's
+        ``model.keras`` beside it."""
         recipe = self.recipe
         return savedmodel.export_savedmodel(
-            self.model,
+            model,
             recipe["export"]["directory"],
             recipe.name,
             trained.as_inputs(self.data.sample(64)),
             {**self.export_assets(folder), runs.RECIPE: recipe.to_yaml(), **provenance.asset(folder)},
-            output_name=self.data.output_name,
+            output_name=output_name,
             check=recipe["export"]["verify"],
             precision=self.placement.precision,
             keras_file=folder / runs.MODEL,  # Saved by `save`.
