@@ -190,6 +190,12 @@ SECTIONS: dict[str, dict[str, Field]] = {
             "from a random start, or pgd), epsilon on the 0-to-1 pixel scale, steps and step_size (the table "
             "training.adversarial below).",
         ),
+        "pruning": Field(
+            typing.Union[None, float, typing.Mapping[str, Any]], None,
+            "Magnitude pruning (models/pruning.py): null (off), a final sparsity (0.8: 80% of each dense and "
+            "convolution kernel's weights zero), or a mapping of sparsity, begin_epoch, end_epoch and frequency (the "
+            "table training.pruning below). The zeros are kept through training and into the export.",
+        ),
         "label_mixing": Field(
             typing.Union[None, str, typing.Mapping[str, Any]], None,
             "Mix pairs of training images and their labels (models/mixing.py): null (off), mix_up or cut_mix "
@@ -390,9 +396,21 @@ ADVERSARIAL: dict[str, Field] = {
                        minimum=0.0, maximum=1.0),
 }
 
+# training.pruning's keys, when it is a mapping (models/pruning.py).
+PRUNING: dict[str, Field] = {
+    "sparsity": Field(float, 0.8, "The share of each kernel's weights that end at zero.", minimum=0.0, maximum=1.0,
+                      exclusive_maximum=True),
+    "begin_epoch": Field(int, 0, "Epochs trained whole before pruning starts.", minimum=0, maximum=MAX_EPOCHS),
+    "end_epoch": Field(Optional[int], None,
+                       "The epoch by whose start the final sparsity is reached (a cubic ramp from begin_epoch); the "
+                       "rest train at it. null: two thirds into training.epochs.", minimum=1, maximum=MAX_EPOCHS),
+    "frequency": Field(int, 50, "Steps between two updates of the masks while the sparsity ramps up.", minimum=1,
+                       maximum=MAX_COUNT),
+}
+
 # The keys of a section's key that may be a mapping of fixed keys, by dotted key
 # (the reference gives each its own table).
-MAPPINGS: dict[str, dict[str, Field]] = {"training.adversarial": ADVERSARIAL}
+MAPPINGS: dict[str, dict[str, Field]] = {"training.adversarial": ADVERSARIAL, "training.pruning": PRUNING}
 
 
 TOP_LEVEL: dict[str, Field] = {

@@ -234,7 +234,21 @@ def resolve_training(check: Checker, values: dict) -> dict:
         given = resolved["adversarial"]
         check.unknown_keys("training.adversarial", given, schema.ADVERSARIAL, "a key of training.adversarial")
         resolved["adversarial"] = plain(resolve_fields(check, "training.adversarial", given, schema.ADVERSARIAL))
+    if resolved["pruning"] is not None:
+        given = resolved["pruning"] if isinstance(resolved["pruning"], dict) else {"sparsity": resolved["pruning"]}
+        check.unknown_keys("training.pruning", given, schema.PRUNING, "a key of training.pruning")
+        resolved["pruning"] = plain(resolve_fields(check, "training.pruning", given, schema.PRUNING))
+        _check_pruning_epochs(check, resolved)
     return resolved
+
+
+def _check_pruning_epochs(check: Checker, training: dict) -> None:
+    """``training.pruning``'s epochs: the ramp ends after it begins, within the run."""
+    pruning, epochs = training["pruning"], training["epochs"]
+    end = pruning["end_epoch"]
+    if pruning["begin_epoch"] >= epochs or (end is not None and not pruning["begin_epoch"] < end <= epochs):
+        check.fail("training.pruning", f"begin_epoch must come before end_epoch, and end_epoch at most "
+                   f"training.epochs ({epochs}). Received: begin_epoch={pruning['begin_epoch']}, end_epoch={end}")
 
 
 def resolve_section(check: Checker, values: dict, section: str) -> dict:

@@ -115,6 +115,7 @@ class GANTask(Task):
     streams = False  # The judge and the sample grids read arrays of real images.
     keeps_best = False  # Its losses do not measure its samples: the last epoch is kept.
     sections = ("quality",)
+    prunes = False  # Its own step (two optimizers; a sparse loop).
     not_tunable = ("a GAN's losses do not measure its samples, so `kerasdl tune` has no objective to "
                    "search it by. Compare GAN settings with `kerasdl run --set ...` and the FID each run prints.")
 

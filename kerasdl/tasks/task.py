@@ -37,7 +37,7 @@ from kerasdl.data.kinds import Data
 from kerasdl.errors import RecipeError, keras_said
 from kerasdl.evaluation import figures
 from kerasdl.evaluation.scores import table
-from kerasdl.models import adversarial, losses, mixing
+from kerasdl.models import adversarial, losses, mixing, pruning
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.runtime import devices, faults, provenance, runs
 from kerasdl.runtime.checkpoint import BestWeights
@@ -70,6 +70,8 @@ class Task:
         streams: Whether it trains on data streamed from files; if not,
             such data is decoded into arrays first (``data.in_memory``).
         not_tunable: Why ``kerasdl tune`` cannot search it, or None.
+        prunes: Whether ``training.pruning`` applies (its model trains
+            with ``fit`` and one optimizer).
 
     Args:
         recipe: The resolved recipe.
@@ -92,6 +94,7 @@ class Task:
     weighs_classes: ClassVar[bool] = False
     streams: ClassVar[bool] = True
     not_tunable: ClassVar[Optional[str]] = None
+    prunes: ClassVar[bool] = True
 
     def __init__(self, recipe: Recipe, data: Data, placement: devices.Placement, log: Callable[[str], None] = print):
         self.recipe, self.data, self.placement, self.log = recipe, data, placement, log
@@ -142,6 +145,11 @@ class Task:
             raise RecipeError(
                 f"{recipe.path}: training.label_mixing: mixes the images and labels of a classifier, but this recipe "
                 f"trains '{builder}' on {self.data.description}. Remove training.label_mixing."
+            )
+        if not self.prunes and recipe["training"]["pruning"]:
+            raise RecipeError(
+                f"{recipe.path}: training.pruning: prunes a model that Keras's fit trains with one optimizer, and "
+                f"'{builder}' trains otherwise. Remove training.pruning."
             )
         for key in ("class_weight", "oversample"):
             if not self.weighs_classes and recipe["training"][key]:
@@ -304,10 +312,19 @@ class Task:
                 epochs=epochs or self.recipe["training"]["epochs"],
                 initial_epoch=initial_epoch,
                 shuffle=False,  # The pipeline reshuffles every epoch itself.
-                callbacks=run_callbacks.with_rules(self.recipe, callbacks),
+                callbacks=run_callbacks.with_rules(self.recipe, [*self.pruners(), *callbacks]),
                 class_weight=self.class_weight(),
                 verbose=verbose,
             )
+
+    def pruners(self) -> list:
+        """``training.pruning``'s callback, first: the sparsity it logs
+        reaches history.csv. One per task: a second ``fit`` (a second
+        phase) keeps the masks."""
+        spec = self.recipe["training"]["pruning"]
+        if spec and not hasattr(self, "_pruner"):
+            self._pruner = pruning.Pruner(spec, self.steps_per_epoch, self.recipe["training"]["epochs"])
+        return [self._pruner] if spec else []
 
     def class_weight(self) -> Optional[dict]:
         """``fit``'s class weights (a classifier's ``training.class_weight``); none by default."""
@@ -380,6 +397,9 @@ class Task:
         test = self.compiled_scores(predictions)
         scores = self.scores(self.data, predictions)
         test.update({key: value for key, value in scores.items() if key not in test})
+        if self.recipe["training"]["pruning"]:
+            test["sparsity"] = pruning.sparsity(self.model)
+            self.log(f"Sparsity of the dense and convolution kernels: {test['sparsity']:.2%}")
         faults.point("evaluate")
         scored = self.baselines() if self.placement.is_chief and self.recipe["training"]["baselines"] else {}
         if scored:

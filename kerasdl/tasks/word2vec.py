@@ -43,6 +43,7 @@ class WordVectorsTask(Task):
     data_kinds = ("corpus",)
     # Epochs take seconds: a word2vec run starts afresh, it does not resume.
     resumable = False
+    prunes = False  # Its own step (two optimizers; a sparse loop).
     not_tunable = ("it trains with its own sparse loop, which `kerasdl tune` does not drive yet: it "
                    "searches the models trained with fit (dense, cnn, lstm). Compare word2vec settings with "
                    "`kerasdl run --set ...`.")
