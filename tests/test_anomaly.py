@@ -171,6 +171,14 @@ def test_the_anomaly_recipe_detects_digits_among_garments_and_exports_score_and_
         assert [entry["anomalous"] for entry in entries] == list(scores > decision["threshold"])
     text = run_cli_here("predict", summary["export_path"], "two.npy", cwd=workdir).stdout
     assert "two.npy[1]: anomaly score" in text and "(threshold" in text
+    # TFLite keeps the threshold beside it, and is scored as the run was (AUROC).
+    converted = run_cli_here("export", summary["run_dir"], "--format", "tflite", "--json", cwd=workdir)
+    assert converted.returncode == 0, converted.stderr[-2000:]
+    written = json.loads(converted.stdout)
+    assert written["test"]["roc_auc"] == pytest.approx(summary["test"]["roc_auc"], abs=1e-3)
+    lite = json.loads(run_cli_here("predict", written["output"], "two.npy", "--json", cwd=workdir).stdout)
+    np.testing.assert_allclose([entry["score"] for entry in lite["predictions"]], scores, rtol=1e-3)
+    assert [entry["anomalous"] for entry in lite["predictions"]] == list(scores > decision["threshold"])
 
 
 def test_kill_9_in_evaluation_and_in_export_then_the_run_finishes_once(workdir):

@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 
 from kerasdl.artifacts import savedmodel, tflite, trained, trust
 from kerasdl.artifacts.layout import (
+    ANOMALY_FILE,
     ASSETS,
     DECISION_FILE,
     FORMATS,
@@ -35,6 +36,7 @@ from kerasdl.data.dataset import CLASS_NAMES_FILE, PROBABILITIES, class_names_te
 from kerasdl.data.kinds import Examples
 from kerasdl.data.series import FORECAST
 from kerasdl.errors import InputError
+from kerasdl.models.anomaly import SCORE
 from kerasdl.runtime import preflight
 
 # Where versions go without --directory (the model's own recipe never says).
@@ -82,7 +84,8 @@ def convert(
         # mode), unless the user trusts the SavedModel given.
         reference = source.path if source.runs_graph else Path(scratch) / "float"
         if not source.runs_graph:
-            savedmodel.write_savedmodel(model, reference, PROBABILITIES if source.class_names is not None else FORECAST)
+            output = SCORE if source.anomaly is not None else PROBABILITIES if source.class_names is not None else FORECAST
+            savedmodel.write_savedmodel(model, reference, output)
         # Converted first: a model the converter refuses leaves nothing behind.
         flatbuffer = to_tflite(reference, quantize, recipe, data) if format == "tflite" else b""
         written, _ = savedmodel.publish(directory, name, _writer(format, source, reference, flatbuffer))
@@ -118,6 +121,8 @@ def _writer(format: str, source: trained.Trained, reference: Path, flatbuffer: b
         assets[CLASS_NAMES_FILE] = class_names_text(source.class_names)
     if source.decision is not None:
         assets[DECISION_FILE] = json.dumps(source.decision, indent=2) + "\n"
+    if source.anomaly is not None:
+        assets[ANOMALY_FILE] = json.dumps(source.anomaly, indent=2) + "\n"
 
     def write(path: Path) -> None:
         if format == "savedmodel":
