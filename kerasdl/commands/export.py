@@ -84,7 +84,8 @@ def convert(
         # mode), unless the user trusts the SavedModel given.
         reference = source.path if source.runs_graph else Path(scratch) / "float"
         if not source.runs_graph:
-            output = SCORE if source.anomaly is not None else PROBABILITIES if source.class_names is not None else FORECAST
+            output = (SCORE if source.anomaly is not None
+                      else PROBABILITIES if source.class_names is not None else FORECAST)
             savedmodel.write_savedmodel(model, reference, output)
         # Converted first: a model the converter refuses leaves nothing behind.
         flatbuffer = to_tflite(reference, quantize, recipe, data) if format == "tflite" else b""
