@@ -1,6 +1,6 @@
 """Fault injection: a run killed at any stage loses nothing, a live run has
 one owner, bad input gets one message and writes nothing, and files from
-elsewhere stay untrusted (issue 20; docs/runs.md#exit-codes, README
+elsewhere stay untrusted (issue 20; docs/runs.md#exit-codes, docs/using.md
 "Loading models you did not train")."""
 
 import errno

@@ -12,7 +12,7 @@ MODEL may be:
 - the folder of the versions (``saved_models/<name>/``): the newest one;
 - a ``.keras`` or ``.tflite`` file.
 
-Trust (README, "Loading models you did not train"): a model file may come
+Trust (docs/using.md, "Loading models you did not train"): a model file may come
 from anyone, so nothing in it runs code or chooses where kerasdl writes.
 
 - A ``.keras`` file is loaded in Keras's safe mode (a ``Lambda`` layer's
