@@ -107,6 +107,7 @@ class Task:
         self.inputs: Optional[pipeline.Pipelines] = None
         # Set by `evaluate`: the model's outputs on the test split, for the figures a task draws of them.
         self.test_predictions: Optional[np.ndarray] = None
+        self._pruner: Optional[pruning.Pruner] = None  # Made by the first `fit` of a recipe that prunes.
         check_builder(recipe, data)  # The builder takes what the data gives, before any other check.
         self.check()
 
@@ -322,7 +323,7 @@ class Task:
         reaches history.csv. One per task: a second ``fit`` (a second
         phase) keeps the masks."""
         spec = self.recipe["training"]["pruning"]
-        if spec and not hasattr(self, "_pruner"):
+        if spec and self._pruner is None:
             self._pruner = pruning.Pruner(spec, self.steps_per_epoch, self.recipe["training"]["epochs"])
         return [self._pruner] if spec else []
 
