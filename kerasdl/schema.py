@@ -190,6 +190,12 @@ SECTIONS: dict[str, dict[str, Field]] = {
             "from a random start, or pgd), epsilon on the 0-to-1 pixel scale, steps and step_size (the table "
             "training.adversarial below).",
         ),
+        "distillation": Field(
+            typing.Union[None, typing.Mapping[str, Any]], None,
+            "Train a classifier on a teacher's softened answers as well as the labels (models/distillation.py): null "
+            "(off) or a mapping of teacher (a kerasdl run folder, export or .keras file, loaded in safe mode), "
+            "temperature and hard_label_weight (the table training.distillation below).",
+        ),
         "pruning": Field(
             typing.Union[None, float, typing.Mapping[str, Any]], None,
             "Magnitude pruning (models/pruning.py): null (off), a final sparsity (0.8: 80% of each dense and "
@@ -408,9 +414,22 @@ PRUNING: dict[str, Field] = {
                        maximum=MAX_COUNT),
 }
 
+# training.distillation's keys (models/distillation.py).
+DISTILLATION: dict[str, Field] = {
+    "teacher": Field(Optional[str], None,
+                     "The teacher: a kerasdl run folder, an export (saved_models/<name>[/<version>]) or a .keras file, "
+                     "of the same inputs and classes; loaded in Keras's safe mode. Required."),
+    "temperature": Field(float, 4.0, "Divides both models' logits before the softmax: higher shows more of the "
+                         "teacher's ranking of the wrong classes.", minimum=1.0, maximum=100.0),
+    "hard_label_weight": Field(float, 0.1, "The labels' share of the loss; the teacher's answers weigh the rest.",
+                               minimum=0.0, maximum=1.0),
+}
+
 # The keys of a section's key that may be a mapping of fixed keys, by dotted key
 # (the reference gives each its own table).
-MAPPINGS: dict[str, dict[str, Field]] = {"training.adversarial": ADVERSARIAL, "training.pruning": PRUNING}
+MAPPINGS: dict[str, dict[str, Field]] = {
+    "training.adversarial": ADVERSARIAL, "training.pruning": PRUNING, "training.distillation": DISTILLATION,
+}
 
 
 TOP_LEVEL: dict[str, Field] = {

@@ -234,6 +234,13 @@ def resolve_training(check: Checker, values: dict) -> dict:
         given = resolved["adversarial"]
         check.unknown_keys("training.adversarial", given, schema.ADVERSARIAL, "a key of training.adversarial")
         resolved["adversarial"] = plain(resolve_fields(check, "training.adversarial", given, schema.ADVERSARIAL))
+    if resolved["distillation"] is not None:
+        given = resolved["distillation"]
+        check.unknown_keys("training.distillation", given, schema.DISTILLATION, "a key of training.distillation")
+        resolved["distillation"] = plain(resolve_fields(check, "training.distillation", given, schema.DISTILLATION))
+        if not resolved["distillation"]["teacher"]:
+            check.fail("training.distillation.teacher", "is required: the model the student learns from, a run "
+                       "folder, an export or a .keras file, e.g. saved_models/cnn_best. Received: teacher=None")
     if resolved["pruning"] is not None:
         given = resolved["pruning"] if isinstance(resolved["pruning"], dict) else {"sparsity": resolved["pruning"]}
         check.unknown_keys("training.pruning", given, schema.PRUNING, "a key of training.pruning")

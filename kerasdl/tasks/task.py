@@ -37,7 +37,7 @@ from kerasdl.data.kinds import Data
 from kerasdl.errors import RecipeError, keras_said
 from kerasdl.evaluation import figures
 from kerasdl.evaluation.scores import table
-from kerasdl.models import adversarial, losses, mixing, pruning
+from kerasdl.models import adversarial, distillation, losses, mixing, pruning
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.runtime import devices, faults, provenance, runs
 from kerasdl.runtime.checkpoint import BestWeights
@@ -108,6 +108,7 @@ class Task:
         # Set by `evaluate`: the model's outputs on the test split, for the figures a task draws of them.
         self.test_predictions: Optional[np.ndarray] = None
         self._pruner: Optional[pruning.Pruner] = None  # Made by the first `fit` of a recipe that prunes.
+        self._teacher: Optional[keras.Model] = None  # Loaded by the first `compile` of a recipe that distils.
         check_builder(recipe, data)  # The builder takes what the data gives, before any other check.
         self.check()
 
@@ -146,6 +147,13 @@ class Task:
             raise RecipeError(
                 f"{recipe.path}: training.label_mixing: mixes the images and labels of a classifier, but this recipe "
                 f"trains '{builder}' on {self.data.description}. Remove training.label_mixing."
+            )
+        if recipe["training"]["distillation"] and (not self.weighs_classes or recipe["training"]["label_mixing"]):
+            raise RecipeError(
+                f"{recipe.path}: training.distillation: a classifier learns from a teacher's probabilities for its "
+                f"labelled training examples, " + ("and training.label_mixing mixes them; keep one." if
+                                                    self.weighs_classes else f"and this recipe trains '{builder}' on "
+                                                    f"{self.data.description}. Remove training.distillation.")
             )
         if not self.prunes and recipe["training"]["pruning"]:
             raise RecipeError(
@@ -246,6 +254,9 @@ class Task:
         mixed first, then attacked), or both; with label mixing, validation
         batches get one-hot labels. Set after each ``compile``."""
         training = self.recipe["training"]
+        if training["distillation"]:
+            spec = training["distillation"]
+            distillation.distil(self.model, self.teacher(), spec["temperature"], spec["hard_label_weight"])
         if not (training["adversarial"] or training["label_mixing"]):
             return
         step = type(self.model).train_step.__get__(self.model)
@@ -257,6 +268,37 @@ class Task:
             step = mixing.mixing_step(layer, self.data.num_classes, step)
             self.model.test_step = mixing.one_hot_test_step(self.model, self.data.num_classes)
         self.model.train_step = step
+
+    def teacher(self) -> keras.Model:
+        """``training.distillation.teacher``, loaded once in Keras's safe mode
+        (``artifacts.trained``), checked against the data.
+
+        Raises:
+            RecipeError: naming the key, for a path that holds no Keras
+                model, or one of other inputs or classes.
+        """
+        if self._teacher is None:
+            from kerasdl.errors import InputError
+
+            where = f"{self.recipe.path}: training.distillation.teacher"
+            path = self.recipe["training"]["distillation"]["teacher"]
+            try:
+                found = trained.locate(path)
+                teacher = found.keras_model()
+            except InputError as error:
+                raise RecipeError(f"{where}: {error}") from None
+            shape = tuple(getattr(teacher, "input_shape", ())[1:]) if getattr(teacher, "inputs", None) else None
+            width = teacher.output_shape[-1] if shape is not None and len(teacher.outputs) == 1 else None
+            if shape != tuple(self.data.input_shape) or width != self.data.num_classes:
+                raise RecipeError(
+                    f"{where}: {path} takes inputs of shape {shape} and answers {width} probabilities; the student "
+                    f"learns {self.data.num_classes} classes of {self.data.source} (inputs "
+                    f"{tuple(self.data.input_shape)}). Give a classifier trained on the same data.")
+            if found.class_names is not None and list(found.class_names) != list(self.data.class_names):
+                raise RecipeError(f"{where}: {path} names its classes {found.class_names}, and {self.data.source} "
+                                  f"{self.data.class_names}. Give a classifier of the same classes, in the same order.")
+            self._teacher = teacher
+        return self._teacher
 
     def loss_and_metrics(self, mixed: bool = False) -> dict:
         """``compile``'s loss (``training.label_smoothing`` applied) and
@@ -403,6 +445,10 @@ class Task:
             self.log(f"Sparsity of the dense and convolution kernels: {test['sparsity']:.2%}")
         faults.point("evaluate")
         scored = self.baselines() if self.placement.is_chief and self.recipe["training"]["baselines"] else {}
+        if self._teacher is not None and self.placement.is_chief:  # The student against its teacher.
+            scored["teacher"] = self.scores(self.data, self._teacher.predict(self.test_data, verbose=0))
+            student, teacher = self.model.count_params(), self._teacher.count_params()
+            self.log(f"Student {student:,} parameters, teacher {teacher:,} ({teacher / student:.1f}x the student's)")
         if scored:
             self.log("Test split, model and baselines:")
             for line in table(scores, scored, tuple(scores)):
