@@ -74,7 +74,8 @@ def test_a_student_taught_by_the_teacher_alone_learns_the_classes(workdir, teach
     (["training.distillation={temperature: 2.0}"], "training.distillation.teacher is required"),
     (["training.distillation.temprature=2.0"], "training.distillation.temprature"),
     (["training.distillation.hard_label_weight=1.5"], "training.distillation.hard_label_weight"),
-    (["data.classes=[0, 1]", "training.distillation.teacher=TEACHER"], "answers 10 probabilities; the student learns 2"),
+    (["data.classes=[0, 1]", "training.distillation.teacher=TEACHER"],
+     "answers 10 probabilities; the student learns 2"),
     (["training.label_mixing=mix_up", "training.distillation.teacher=TEACHER"],
      "training.label_mixing mixes them; keep one"),
 ])
