@@ -169,6 +169,9 @@ def test_the_anomaly_recipe_detects_digits_among_garments_and_exports_score_and_
         entries = json.loads(predicted.stdout)["predictions"]
         np.testing.assert_allclose([entry["score"] for entry in entries], scores, rtol=1e-4)
         assert [entry["anomalous"] for entry in entries] == list(scores > decision["threshold"])
+    evaluated = run_cli_here("evaluate", summary["export_path"], "--json", cwd=workdir)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert json.loads(evaluated.stdout)["test"]["roc_auc"] == pytest.approx(summary["test"]["roc_auc"], abs=1e-5)
     text = run_cli_here("predict", summary["export_path"], "two.npy", cwd=workdir).stdout
     assert "two.npy[1]: anomaly score" in text and "(threshold" in text
     # TFLite keeps the threshold beside it, and is scored as the run was (AUROC).

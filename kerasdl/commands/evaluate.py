@@ -203,8 +203,8 @@ def check_fits(model: trained.Trained, data: Examples, recipe: Recipe) -> None:
 
 def _check_outputs(model: trained.Trained, predictions: np.ndarray, data: Examples) -> None:
     width = data.output_width
-    if predictions.ndim != 2 or predictions.shape[-1] != width:
+    if tuple(predictions.shape[1:]) != ((width,) if width else ()):
         raise InputError(
-            f"{model.path}: returns outputs of shape {predictions.shape[1:]}, but {data.source} needs {width} "
-            "per example (its classes or forecast steps)."
+            f"{model.path}: returns outputs of shape {predictions.shape[1:]}, but {data.source} needs "
+            f"{width or 'one score'} per example (its classes, forecast steps or anomaly scores)."
         )

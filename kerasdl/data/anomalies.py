@@ -22,6 +22,29 @@ from kerasdl.data.dataset import Dataset
 
 CLASSES = ["normal", "abnormal"]
 NORMAL, ABNORMAL = 0, 1
+# What a detector answers for each example: one score, higher for the more abnormal.
+SCORE = "score"
+
+
+@dataclasses.dataclass
+class Anomalies(Dataset):
+    """Normal and abnormal examples: a detector answers one score each
+    (``output_width`` 0: predictions of shape ``[n]``), named ``score``."""
+
+    output_name = SCORE
+
+    @property
+    def output_width(self) -> int:
+        return 0
+
+    def export_assets(self) -> dict[str, str]:
+        """None: a detector answers scores, not classes."""
+        return {}
+
+
+def _recast(data: Dataset, **changes: object) -> Anomalies:
+    replaced = dataclasses.replace(data, **changes)
+    return Anomalies(**{field.name: getattr(replaced, field.name) for field in dataclasses.fields(Dataset)})
 
 
 def held_out_index(held_out: Union[int, str], class_names: list[str]) -> int:
@@ -38,7 +61,7 @@ def held_out_index(held_out: Union[int, str], class_names: list[str]) -> int:
     return class_index(held_out, class_names)
 
 
-def one_class_out(data: Dataset, held_out: Union[int, str]) -> Dataset:
+def one_class_out(data: Dataset, held_out: Union[int, str]) -> Anomalies:
     """Trains on every class but ``held_out``; its test examples are abnormal.
 
     Raises:
@@ -46,14 +69,14 @@ def one_class_out(data: Dataset, held_out: Union[int, str]) -> Dataset:
     """
     index = held_out_index(held_out, data.class_names)
     kept = data.y_train != index
-    return dataclasses.replace(
+    return _recast(
         data, x_train=data.x_train[kept], y_train=np.zeros(int(kept.sum()), np.int64),
         y_test=(data.y_test == index).astype(np.int64), class_names=list(CLASSES),
         source=f"{data.source}: normal every class but {data.class_names[index]}, abnormal {data.class_names[index]}",
     )
 
 
-def against(data: Dataset, abnormal: Dataset, max_test: Optional[int] = None) -> Dataset:
+def against(data: Dataset, abnormal: Dataset, max_test: Optional[int] = None) -> Anomalies:
     """Trains on all of ``data``; the test split is its own (normal) then
     ``abnormal``'s test split (at most ``max_test`` of it).
 
@@ -64,7 +87,7 @@ def against(data: Dataset, abnormal: Dataset, max_test: Optional[int] = None) ->
         raise ValueError(f"its examples have shape {abnormal.input_shape}, and {data.source}'s "
                          f"{data.input_shape}: a model of one cannot read the other")
     outsiders = abnormal.x_test[:max_test].astype(data.x_test.dtype)
-    return dataclasses.replace(
+    return _recast(
         data, y_train=np.zeros(len(data.y_train), np.int64),
         x_test=np.concatenate([data.x_test, outsiders]),
         y_test=np.concatenate([np.zeros(len(data.x_test), np.int64), np.ones(len(outsiders), np.int64)]),

@@ -72,7 +72,8 @@ class Examples(Data, Protocol):
     Attributes:
         streamed: Whether examples are read from files as they train.
         input_shape: One input's shape.
-        output_width: Values the model returns per example.
+        output_width: Values the model returns per example (0: one score,
+            predictions of shape ``[n]``: an anomaly detector).
         output_name: The export's output name.
         test_examples: Examples in the test split.
         y_test: The test split's labels or targets, in order.

@@ -15,8 +15,9 @@ from typing import Any, Optional
 import keras
 from keras import ops
 
-# The detector's output, and beside it in the export the verdict: whether the score exceeds the threshold.
-SCORE = "score"
+from kerasdl.data.anomalies import SCORE
+
+# Beside the score in the export, the verdict: whether the score exceeds the threshold.
 VERDICT = "anomalous"
 
 

@@ -148,10 +148,9 @@ class AnomalyDetector(Task):
                         "ROC and precision-recall curves, the abnormal inputs as the positives.")
 
     def export_assets(self, folder: Path) -> dict[str, str]:
-        """The threshold, when the run chose one (no class names: the
-        detector answers scores)."""
+        """The threshold, when the run chose one."""
         decided = folder / ANOMALY_FILE
-        return {ANOMALY_FILE: decided.read_text()} if decided.is_file() else {}
+        return {**super().export_assets(folder), **({ANOMALY_FILE: decided.read_text()} if decided.is_file() else {})}
 
     def export(self, folder: Path) -> tuple[Path, Optional[float]]:
         """The detector with its verdict at the threshold: the SavedModel
@@ -163,4 +162,4 @@ class AnomalyDetector(Task):
             import json
 
             served = anomaly.with_verdict(self.model, json.loads(decided.read_text())["threshold"])
-        return self.export_model(folder, served, anomaly.SCORE)
+        return self.export_model(folder, served, self.data.output_name)
