@@ -57,6 +57,11 @@ def test_every_recipe_dry_runs_without_writing(path, workdir, tmp_path_factory):
         backbone = tmp_path_factory.mktemp("backbone") / "cnn.keras"
         build_cnn((28, 28, 1), 5, filters=[4, 8], convs_per_block=1, dense_units=[16], head="flatten").save(backbone)
         options = ["--set", f"model.backbone={backbone}"]
+    if "distillation:" in path.read_text() and "teacher:" in path.read_text():
+        # Its teacher too: an untrained stand-in of the same inputs and classes.
+        teacher = tmp_path_factory.mktemp("teacher") / "teacher.keras"
+        build_cnn((28, 28, 1), 10, filters=[4], convs_per_block=1, dense_units=[8], head="flatten").save(teacher)
+        options = ["--set", f"training.distillation.teacher={teacher}"]
     result = CliRunner().invoke(main, ["run", str(path), "--dry-run", *options])
     assert result.exit_code == 0, result.output
     assert "Total params" in result.output and "builder:" in result.output
