@@ -9,8 +9,10 @@ softened by the temperature ``T``, ``softmax(log p / T)`` (the same as
 dividing the logits by ``T``: a softmax forgets a constant added to every
 logit). ``T²`` keeps the soft term's gradients the size of the hard
 one's whatever the temperature. The teacher answers each training batch
-as it comes (augmented as the student sees it), in the compiled step;
-validation and test scores are the recipe's loss and metrics alone.
+as the data gives it, in the compiled step: augmentation layers inside
+the student (``random_flip``) act after, so the two may see an image and
+its mirror. Validation and test scores are the recipe's loss and metrics
+alone.
 """
 
 from __future__ import annotations
