@@ -181,21 +181,27 @@ def evaluate(model: str, recipe_or_data: str, overrides: tuple, output: str, att
 @click.argument("model", type=click.Path())
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--top", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input.")
+@click.option("--output", type=click.Path(file_okay=False), default=None,
+              help="A new folder for the images a super-resolution model answers [default: "
+                   "predictions/<name>/<timestamp>/].")
 @options.trust_savedmodel
 @options.as_json("one JSON object with the answers")
-def predict(model: str, inputs: tuple, top: int, as_json: bool, trust_savedmodel: bool) -> None:
+def predict(model: str, inputs: tuple, top: int, output: Optional[str], as_json: bool, trust_savedmodel: bool) -> None:
     """Answer INPUTS with a trained MODEL: image files, a .npy batch, or
     strings for a text model.
 
     Prints each input's top classes with probabilities (a forecaster: its
-    forecast). MODEL is as for `kerasdl evaluate`.
+    forecast; an anomaly detector: its score and verdict). A
+    super-resolution model's answers are images, written as PNG files to
+    --output. MODEL is as for `kerasdl evaluate`.
 
     Example: kerasdl predict saved_models/cnn shoe.png shirt.png
     """
     _quiet_tensorflow()
     from kerasdl.commands import predict as predicting
 
-    Output(as_json).result(call(lambda: predicting.predict(model, inputs, top, trust_savedmodel)), predicting.lines)
+    Output(as_json).result(call(lambda: predicting.predict(model, inputs, top, trust_savedmodel, output)),
+                           predicting.lines)
 
 
 @main.command()

@@ -118,7 +118,9 @@ class Trained:
         import keras
 
         # kerasdl's serializable classes (the GAN, layers, schedules, losses) register on import.
-        from kerasdl.models import anomaly, fused, gan, heads, losses, preprocessing, schedules, test_time  # noqa: F401
+        from kerasdl.models import (  # noqa: F401
+            anomaly, fused, gan, heads, losses, preprocessing, restoration, schedules, test_time,
+        )
 
         if "keras" not in self._loaded:
             _refuse_graph_layers(self.keras_file)

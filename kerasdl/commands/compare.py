@@ -32,7 +32,7 @@ from kerasdl.tasks import loop
 # Scores where lower is better; any other is higher-better.
 LOWER_IS_BETTER = ("loss", "rmse", "mae", "rmse_at_horizon", "mae_at_horizon", "fid")
 # The score compared when none is given: the first of these a run reports.
-PREFERRED = ("accuracy", "rmse", "analogy_accuracy")
+PREFERRED = ("accuracy", "rmse", "analogy_accuracy", "psnr")
 # Differing recipe keys printed (summary.json has them all).
 SHOWN_KEYS = 12
 TABLE = "comparison.csv"

@@ -6,7 +6,11 @@ model's channels (grey or RGB) and resized to its input size when they
 differ. A classifier's answer is its top classes with probabilities
 (named from ``class_names.txt`` when the model came with it); a
 forecaster's is its forecast; an anomaly detector's is each input's score
-and, against the threshold its run chose, its verdict.
+and, against the threshold its run chose, its verdict. A model that takes
+images of any size and answers images (a super-resolution generator)
+takes each image as it is, and its answers are PNG files in a new folder
+(``--output``, by default ``predictions/<name>/<timestamp>/``), written
+whole or not at all.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+import re
+
 import numpy as np
 
 from kerasdl.artifacts import trained
 from kerasdl.data.files import IMAGE_SUFFIXES
 from kerasdl.data.readers import ImageReader
 from kerasdl.errors import InputError
+from kerasdl.runtime import atomic, preflight
 
 
 def read_image(path: Path, shape: tuple) -> np.ndarray:
@@ -78,9 +85,9 @@ def _read_npy(path: Path, shape: tuple) -> np.ndarray:
         raise InputError(f"{path}: is an .npz archive, not one .npy array. Save the batch with np.save.")
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise InputError(f"{path}: holds {array.dtype} values; the model takes numbers. Save a numeric array.")
-    if tuple(array.shape) == tuple(shape):
+    if _fits(array.shape, shape):
         array = array[None]
-    if tuple(array.shape[1:]) != tuple(shape):
+    if not _fits(array.shape[1:], shape):
         raise InputError(
             f"{path}: holds an array of shape {array.shape}; the model takes a batch of shape (n, "
             f"{', '.join(map(str, shape))})."
@@ -90,19 +97,29 @@ def _read_npy(path: Path, shape: tuple) -> np.ndarray:
     return array
 
 
-def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmodel: bool = False) -> dict:
+def _fits(given: tuple, shape: tuple) -> bool:
+    """Whether an example of shape ``given`` fits ``shape`` (``None``: any size)."""
+    return len(given) == len(shape) and all(want is None or want == have for have, want in zip(given, shape))
+
+
+def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmodel: bool = False,
+            output: Optional[str] = None) -> dict:
     """The model's answers for ``values`` (see the module).
 
     Returns:
         ``{"model", "format", "predictions": [...]}``, one entry per input:
         ``{"input", "top": [{"class", "index", "probability"}]}`` for a
         classifier, ``{"input", "forecast": [...]}`` for a forecaster,
-        ``{"input", "score", "anomalous", "threshold"}`` for an anomaly detector.
+        ``{"input", "score", "anomalous", "threshold"}`` for an anomaly detector,
+        ``{"input", "image", "shape"}`` for a model that answers images
+        (and the result's ``output``, their folder).
     """
     if not values:
         raise InputError("Give at least one input: image files, a .npy batch, or strings for a text model.")
     model = trained.locate(model_path, trust_savedmodel)
     shape, is_text = model.input_shape()
+    if len(shape) == 3 and None in shape[:2]:
+        return _images(model, values, shape, output)
     inputs, labels = read_inputs(values, shape, is_text)
     outputs = model.predictor()(inputs)
     if model.class_names is not None and outputs.ndim == 2 and len(model.class_names) != outputs.shape[1]:
@@ -131,6 +148,49 @@ def predict(model_path: str, values: Sequence[str], top: int = 3, trust_savedmod
                 "probability": float(row[1]), **decision,
             }
     return {"model": str(model.path), "format": model.kind, "predictions": predictions}
+
+
+def _images(model: trained.Trained, values: Sequence[str], shape: tuple, output: Optional[str]) -> dict:
+    """The answers of a model of images of any size (see the module), each
+    input answered at its own size."""
+    folder = Path(output) if output else atomic.unused_stamp(Path("predictions") / model.name)
+    if folder.exists() and any(folder.iterdir()):
+        raise InputError(f"{folder}: already holds files; give --output a new folder.")
+    preflight.writable_folder(str(folder), "--output", "kerasdl predict")
+    answer, answered = model.predictor(), []
+    for value in values:  # One at a time: an image, or a .npy batch of images of one size.
+        inputs, labels = read_inputs([value], shape, False)
+        outputs = np.asarray(answer(inputs))
+        if outputs.ndim != 4 or outputs.shape[-1] not in (1, 3):
+            raise InputError(f"{model.path}: takes images of any size but answers {outputs.shape[1:]} an input, "
+                             "not images: kerasdl writes the answers of an image-to-image model only.")
+        answered += zip(labels, outputs)
+    names = _file_names([label for label, _ in answered])
+
+    def write(staging: Path) -> None:
+        import tensorflow as tf
+
+        for name, (_, image) in zip(names, answered):
+            pixels = np.clip(np.round(image), 0, 255).astype(np.uint8)
+            (staging / name).write_bytes(tf.io.encode_png(pixels).numpy())
+
+    atomic.write_folder(folder, write)
+    predictions = [{"input": label, "image": str(folder / name), "shape": list(image.shape)}
+                   for name, (label, image) in zip(names, answered)]
+    return {"model": str(model.path), "format": model.kind, "output": str(folder), "predictions": predictions}
+
+
+def _file_names(labels: list[str]) -> list[str]:
+    """A PNG name for each input (``photo.png``, ``batch.npy[3]``), unique."""
+    names: list[str] = []
+    for label in labels:
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(label).name.replace(".npy[", "_").rstrip("]"))
+        stem = Path(stem).stem or "image"
+        name, count = f"{stem}.png", 1
+        while name in names:
+            name, count = f"{stem}_{count}.png", count + 1
+        names.append(name)
+    return names
 
 
 def _verdicts(model: trained.Trained, labels: list[str], scores: np.ndarray) -> list[dict]:
@@ -168,7 +228,10 @@ def lines(result: dict) -> list[str]:
     """The answers as text, one input after another."""
     text = []
     for entry in result["predictions"]:
-        if "score" in entry:
+        if "image" in entry:
+            height, width = entry["shape"][:2]
+            answers = f"{width}x{height} image, {entry['image']}"
+        elif "score" in entry:
             answers = f"anomaly score {entry['score']:.4g}"
             if "anomalous" in entry:
                 answers += (f": {'anomalous' if entry['anomalous'] else 'normal'} (threshold "

@@ -56,7 +56,10 @@ class ImageReader:
         return self.resized(image)
 
     def resized(self, image: tf.Tensor) -> tf.Tensor:
-        """``image`` at ``image_size`` (uint8, rounded)."""
+        """``image`` at ``image_size`` (uint8, rounded); as it is for a size
+        of ``None`` (a fully convolutional model takes any)."""
+        if None in self.image_size:
+            return tf.ensure_shape(image, self.input_shape)
         image = tf.cond(  # An image of the right size skips the float round trip.
             tf.reduce_all(tf.shape(image)[:2] == self.image_size),
             lambda: image,

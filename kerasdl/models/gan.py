@@ -107,9 +107,9 @@ class GAN(keras.Model):
         """
         auto_scale_loss = kwargs.pop("auto_scale_loss", True)
         super().compile(optimizer=None, **kwargs)
-        self.discriminator_optimizer = _loss_scaled(keras.optimizers.get(discriminator_optimizer), self,
+        self.discriminator_optimizer = loss_scaled(keras.optimizers.get(discriminator_optimizer), self,
                                                     auto_scale_loss)
-        self.generator_optimizer = _loss_scaled(keras.optimizers.get(generator_optimizer), self, auto_scale_loss)
+        self.generator_optimizer = loss_scaled(keras.optimizers.get(generator_optimizer), self, auto_scale_loss)
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
         self.generator_optimizer.build(self.generator.trainable_variables)
 
@@ -169,7 +169,7 @@ class GAN(keras.Model):
 
     def _discriminator_loss(self, real_logits: Any, fake_logits: Any) -> Any:
         real_labels = ops.full_like(real_logits, 1.0 - self.label_smoothing)
-        return _bce(real_labels, real_logits) + _bce(ops.zeros_like(fake_logits), fake_logits)
+        return bce(real_labels, real_logits) + bce(ops.zeros_like(fake_logits), fake_logits)
 
     def train_step(self, data: Any) -> dict:
         """Each loss is a mean over this replica's examples; divided by the
@@ -202,7 +202,7 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             fake = self.generator(self._generator_inputs(latent, class_id), training=True)
             logits = self.discriminator(self._discriminator_inputs(fake, class_id), training=True)
-            generator_loss = _bce(ops.ones_like(logits), logits)
+            generator_loss = bce(ops.ones_like(logits), logits)
             objective = generator_loss
             if self.mode_seeking:
                 objective = objective + self.mode_seeking * self._mode_seeking_loss(latent, fake)
@@ -223,7 +223,7 @@ class GAN(keras.Model):
         real_logits = self.discriminator(self._discriminator_inputs(images, class_id), training=False)
         fake_logits = self.discriminator(self._discriminator_inputs(fake, class_id), training=False)
         return self._update_metrics(
-            self._discriminator_loss(real_logits, fake_logits), _bce(ops.ones_like(fake_logits), fake_logits),
+            self._discriminator_loss(real_logits, fake_logits), bce(ops.ones_like(fake_logits), fake_logits),
             real_logits, fake_logits,
         )
 
@@ -268,7 +268,7 @@ def _latent_input(generator: keras.Model) -> Any:
     return generator.input[LATENT] if isinstance(generator.input, dict) else generator.input
 
 
-def _loss_scaled(optimizer: keras.optimizers.Optimizer, model: keras.Model, auto: bool) -> keras.optimizers.Optimizer:
+def loss_scaled(optimizer: keras.optimizers.Optimizer, model: keras.Model, auto: bool) -> keras.optimizers.Optimizer:
     """The optimizer, wrapped in a ``LossScaleOptimizer`` under the
     ``mixed_float16`` policy (as ``Model.compile`` does for one optimizer)."""
     if (
@@ -287,5 +287,5 @@ def _paired(class_id: Any) -> Any:
     return ops.concatenate([class_id[:half], class_id[:half], class_id[2 * half:]], axis=0)
 
 
-def _bce(labels: Any, logits: Any) -> Any:
+def bce(labels: Any, logits: Any) -> Any:
     return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))

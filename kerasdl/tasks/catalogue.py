@@ -1,6 +1,7 @@
 """The task catalogue: every task, and picking the one for a recipe.
 
-A task that names its builders (``anomaly``, ``gan``, ``transfer``, ``word2vec``) trains
+A task that names its builders (``anomaly``, ``gan``, ``super_resolution``,
+``transfer``, ``word2vec``) trains
 those; any other builder is trained by the task for its kind of data:
 ``classifier`` (examples with labels), ``text`` (labelled texts),
 ``forecaster`` (a time series).
@@ -14,7 +15,9 @@ from kerasdl.data.kinds import Data
 from kerasdl.recipe.resolve import Recipe
 
 # Importing a task module registers its task.
-from kerasdl.tasks import anomaly, classifier, forecaster, gan, text, transfer, word2vec  # noqa: F401
+from kerasdl.tasks import (  # noqa: F401
+    anomaly, classifier, forecaster, gan, super_resolution, text, transfer, word2vec,
+)
 from kerasdl.tasks.building import candidates, mismatch
 from kerasdl.tasks.task import Task
 

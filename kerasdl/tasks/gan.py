@@ -21,6 +21,7 @@ from kerasdl.data.dataset import CLASS_NAMES_FILE, class_names_text
 from kerasdl.data.kinds import Examples
 from kerasdl.errors import RecipeError
 from kerasdl.evaluation import judge
+from kerasdl.evaluation.grids import GRID_COLUMNS, grid, write_png
 from kerasdl.models.gan import CLASS_ID, GAN, LATENT
 from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
@@ -32,8 +33,6 @@ SAMPLES_DIR = "samples"
 QUALITY = "quality.json"
 # The judges live beside the runs, shared by every GAN recipe of a dataset.
 JUDGES_DIR = "judges"
-GRID_COLUMNS = 10
-GRID_SCALE = 2  # 28-pixel garments are small on a screen.
 
 
 def fixed_inputs(gan: GAN, count: int, seed: int, num_classes: int) -> dict[str, np.ndarray]:
@@ -53,27 +52,6 @@ def generate(gan: GAN, inputs: dict[str, np.ndarray], batch_size: int = 500) -> 
         generated = gan.generator(batch if gan.conditional else batch[LATENT], training=False)
         images.append(to_uint8(generated, gan.value_range).numpy())
     return np.concatenate(images)
-
-
-def grid(images: np.ndarray, columns: int = GRID_COLUMNS, scale: int = GRID_SCALE, border: int = 2) -> np.ndarray:
-    """Tiles uint8 images ``[n, h, w, c]`` into one image, rows of ``columns``."""
-    count, height, width, channels = images.shape
-    rows = -(-count // columns)
-    canvas = np.full(
-        (rows * (height + border) + border, columns * (width + border) + border, channels), 255, np.uint8
-    )
-    for index, image in enumerate(images):
-        top = border + (index // columns) * (height + border)
-        left = border + (index % columns) * (width + border)
-        canvas[top:top + height, left:left + width] = image
-    return canvas.repeat(scale, axis=0).repeat(scale, axis=1)
-
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Writes a uint8 ``[h, w, c]`` image as PNG, whole or not at all."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(tf.io.encode_png(image).numpy())
-    temporary.replace(path)
 
 
 class SampleGrid(keras.callbacks.Callback):

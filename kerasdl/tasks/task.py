@@ -72,6 +72,8 @@ class Task:
         not_tunable: Why ``kerasdl tune`` cannot search it, or None.
         prunes: Whether ``training.pruning`` applies (its model trains
             with ``fit`` and one optimizer).
+        logs: What ``fit`` logs beyond the loss and the recipe's metrics
+            (a model's own trackers: ``kerasdl tune`` may search by them).
 
     Args:
         recipe: The resolved recipe.
@@ -95,6 +97,7 @@ class Task:
     streams: ClassVar[bool] = True
     not_tunable: ClassVar[Optional[str]] = None
     prunes: ClassVar[bool] = True
+    logs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, recipe: Recipe, data: Data, placement: devices.Placement, log: Callable[[str], None] = print):
         self.recipe, self.data, self.placement, self.log = recipe, data, placement, log

@@ -78,6 +78,8 @@ def logged_names(recipe: Recipe) -> list[str]:
         # A class name (AUC) gives an instance logged under its own name
         # (auc), which Keras numbers (auc_1) within one session only.
         names.append(re.sub(r"_\d+$", "", found.name) if isinstance(found, keras.metrics.Metric) else metric)
+    task = claiming(recipe["model"]["builder"])
+    names += list(task.logs) if task is not None else []
     if recipe["training"]["validation_split"]:
         names += [f"val_{name}" for name in names]
     return names
