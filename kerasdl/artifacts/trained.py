@@ -130,6 +130,15 @@ class Trained:
                 raise InputError(f"{self.keras_file}: is not a Keras model file Keras can load ({error}).") from None
         return self._loaded["keras"]
 
+    def deployed_model(self) -> Any:
+        """The Keras model that answers inputs: ``keras_model``, or the
+        generator of a super-resolution run's ``Restorer`` (which takes
+        full-size images only to downscale them for it)."""
+        from kerasdl.models.restoration import Restorer
+
+        model = self.keras_model()
+        return model.generator if isinstance(model, Restorer) else model
+
     def predictor(self) -> Callable[[np.ndarray], np.ndarray]:
         """A function from a batch of inputs (as in the data: raw pixels,
         strings, windows) to the model's outputs, as a NumPy array."""
@@ -137,7 +146,7 @@ class Trained:
             return _saved_model_predictor(self._signature())
         if self.kind == "tflite":
             return tflite.predictor(self._interpreter(), CHUNK)
-        model = self.keras_model()
+        model = self.deployed_model()
         return lambda inputs: np.asarray(model.predict(inputs, batch_size=CHUNK, verbose=0))
 
     def _signature(self) -> Any:
@@ -169,7 +178,7 @@ class Trained:
         if self.kind == "tflite":
             details = self._interpreter().get_input_details()[0]
             return tuple(int(size) for size in details["shape"][1:]), False
-        model = self.keras_model()
+        model = self.deployed_model()
         if not getattr(model, "inputs", None) or len(model.inputs) != 1:
             raise InputError(
                 f"{self.keras_file}: is a {type(model).__name__} without one input tensor (a GAN's whole model, or a "

@@ -79,15 +79,20 @@ def evaluate(
     if not hasattr(data, "y_test"):
         raise InputError(f"{recipe.path}: data.dataset: {data.source} has no test split with labels to score a "
                          "model on.")
-    check_fits(model, data, recipe)
+    task = catalogue.select(recipe, data)
+    deployed = task.deployed_test_inputs(recipe, data)  # A super-resolution model's: downscaled test images.
+    if deployed is None:
+        check_fits(model, data, recipe)
     if attack is not None:
         _check_attackable(model, data, recipe)
     answered = "its SavedModel graph" if model.runs_graph else f"{model.keras_file}, Keras safe mode"
     log(f"Scoring {model.path} ({model.kind}; answers from {answered}) on {data.test_examples} test examples "
         f"of {data.source}, the data {recipe.path} names")
-    predictions = trained.predict_test(model.predictor(), data)
-    _check_outputs(model, predictions, data)
-    task = catalogue.select(recipe, data)
+    if deployed is None:
+        predictions = trained.predict_test(model.predictor(), data)
+        _check_outputs(model, predictions, data)
+    else:
+        predictions = _deployed_predictions(model, deployed, data, recipe)
     scores = task.scores(data, predictions)
     summary: dict[str, Any] = {
         "model": str(model.path), "format": model.kind, "recipe": str(recipe.path), "dataset": data.source,
@@ -199,6 +204,23 @@ def check_fits(model: trained.Trained, data: Examples, recipe: Recipe) -> None:
             f"{recipe.path}: data.dataset: {model.path} was trained on the classes {model.class_names}, but "
             f"{data.source} has {data.class_names}."
         )
+
+
+def _deployed_predictions(model: trained.Trained, inputs: np.ndarray, data: Examples, recipe: Recipe) -> np.ndarray:
+    """The model's answers for the inputs its task deploys it on, which
+    must come back the shape of the test examples (a restoration of each)."""
+    shape, is_text = model.input_shape()
+    if is_text or len(shape) != inputs.ndim - 1 or any(want not in (None, have)
+                                                      for have, want in zip(inputs.shape[1:], shape)):
+        raise InputError(f"{recipe.path}: data.dataset: {model.path} takes examples of shape {shape}, but is scored on "
+                         f"{data.source}'s test split as {inputs.shape[1:]}. Score it on the data it was trained for.")
+    answer = model.predictor()
+    predictions = np.concatenate([answer(inputs[start:start + trained.CHUNK])
+                                  for start in range(0, len(inputs), trained.CHUNK)])
+    if predictions.shape[1:] != tuple(data.input_shape):
+        raise InputError(f"{model.path}: answers outputs of shape {predictions.shape[1:]}, but is scored against "
+                         f"{data.source}'s test examples of shape {tuple(data.input_shape)}.")
+    return predictions
 
 
 def _check_outputs(model: trained.Trained, predictions: np.ndarray, data: Examples) -> None:

@@ -78,7 +78,8 @@ def degrade(images: Any, scale: int) -> Any:
 
 def psnr(reference: Any, restored: Any) -> Any:
     """Each image's peak signal-to-noise ratio in dB, pixels 0-255:
-    ``10 · log10(255² / MSE)`` (a perfect copy: capped at 100 dB)."""
+    ``10 · log10(255² / MSE)`` (the error floored at 1e-8: a perfect copy
+    scores about 128 dB)."""
     error = ops.mean(ops.square(ops.cast(reference, "float32") - ops.cast(restored, "float32")), axis=(1, 2, 3))
     return 10.0 * ops.log(PIXELS**2 / ops.maximum(error, 1e-8)) / ops.log(10.0)
 

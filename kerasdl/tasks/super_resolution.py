@@ -14,6 +14,7 @@ predict`` writes as PNG files.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Optional
@@ -22,11 +23,13 @@ import keras
 import numpy as np
 
 from kerasdl.artifacts import savedmodel
+from kerasdl.builders.super_resolution import build_super_resolution
 from kerasdl.data.kinds import Examples
 from kerasdl.errors import RecipeError
 from kerasdl.evaluation import restoration
 from kerasdl.evaluation.grids import GRID_COLUMNS, grid, write_png
 from kerasdl.models.restoration import RESTORED, Restorer, degrade
+from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
 from kerasdl.runtime import provenance, runs, summaries
 from kerasdl.schema import TOP_LEVEL
@@ -47,6 +50,12 @@ def rows(restorer: Restorer, images: np.ndarray) -> np.ndarray:
     shown = [restoration.upscaled(images, restorer.scale, method) for method in ROWS[:2]]
     shown += [np.asarray(restorer(images, training=False)), images]
     return np.concatenate([np.clip(np.round(row), 0, 255).astype(np.uint8) for row in shown])
+
+
+def scale_of(recipe: Recipe) -> int:
+    """The recipe's ``model.scale`` (the builder's default if unset)."""
+    default = inspect.signature(build_super_resolution).parameters["scale"].default
+    return int(recipe["model"].get("scale", default))
 
 
 class RestorationGrid(keras.callbacks.Callback):
@@ -124,6 +133,11 @@ class SuperResolution(Task):
     def scores(cls, data: Examples, predictions: np.ndarray) -> dict:
         """PSNR and SSIM of the restored test images against the originals."""
         return restoration.scores(np.asarray(data.x_test, np.float32), predictions)
+
+    @classmethod
+    def deployed_test_inputs(cls, recipe: Recipe, data: Examples) -> np.ndarray:
+        """The test images downscaled: what the exported generator restores."""
+        return np.asarray(degrade(np.asarray(data.x_test, np.float32), scale_of(recipe)))
 
     def baselines(self) -> dict:
         """Bicubic and nearest-neighbour upscaling of the same downscaled test images."""

@@ -426,6 +426,12 @@ class Task:
         return {}
 
     @classmethod
+    def deployed_test_inputs(cls, recipe: Recipe, data: Data) -> Optional[np.ndarray]:
+        """What the task's export takes for the test split when that is not
+        the test examples themselves (``kerasdl evaluate``); None: they are."""
+        return None
+
+    @classmethod
     def details(cls, data: Data, predictions: np.ndarray) -> dict:
         """What ``kerasdl evaluate`` reports beyond the scores (a
         classifier's confusion matrix); nothing by default."""
