@@ -20,7 +20,7 @@ from keras import layers
 from kerasdl.builders import options
 from kerasdl.builders.gan import build_discriminator
 from kerasdl.errors import BuilderArgumentError
-from kerasdl.models.restoration import LOW_RESOLUTION, RESTORED, PixelShuffle, Restorer, Upscale
+from kerasdl.models.restoration import LOW_RESOLUTION, RESTORED, ClipPixels, PixelShuffle, Restorer, Upscale
 from kerasdl.registry import register_builder
 
 CONTENT_LOSSES = ("mae", "mse")
@@ -88,7 +88,7 @@ def build_super_resolution_generator(
     residual = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name="residual")(y)
     image = layers.Add(name="bicubic_plus_residual")([bicubic, residual])
     image = layers.Rescaling(255.0, name="to_pixels")(image)
-    restored = layers.ReLU(max_value=255.0, dtype="float32", name=RESTORED)(image)
+    restored = ClipPixels(dtype="float32", name=RESTORED)(image)
     return keras.Model(low, restored, name="generator")
 
 

@@ -4,7 +4,7 @@ content plus a small adversarial term).
 
 ``kerasdl.builders.super_resolution`` builds the two networks and puts
 them in a ``Restorer``. Saved models name the classes ``kerasdl>Restorer``
-``kerasdl>PixelShuffle`` and ``kerasdl>Upscale``.
+``kerasdl>PixelShuffle``, ``kerasdl>Upscale`` and ``kerasdl>ClipPixels``.
 """
 
 from __future__ import annotations
@@ -66,6 +66,16 @@ class Upscale(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": self.factor, "method": self.method}
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class ClipPixels(keras.layers.Layer):
+    """Pixels clipped to 0-255 on the way out, the gradient passed straight
+    through (as if unclipped): a plain clip's zero gradient outside the
+    range would leave an image pushed out of it there for good."""
+
+    def call(self, inputs: Any) -> Any:
+        return inputs + ops.stop_gradient(ops.clip(inputs, 0.0, PIXELS) - inputs)
 
 
 def degrade(images: Any, scale: int) -> Any:
