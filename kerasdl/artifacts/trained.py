@@ -119,7 +119,15 @@ class Trained:
 
         # kerasdl's serializable classes (the GAN, layers, schedules, losses) register on import.
         from kerasdl.models import (  # noqa: F401
-            anomaly, fused, gan, heads, losses, preprocessing, restoration, schedules, test_time,
+            anomaly,
+            fused,
+            gan,
+            heads,
+            losses,
+            preprocessing,
+            restoration,
+            schedules,
+            test_time,
         )
 
         if "keras" not in self._loaded:

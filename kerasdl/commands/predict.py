@@ -15,10 +15,9 @@ whole or not at all.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Optional, Sequence
-
-import re
 
 import numpy as np
 

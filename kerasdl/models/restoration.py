@@ -23,6 +23,11 @@ RESTORED = "restored"
 PIXELS = 255.0
 
 
+def _grown(size: Optional[int], factor: int) -> Optional[int]:
+    """An image side ``factor`` times longer (unknown stays unknown)."""
+    return None if size is None else size * factor
+
+
 @keras.saving.register_keras_serializable(package="kerasdl")
 class PixelShuffle(keras.layers.Layer):
     """Sub-pixel upscaling (Shi et al., 2016): ``[b, h, w, s²·c]`` to
@@ -38,8 +43,7 @@ class PixelShuffle(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         batch, height, width, channels = input_shape
-        grow = (lambda size: None if size is None else size * self.factor)
-        return batch, grow(height), grow(width), channels // self.factor**2
+        return batch, _grown(height, self.factor), _grown(width, self.factor), channels // self.factor**2
 
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": self.factor}
@@ -61,8 +65,7 @@ class Upscale(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         batch, height, width, channels = input_shape
-        grow = (lambda size: None if size is None else size * self.factor)
-        return batch, grow(height), grow(width), channels
+        return batch, _grown(height, self.factor), _grown(width, self.factor), channels
 
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": self.factor, "method": self.method}

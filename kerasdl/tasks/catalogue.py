@@ -16,7 +16,14 @@ from kerasdl.recipe.resolve import Recipe
 
 # Importing a task module registers its task.
 from kerasdl.tasks import (  # noqa: F401
-    anomaly, classifier, forecaster, gan, super_resolution, text, transfer, word2vec,
+    anomaly,
+    classifier,
+    forecaster,
+    gan,
+    super_resolution,
+    text,
+    transfer,
+    word2vec,
 )
 from kerasdl.tasks.building import candidates, mismatch
 from kerasdl.tasks.task import Task

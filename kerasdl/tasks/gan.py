@@ -14,7 +14,6 @@ from typing import Callable, Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasdl.artifacts.generator import export_generator, to_uint8
 from kerasdl.data.dataset import CLASS_NAMES_FILE, class_names_text
