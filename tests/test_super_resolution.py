@@ -55,6 +55,7 @@ def test_the_untrained_generator_is_bicubic_upscaling_of_any_size(scale):
     (dict(content_loss="l1"), "content_loss"),
     (dict(adversarial_weight=-1), "adversarial_weight"),
     (dict(blocks=-1), "blocks"),
+    (dict(negative_slope=1.5), "negative_slope"),
 ])
 def test_bad_builder_arguments_are_refused_naming_the_argument(arguments, argument):
     with pytest.raises(BuilderArgumentError) as error:

@@ -33,11 +33,12 @@ def build_super_resolution_generator(
     filters: int = 64,
     blocks: int = 4,
     kernel_initializer: options.NamedSpec = "he_normal",
+    negative_slope: float = 0.2,
 ) -> keras.Model:
     """Builds the generator: a low-resolution image to one ``scale`` times its size.
 
     Bicubic upscaling plus a learned residual: a convolution, ``blocks``
-    residual blocks (conv-ReLU-conv, added back) at the low resolution,
+    residual blocks (conv-LeakyReLU-conv, added back) at the low resolution,
     then per factor 2 a convolution to four times the channels and a pixel
     shuffle (sub-pixel convolution, Shi et al., 2016: no checkerboard of
     transposed convolutions), and a last convolution to the image's
@@ -49,6 +50,9 @@ def build_super_resolution_generator(
         filters: Channels of every hidden convolution.
         blocks: Residual blocks at the low resolution.
         kernel_initializer: Of the hidden convolutions.
+        negative_slope: The LeakyReLU slope of every hidden activation
+            (0: ReLU, whose units a large step can leave dead for good: at
+            4x, a run's residual fell back to zero and it to bicubic).
 
     Returns:
         A functional ``keras.Model`` named ``"generator"``: input
@@ -66,17 +70,20 @@ def build_super_resolution_generator(
     options.check_positive("filters", filters)
     if not (isinstance(blocks, int) and blocks >= 0):
         raise BuilderArgumentError("blocks", f"`blocks` is a count of residual blocks, 0 or more. Received: {blocks!r}")
+    if not (isinstance(negative_slope, (int, float)) and 0.0 <= negative_slope < 1.0):
+        raise BuilderArgumentError("negative_slope", "`negative_slope` is LeakyReLU's slope for negative inputs, in "
+                                   f"[0, 1). Received: negative_slope={negative_slope!r}")
     initializer = options.initializer("kernel_initializer", kernel_initializer)
     low = keras.Input(shape=(None, None, channels), name=LOW_RESOLUTION)
     x = layers.Rescaling(1.0 / 255, name="rescale")(low)
     bicubic = Upscale(scale, name="bicubic")(x)
-    features = layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer=initializer,
-                             name="stem")(x)
+    features = layers.Conv2D(filters, 3, padding="same", kernel_initializer=initializer, name="stem_conv")(x)
+    features = layers.LeakyReLU(negative_slope, name="stem")(features)
     y = features
     for index in range(blocks):
         name = f"block{index + 1}"
-        z = layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer=initializer,
-                          name=f"{name}_conv1")(y)
+        z = layers.Conv2D(filters, 3, padding="same", kernel_initializer=initializer, name=f"{name}_conv1")(y)
+        z = layers.LeakyReLU(negative_slope, name=f"{name}_act")(z)
         z = layers.Conv2D(filters, 3, padding="same", kernel_initializer=initializer, name=f"{name}_conv2")(z)
         y = layers.Add(name=f"{name}_add")([y, z])
     y = layers.Add(name="skip")([features, y]) if blocks else y
@@ -84,7 +91,7 @@ def build_super_resolution_generator(
         name = f"up{index + 1}"
         y = layers.Conv2D(4 * filters, 3, padding="same", kernel_initializer=initializer, name=f"{name}_conv")(y)
         y = PixelShuffle(2, name=f"{name}_shuffle")(y)
-        y = layers.ReLU(name=f"{name}_act")(y)
+        y = layers.LeakyReLU(negative_slope, name=f"{name}_act")(y)
     residual = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name="residual")(y)
     image = layers.Add(name="bicubic_plus_residual")([bicubic, residual])
     image = layers.Rescaling(255.0, name="to_pixels")(image)
@@ -100,6 +107,7 @@ def build_super_resolution(
     filters: int = 64,
     blocks: int = 4,
     kernel_initializer: options.NamedSpec = "he_normal",
+    negative_slope: float = 0.2,
     content_loss: str = "mae",
     adversarial_weight: float = 1e-3,
     discriminator_filters: Sequence[int] = (32, 64),
@@ -120,6 +128,7 @@ def build_super_resolution(
         filters: Channels of the generator's hidden convolutions.
         blocks: The generator's residual blocks.
         kernel_initializer: Of the generator's hidden convolutions.
+        negative_slope: Of the generator's LeakyReLU activations.
         content_loss: ``mae`` or ``mse`` between restored and original
             pixels (in [0, 1]); MAE gives sharper edges for the same PSNR.
         adversarial_weight: Weight of the discriminator's verdict in the
@@ -154,7 +163,7 @@ def build_super_resolution(
     if not (isinstance(adversarial_weight, (int, float)) and adversarial_weight >= 0):
         raise BuilderArgumentError("adversarial_weight", "`adversarial_weight` is a weight, 0 or more. "
                                    f"Received: adversarial_weight={adversarial_weight!r}")
-    generator = build_super_resolution_generator(channels, scale, filters, blocks, kernel_initializer)
+    generator = build_super_resolution_generator(channels, scale, filters, blocks, kernel_initializer, negative_slope)
     discriminator = build_discriminator((height, width, channels), None, filters=discriminator_filters,
                                         dropout_rate=discriminator_dropout_rate)
     return Restorer(generator, discriminator, scale=scale, content_loss=content_loss,
