@@ -19,7 +19,7 @@ from kerasdl.errors import BuilderArgumentError
 from kerasdl.evaluation import restoration
 from kerasdl.models.restoration import degrade
 from kerasdl.runtime import faults
-from tests.conftest import ROOT, run_cli_here
+from tests.conftest import ROOT, run_cli_here, tensorboard_summaries
 
 RECIPE = str(ROOT / "recipes" / "super_resolution.yaml")
 # A thousand real garments and a small generator: seconds a run.
@@ -112,6 +112,9 @@ def test_the_recipe_beats_bicubic_and_its_export_upscales_images_through_predict
     assert (run / "restorations.png").is_file() and (run / "restorations" / "epoch_002.png").is_file()
     grid = tf.io.decode_png((run / "restorations.png").read_bytes()).numpy()
     assert grid.shape[0] > 4 * 28 * 2  # Four rows (nearest, bicubic, restored, original), drawn twice as large.
+    plugin, grids = tensorboard_summaries(run / "logs" / "samples")["restorations"]
+    assert plugin == "images" and [step for step, _ in grids] == [0, 1]  # TensorBoard's slider: one an epoch.
+    np.testing.assert_array_equal(tf.io.decode_png(grids[-1][1]).numpy(), grid)  # The last epoch's is the file's.
 
     export = workdir / summary["export_path"]
     assert json.loads((export / "assets.extra" / "super_resolution.json").read_text())["scale"] == 2
