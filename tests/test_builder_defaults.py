@@ -59,7 +59,7 @@ def test_super_resolution_defaults_restore_held_out_images_better_than_bicubic(f
     restored = restorer.predict(held_out, verbose=0)
     bicubic = restoration.baselines(held_out, 2)["bicubic"]
     # The untrained generator is bicubic exactly (tests/test_super_resolution.py); 63 steps gave +0.48 dB.
-    # A clip whose gradient is zero outside 0-255 (a ReLU capped at 255) left these images at 7.5 dB.
+    # A clip in training whose gradient is zero outside 0-255 (a ReLU capped at 255) left them at 7.5 dB.
     assert restoration.scores(held_out, restored)["psnr"] > bicubic["psnr"] + 0.3
 
 

@@ -23,7 +23,7 @@ from tests.conftest import ROOT, run_cli_here, tensorboard_summaries
 
 RECIPE = str(ROOT / "recipes" / "super_resolution.yaml")
 # A thousand real garments and a small generator: seconds a run.
-TINY = ["data.max_train_examples=1000", "data.max_test_examples=200", "training.epochs=2", "training.batch_size=32",
+TINY = ["data.max_train_examples=1000", "data.max_test_examples=200", "training.epochs=2", "training.batch_size=16",
         "model.filters=8", "model.blocks=1", "model.discriminator_filters=[8, 16]", "optimizer.learning_rate=0.003"]
 
 
@@ -47,6 +47,16 @@ def test_the_untrained_generator_is_bicubic_upscaling_of_any_size(scale):
     np.testing.assert_allclose(restorer(images).numpy(), restoration.upscaled(images, scale, "bicubic"), atol=1e-3)
     generator = build_super_resolution_generator(3, scale=scale, filters=4, blocks=0)
     assert generator(np.zeros((2, 5, 9, 3), np.float32)).shape == (2, 5 * scale, 9 * scale, 3)
+
+
+def test_answers_are_clipped_to_pixels_but_training_sees_the_values_outside():
+    generator = build_super_resolution_generator(1, filters=4, blocks=0)
+    kernel, bias = generator.get_layer("residual").get_weights()
+    generator.get_layer("residual").set_weights([kernel, bias + 2.0])  # Two whole ranges above white.
+    images = np.full((1, 4, 4, 1), 128.0, np.float32)
+    assert float(np.max(generator(images, training=False))) == 255.0
+    # The content loss must see (and pull back) what lies outside: a clip in training stopped it.
+    assert float(np.min(generator(images, training=True))) > 255.0
 
 
 @pytest.mark.parametrize("arguments, argument", [

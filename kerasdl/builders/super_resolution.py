@@ -58,7 +58,8 @@ def build_super_resolution_generator(
         A functional ``keras.Model`` named ``"generator"``: input
         ``low_resolution`` (``[batch, h, w, channels]``, any ``h`` and
         ``w``, pixels 0-255), output ``restored`` (float32 ``[batch, scale·h,
-        scale·w, channels]``, clipped to 0-255).
+        scale·w, channels]``, clipped to 0-255 except in training:
+        ``ClipPixels``).
 
     Example:
 

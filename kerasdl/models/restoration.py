@@ -73,12 +73,15 @@ class Upscale(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kerasdl")
 class ClipPixels(keras.layers.Layer):
-    """Pixels clipped to 0-255 on the way out, the gradient passed straight
-    through (as if unclipped): a plain clip's zero gradient outside the
-    range would leave an image pushed out of it there for good."""
+    """Pixels clipped to 0-255 when the model answers; in training they
+    pass as they are, so that the content loss sees a value outside the
+    range and pulls it back. (A clip in training stops that pull: with a
+    ReLU capped at 255 the pixels pushed out stayed out, and a
+    straight-through clip let them drift, under the adversarial term, far
+    enough that a 4x run diverged.)"""
 
-    def call(self, inputs: Any) -> Any:
-        return inputs + ops.stop_gradient(ops.clip(inputs, 0.0, PIXELS) - inputs)
+    def call(self, inputs: Any, training: Optional[bool] = None) -> Any:
+        return inputs if training else ops.clip(inputs, 0.0, PIXELS)
 
 
 def degrade(images: Any, scale: int) -> Any:
@@ -245,7 +248,8 @@ class Restorer(keras.Model):
         return self._update(images, restored, objective, content, logged)
 
     def _update(self, images: Any, restored: Any, objective: Any, content: Any, logged: dict) -> dict:
-        values = {"loss": objective, "content": content, "psnr": ops.mean(psnr(images, restored)), **logged}
+        answered = ops.clip(ops.cast(restored, "float32"), 0.0, PIXELS)  # As the model answers.
+        values = {"loss": objective, "content": content, "psnr": ops.mean(psnr(images, answered)), **logged}
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
