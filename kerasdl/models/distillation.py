@@ -11,7 +11,8 @@ logit). ``T²`` keeps the soft term's gradients the size of the hard
 one's whatever the temperature. The teacher answers each training batch
 as the data gives it, in the compiled step: augmentation layers inside
 the student (``random_flip``) act after, so the two may see an image and
-its mirror. Validation and test scores are the recipe's loss and metrics
+its mirror (a teacher with ``test_time_flip``, as cnn_best's, answers both
+alike). Validation and test scores are the recipe's loss and metrics
 alone.
 """
 
