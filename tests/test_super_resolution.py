@@ -162,7 +162,7 @@ def test_the_recipe_beats_bicubic_and_its_export_upscales_images_through_predict
 
 def test_kill_9_in_the_export_then_the_run_finishes_once(workdir):
     command = [sys.executable, "-m", "kerasdl", "run", RECIPE, "--json", "--quiet",
-               *_sets(TINY + ["training.epochs=1"])]
+               *_sets(TINY + ["training.epochs=1", "data.max_train_examples=300"])]
     killed = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600,
                             env={**os.environ, faults.VARIABLE: "export"})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

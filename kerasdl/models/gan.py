@@ -22,8 +22,66 @@ IMAGES = "images"
 NOISE_STATE = "latent_seed_state"
 
 
+class GeneratorAndDiscriminator:
+    """What a ``keras.Model`` of two networks, ``generator`` and
+    ``discriminator``, each with its own optimizer, needs to compile, save
+    and load (the GAN, and the super-resolution ``Restorer``); put it
+    before ``keras.Model`` among the bases, and add the model's own
+    arguments to ``get_config``."""
+
+    def compile(
+        self,
+        discriminator_optimizer: keras.optimizers.Optimizer,
+        generator_optimizer: keras.optimizers.Optimizer,
+        **kwargs: Any,
+    ) -> None:
+        """One optimizer per network. Both are built here, so that a
+        checkpoint's optimizer state can be loaded before ``fit`` starts.
+
+        Args:
+            kwargs: ``compile``'s other arguments (``jit_compile``,
+                ``steps_per_execution``); no ``optimizer`` or ``loss``: the
+                model's losses are its own.
+        """
+        auto_scale_loss = kwargs.pop("auto_scale_loss", True)
+        super().compile(optimizer=None, **kwargs)
+        self.discriminator_optimizer = _loss_scaled(keras.optimizers.get(discriminator_optimizer), self,
+                                                    auto_scale_loss)
+        self.generator_optimizer = _loss_scaled(keras.optimizers.get(generator_optimizer), self, auto_scale_loss)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.generator_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self) -> Optional[dict]:
+        if not self.compiled:
+            return None
+        return {
+            "discriminator_optimizer": keras.saving.serialize_keras_object(self.discriminator_optimizer),
+            "generator_optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
+        }
+
+    def compile_from_config(self, config: dict) -> None:
+        self.compile(
+            discriminator_optimizer=keras.saving.deserialize_keras_object(config["discriminator_optimizer"]),
+            generator_optimizer=keras.saving.deserialize_keras_object(config["generator_optimizer"]),
+        )
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Any:
+        config = dict(config)
+        generator = keras.saving.deserialize_keras_object(config.pop("generator"))
+        discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"))
+        return cls(generator, discriminator, **config)
+
+
 @keras.saving.register_keras_serializable(package="kerasdl")
-class GAN(keras.Model):
+class GAN(GeneratorAndDiscriminator, keras.Model):
     """A generator and a discriminator trained against each other by ``fit``.
 
     Each ``train_step`` takes a batch of real images (and their class ids)
@@ -91,28 +149,6 @@ class GAN(keras.Model):
             self.real_score_tracker, self.fake_score_tracker,
         ]
 
-    def compile(
-        self,
-        discriminator_optimizer: keras.optimizers.Optimizer,
-        generator_optimizer: keras.optimizers.Optimizer,
-        **kwargs: Any,
-    ) -> None:
-        """One optimizer per network. Both are built here, so that a
-        checkpoint's optimizer state can be loaded before ``fit`` starts.
-
-        Args:
-            kwargs: ``compile``'s other arguments (``jit_compile``,
-                ``steps_per_execution``); no ``optimizer`` or ``loss``: the
-                GAN's losses are its own.
-        """
-        auto_scale_loss = kwargs.pop("auto_scale_loss", True)
-        super().compile(optimizer=None, **kwargs)
-        self.discriminator_optimizer = loss_scaled(keras.optimizers.get(discriminator_optimizer), self,
-                                                    auto_scale_loss)
-        self.generator_optimizer = loss_scaled(keras.optimizers.get(generator_optimizer), self, auto_scale_loss)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-        self.generator_optimizer.build(self.generator.trainable_variables)
-
     def save_own_variables(self, store: Any) -> None:
         # The noise generator's state is not a layer's variable: saved here,
         # it makes a resumed run draw what an uninterrupted one would.
@@ -123,20 +159,6 @@ class GAN(keras.Model):
         if NOISE_STATE in store.keys():
             self.seed_generator.state.assign(store[NOISE_STATE])
         # The GAN's own variables are the networks'; they load with them.
-
-    def get_compile_config(self) -> Optional[dict]:
-        if not self.compiled:
-            return None
-        return {
-            "discriminator_optimizer": keras.saving.serialize_keras_object(self.discriminator_optimizer),
-            "generator_optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
-        }
-
-    def compile_from_config(self, config: dict) -> None:
-        self.compile(
-            discriminator_optimizer=keras.saving.deserialize_keras_object(config["discriminator_optimizer"]),
-            generator_optimizer=keras.saving.deserialize_keras_object(config["generator_optimizer"]),
-        )
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.generator(inputs, training=training)
@@ -248,27 +270,19 @@ class GAN(keras.Model):
     def get_config(self) -> dict:
         return {
             **super().get_config(),
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "label_smoothing": self.label_smoothing,
             "value_range": list(self.value_range),
             "seed": self.seed,
             "mode_seeking": self.mode_seeking,
         }
 
-    @classmethod
-    def from_config(cls, config: dict) -> "GAN":
-        config = dict(config)
-        generator = keras.saving.deserialize_keras_object(config.pop("generator"))
-        discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"))
-        return cls(generator, discriminator, **config)
 
 
 def _latent_input(generator: keras.Model) -> Any:
     return generator.input[LATENT] if isinstance(generator.input, dict) else generator.input
 
 
-def loss_scaled(optimizer: keras.optimizers.Optimizer, model: keras.Model, auto: bool) -> keras.optimizers.Optimizer:
+def _loss_scaled(optimizer: keras.optimizers.Optimizer, model: keras.Model, auto: bool) -> keras.optimizers.Optimizer:
     """The optimizer, wrapped in a ``LossScaleOptimizer`` under the
     ``mixed_float16`` policy (as ``Model.compile`` does for one optimizer)."""
     if (

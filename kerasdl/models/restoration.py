@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasdl.models.gan import bce, loss_scaled
+from kerasdl.models.gan import GeneratorAndDiscriminator, bce
 
 # The generator's input and output names, as its export takes and answers them.
 LOW_RESOLUTION = "low_resolution"
@@ -101,7 +101,7 @@ def psnr(reference: Any, restored: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")
-class Restorer(keras.Model):
+class Restorer(GeneratorAndDiscriminator, keras.Model):
     """A super-resolution generator and its discriminator, trained by ``fit``
     on full-size images alone (labels, if the data gives them, are ignored).
 
@@ -160,37 +160,6 @@ class Restorer(keras.Model):
     @property
     def metrics(self) -> list:
         return list(self.trackers.values())
-
-    def compile(
-        self,
-        discriminator_optimizer: keras.optimizers.Optimizer,
-        generator_optimizer: keras.optimizers.Optimizer,
-        **kwargs: Any,
-    ) -> None:
-        """One optimizer per network, both built here (a checkpoint's
-        optimizer state loads before ``fit``); ``kwargs``: ``compile``'s
-        execution options, no ``loss``: the losses are the model's own."""
-        auto_scale_loss = kwargs.pop("auto_scale_loss", True)
-        super().compile(optimizer=None, **kwargs)
-        self.discriminator_optimizer = loss_scaled(keras.optimizers.get(discriminator_optimizer), self,
-                                                   auto_scale_loss)
-        self.generator_optimizer = loss_scaled(keras.optimizers.get(generator_optimizer), self, auto_scale_loss)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-        self.generator_optimizer.build(self.generator.trainable_variables)
-
-    def get_compile_config(self) -> Optional[dict]:
-        if not self.compiled:
-            return None
-        return {
-            "discriminator_optimizer": keras.saving.serialize_keras_object(self.discriminator_optimizer),
-            "generator_optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
-        }
-
-    def compile_from_config(self, config: dict) -> None:
-        self.compile(
-            discriminator_optimizer=keras.saving.deserialize_keras_object(config["discriminator_optimizer"]),
-            generator_optimizer=keras.saving.deserialize_keras_object(config["generator_optimizer"]),
-        )
 
     def call(self, images: Any, training: bool = False) -> Any:
         return self.generator(degrade(images, self.scale), training=training)
@@ -257,16 +226,7 @@ class Restorer(keras.Model):
     def get_config(self) -> dict:
         return {
             **super().get_config(),
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "scale": self.scale,
             "content_loss": self.content_loss,
             "adversarial_weight": self.adversarial_weight,
         }
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Restorer":
-        config = dict(config)
-        generator = keras.saving.deserialize_keras_object(config.pop("generator"))
-        discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"))
-        return cls(generator, discriminator, **config)

@@ -83,8 +83,22 @@ class SampleGrid(keras.callbacks.Callback):
         self.images.close()
 
 
+class TwoNetworks:
+    """``compile`` for a task whose model trains two networks, each with an
+    optimizer (``models.gan.TwoOptimizers``); put it before ``Task`` among
+    the bases."""
+
+    def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
+        """One optimizer per network, both from the recipe's ``optimizer`` section."""
+        self.model.compile(
+            discriminator_optimizer=self.optimizer(optimizer, epochs),
+            generator_optimizer=self.optimizer(optimizer, epochs),
+            **self.execution(),
+        )
+
+
 @register_task("gan")
-class GANTask(Task):
+class GANTask(TwoNetworks, Task):
     """The ``gan`` builder on images (with their class ids)."""
 
     builders = ("gan",)
@@ -108,14 +122,6 @@ class GANTask(Task):
 
     def check_metrics(self) -> None:
         """Nothing to check: a GAN is scored by its judge, not by ``metrics``."""
-
-    def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
-        """One optimizer per network, both from the recipe's ``optimizer`` section."""
-        self.model.compile(
-            discriminator_optimizer=self.optimizer(optimizer, epochs),
-            generator_optimizer=self.optimizer(optimizer, epochs),
-            **self.execution(),
-        )
 
     def epoch_outputs(self, folder: Path) -> list:
         gan, num_classes = self.model, self.data.num_classes

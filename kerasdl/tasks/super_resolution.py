@@ -33,6 +33,7 @@ from kerasdl.recipe.resolve import Recipe
 from kerasdl.registry import register_task
 from kerasdl.runtime import provenance, runs, summaries
 from kerasdl.schema import TOP_LEVEL
+from kerasdl.tasks.gan import TwoNetworks
 from kerasdl.tasks.task import Task
 
 RESTORATIONS = "restorations.png"
@@ -86,7 +87,7 @@ class RestorationGrid(keras.callbacks.Callback):
 
 
 @register_task("super_resolution")
-class SuperResolution(Task):
+class SuperResolution(TwoNetworks, Task):
     """The ``super_resolution`` builder on images."""
 
     builders = ("super_resolution",)
@@ -111,14 +112,6 @@ class SuperResolution(Task):
 
     def check_metrics(self) -> None:
         """Nothing to check: restorations are scored by PSNR and SSIM, not by ``metrics``."""
-
-    def compile(self, optimizer: Optional[dict] = None, epochs: Optional[int] = None) -> None:
-        """One optimizer per network, both from the recipe's ``optimizer`` section."""
-        self.model.compile(
-            discriminator_optimizer=self.optimizer(optimizer, epochs),
-            generator_optimizer=self.optimizer(optimizer, epochs),
-            **self.execution(),
-        )
 
     def epoch_outputs(self, folder: Path) -> list:
         return [RestorationGrid(folder, np.asarray(self.data.x_test[:GRID_COLUMNS], np.float32))]
