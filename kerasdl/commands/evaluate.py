@@ -214,9 +214,7 @@ def _deployed_predictions(model: trained.Trained, inputs: np.ndarray, data: Exam
                                                       for have, want in zip(inputs.shape[1:], shape)):
         raise InputError(f"{recipe.path}: data.dataset: {model.path} takes examples of shape {shape}, but is scored on "
                          f"{data.source}'s test split as {inputs.shape[1:]}. Score it on the data it was trained for.")
-    answer = model.predictor()
-    predictions = np.concatenate([answer(inputs[start:start + trained.CHUNK])
-                                  for start in range(0, len(inputs), trained.CHUNK)])
+    predictions = model.predictor()(inputs)  # Every predictor goes through trained.CHUNK examples at a time.
     if predictions.shape[1:] != tuple(data.input_shape):
         raise InputError(f"{model.path}: answers outputs of shape {predictions.shape[1:]}, but is scored against "
                          f"{data.source}'s test examples of shape {tuple(data.input_shape)}.")

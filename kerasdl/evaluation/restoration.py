@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.models.restoration import PIXELS, degrade, psnr
+from kerasdl.models.restoration import PIXELS, Upscale, degrade, psnr
 
 # Images scored at a time (bounds the memory of SSIM's filters).
 CHUNK = 1000
@@ -40,13 +40,9 @@ def scores(reference: np.ndarray, restored: np.ndarray) -> dict[str, float]:
 def upscaled(images: np.ndarray, scale: int, method: str) -> np.ndarray:
     """Full-size images downscaled by ``scale`` (as the model's inputs are)
     and upscaled back by ``method``, clipped to 0-255."""
-    height, width = images.shape[1:3]
-    upscaled_chunks = []
-    for start in range(0, len(images), CHUNK):
-        low = degrade(images[start:start + CHUNK], scale)
-        up = tf.image.resize(low, (height, width), method=method)
-        upscaled_chunks.append(tf.clip_by_value(up, 0.0, PIXELS).numpy())
-    return np.concatenate(upscaled_chunks)
+    upscale = Upscale(scale, method)  # The generator's own start, at bicubic.
+    return np.concatenate([tf.clip_by_value(upscale(degrade(images[start:start + CHUNK], scale)), 0.0, PIXELS).numpy()
+                           for start in range(0, len(images), CHUNK)])
 
 
 def baselines(images: np.ndarray, scale: int) -> dict[str, dict[str, float]]:

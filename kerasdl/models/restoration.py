@@ -169,30 +169,22 @@ class Restorer(GeneratorAndDiscriminator, keras.Model):
         return ops.mean(ops.abs(difference) if self.content_loss == "mae" else ops.square(difference))
 
     def train_step(self, data: Any) -> dict:
-        """Losses are means over this replica's examples, divided by the
-        replicas: the optimizers sum the gradients across replicas to those
-        of the global batch's mean. Under ``mixed_float16`` the optimizers
-        are ``LossScaleOptimizer``s (as the GAN's)."""
+        """The generator restores the batch once: the discriminator learns
+        on that restoration (its gradient stopped there), then judges it
+        again, updated, inside the generator's tape. Losses are means over
+        this replica's examples, divided by the replicas: the optimizers
+        sum the gradients across replicas to those of the global batch's
+        mean. Under ``mixed_float16`` the optimizers are
+        ``LossScaleOptimizer``s (as the GAN's)."""
         images = ops.cast(data[0] if isinstance(data, tuple) else data, "float32")
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        low = degrade(images, self.scale)
         logged: dict = {}
-        if self.adversarial:
-            restored = self.generator(low, training=True)
-            with tf.GradientTape() as tape:
-                real_logits = self.discriminator(images, training=True)
-                fake_logits = self.discriminator(restored, training=True)
-                discriminator_loss = bce(ops.ones_like(real_logits), real_logits) + bce(
-                    ops.zeros_like(fake_logits), fake_logits)
-                scaled = self.discriminator_optimizer.scale_loss(discriminator_loss / replicas)
-            variables = self.discriminator.trainable_variables
-            self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)
-            logged["d_loss"] = discriminator_loss
         with tf.GradientTape() as tape:
-            restored = self.generator(low, training=True)
+            restored = self.generator(degrade(images, self.scale), training=True)
             content = self._content(images, restored)
             objective = content
             if self.adversarial:
+                logged["d_loss"] = self._train_discriminator(images, ops.stop_gradient(restored), replicas)
                 logits = self.discriminator(restored, training=True)
                 logged["g_adv"] = bce(ops.ones_like(logits), logits)
                 objective = content + self.adversarial_weight * logged["g_adv"]
@@ -201,6 +193,20 @@ class Restorer(GeneratorAndDiscriminator, keras.Model):
         self.generator_optimizer.apply(tape.gradient(scaled, variables), variables)
         return self._update(images, restored, objective, content, logged)
 
+    def _train_discriminator(self, images: Any, restored: Any, replicas: int) -> Any:
+        """One step of the discriminator, real ``images`` against ``restored``; its loss."""
+        with tf.GradientTape() as tape:
+            loss = self._discriminator_loss(images, restored, training=True)
+            scaled = self.discriminator_optimizer.scale_loss(loss / replicas)
+        variables = self.discriminator.trainable_variables
+        self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)
+        return loss
+
+    def _discriminator_loss(self, images: Any, restored: Any, training: bool) -> Any:
+        real_logits = self.discriminator(images, training=training)
+        fake_logits = self.discriminator(restored, training=training)
+        return bce(ops.ones_like(real_logits), real_logits) + bce(ops.zeros_like(fake_logits), fake_logits)
+
     def test_step(self, data: Any) -> dict:
         """The same losses on held-out images, nothing updated."""
         images = ops.cast(data[0] if isinstance(data, tuple) else data, "float32")
@@ -208,11 +214,9 @@ class Restorer(GeneratorAndDiscriminator, keras.Model):
         content = self._content(images, restored)
         objective, logged = content, {}
         if self.adversarial:
-            real_logits = self.discriminator(images, training=False)
-            fake_logits = self.discriminator(restored, training=False)
-            logged["d_loss"] = bce(ops.ones_like(real_logits), real_logits) + bce(
-                ops.zeros_like(fake_logits), fake_logits)
-            logged["g_adv"] = bce(ops.ones_like(fake_logits), fake_logits)
+            logged["d_loss"] = self._discriminator_loss(images, restored, training=False)
+            logits = self.discriminator(restored, training=False)
+            logged["g_adv"] = bce(ops.ones_like(logits), logits)
             objective = content + self.adversarial_weight * logged["g_adv"]
         return self._update(images, restored, objective, content, logged)
 
