@@ -139,13 +139,12 @@ class Trained:
         return self._loaded["keras"]
 
     def deployed_model(self) -> Any:
-        """The Keras model that answers inputs: ``keras_model``, or the
-        generator of a super-resolution run's ``Restorer`` (which takes
-        full-size images only to downscale them for it)."""
-        from kerasdl.models.restoration import Restorer
-
+        """The Keras model that answers inputs: ``keras_model``, or the part
+        of it that a model names as its ``served`` network (a
+        super-resolution ``Restorer``'s generator: the whole takes full-size
+        images only to downscale them for it)."""
         model = self.keras_model()
-        return model.generator if isinstance(model, Restorer) else model
+        return getattr(model, "served", model)
 
     def predictor(self) -> Callable[[np.ndarray], np.ndarray]:
         """A function from a batch of inputs (as in the data: raw pixels,

@@ -149,6 +149,12 @@ class Restorer(GeneratorAndDiscriminator, keras.Model):
         self.built = True  # Both networks are functional, built already.
 
     @property
+    def served(self) -> keras.Model:
+        """What answers for a run of this model (``artifacts.trained``) and
+        is exported: the generator, low-resolution images in."""
+        return self.generator
+
+    @property
     def adversarial(self) -> bool:
         return self.adversarial_weight > 0
 

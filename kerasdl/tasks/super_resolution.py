@@ -159,7 +159,7 @@ class SuperResolution(TwoNetworks, Task):
         assets = {DESCRIPTION_FILE: json.dumps(description, indent=2) + "\n", runs.RECIPE: recipe.to_yaml(),
                   **provenance.asset(folder)}
         return savedmodel.export_savedmodel(
-            restorer.generator, recipe["export"]["directory"], recipe.name, sample, assets, output_name=RESTORED,
+            restorer.served, recipe["export"]["directory"], recipe.name, sample, assets, output_name=RESTORED,
             check=recipe["export"]["verify"], precision=self.placement.precision, origin=folder,
         )
 
